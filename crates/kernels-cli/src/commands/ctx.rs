@@ -1,0 +1,69 @@
+//! What every command gets: the global options, the printer, the cancel flag, and the machine
+//! snapshots (read once, lazily, from the process environment: the only place the CLI reads it).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use crate::cli::GlobalArgs;
+use crate::output::Out;
+
+/// Set by SIGINT/SIGTERM; long-running steps poll it, stop their child, and roll back.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    /// True once a signal arrived.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// The shared flag, for libraries that poll it.
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.0)
+    }
+}
+
+/// The context of one run.
+pub struct Ctx {
+    /// The global options.
+    pub global: GlobalArgs,
+    /// The printer.
+    pub out: Out,
+    /// Set when the user interrupts.
+    pub cancel: Cancel,
+    paths: OnceLock<kernelspec::JupyterPaths>,
+    host: OnceLock<envs::HostEnv>,
+}
+
+impl Ctx {
+    /// Builds the context and installs the signal handlers: the first SIGINT/SIGTERM sets the
+    /// cancel flag (the running step stops its child and undoes this run's changes); a second
+    /// one ends the process at once with exit 130.
+    pub fn new(global: GlobalArgs, out: Out) -> Ctx {
+        let cancel = Cancel::default();
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            // Registration fails only for forbidden signals; these two are allowed.
+            let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, cancel.flag());
+            let _ = signal_hook::flag::register(signal, cancel.flag());
+        }
+        Ctx {
+            global,
+            out,
+            cancel,
+            paths: OnceLock::new(),
+            host: OnceLock::new(),
+        }
+    }
+
+    /// The Jupyter search path of this machine and user.
+    pub fn paths(&self) -> &kernelspec::JupyterPaths {
+        self.paths.get_or_init(|| {
+            kernelspec::JupyterPaths::new(&kernelspec::PathsInput::from_process_env())
+        })
+    }
+
+    /// The environment snapshot the env drivers work from.
+    pub fn host(&self) -> &envs::HostEnv {
+        self.host.get_or_init(envs::HostEnv::from_process)
+    }
+}

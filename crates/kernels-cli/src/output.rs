@@ -1,0 +1,178 @@
+//! Rendering: data on stdout (a table or one JSON document), everything else on stderr.
+//!
+//! Colour is used only when allowed (`--color`, `NO_COLOR`, a terminal) and never in JSON.
+
+use std::io::{IsTerminal, Write};
+
+use crate::cli::{ColorChoice, GlobalArgs};
+
+/// The environment variable that turns colour off (<https://no-color.org>).
+pub const NO_COLOR: &str = "NO_COLOR";
+
+/// How the user wants to be talked to.
+#[derive(Debug, Clone)]
+pub struct Out {
+    /// One JSON document on stdout.
+    pub json: bool,
+    /// Only errors on stderr.
+    pub quiet: bool,
+    /// Extra detail on stderr.
+    pub verbose: u8,
+    color_stdout: bool,
+    color_stderr: bool,
+}
+
+/// A text style.
+#[derive(Debug, Clone, Copy)]
+pub enum Style {
+    /// Bold.
+    Bold,
+    /// Green: healthy.
+    Good,
+    /// Yellow: a warning.
+    Warn,
+    /// Red: broken or an error.
+    Bad,
+    /// Dim: secondary facts.
+    Dim,
+}
+
+impl Out {
+    /// Builds the printer from the global options and the process environment.
+    pub fn new(global: &GlobalArgs) -> Out {
+        let no_color = std::env::var_os(NO_COLOR).is_some_and(|v| !v.is_empty());
+        let allowed = |is_tty: bool| match global.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => is_tty && !no_color,
+        };
+        Out {
+            json: global.json,
+            quiet: global.quiet,
+            verbose: global.verbose,
+            color_stdout: !global.json && allowed(std::io::stdout().is_terminal()),
+            color_stderr: allowed(std::io::stderr().is_terminal()),
+        }
+    }
+
+    /// Wraps `text` in `style` for stdout, if colour is on.
+    pub fn paint(&self, style: Style, text: &str) -> String {
+        paint(self.color_stdout, style, text)
+    }
+
+    /// Prints a line of data on stdout.
+    pub fn line(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        // A closed pipe (`kernels list | head`) is not an error worth a panic.
+        let _ = writeln!(out, "{text}");
+    }
+
+    /// Prints a JSON document on stdout (2-space indent, like Jupyter's own `--json`).
+    pub fn json_doc(&self, value: &serde_json::Value) {
+        let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "{}".to_string());
+        self.line(&text);
+    }
+
+    /// A progress step on stderr (silenced by `-q`).
+    pub fn step(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("{}", paint(self.color_stderr, Style::Dim, text));
+        }
+    }
+
+    /// A status line on stderr (silenced by `-q`), e.g. "Added kernel x".
+    pub fn status(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("{text}");
+        }
+    }
+
+    /// Extra detail on stderr, only with `-v`.
+    pub fn detail(&self, text: &str) {
+        if self.verbose > 0 && !self.quiet {
+            eprintln!("{}", paint(self.color_stderr, Style::Dim, text));
+        }
+    }
+
+    /// A warning on stderr (shown unless `-q`).
+    pub fn warn(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("{} {text}", paint(self.color_stderr, Style::Warn, "warning:"));
+        }
+    }
+
+    /// An error and its hint on stderr (always shown).
+    pub fn error(&self, cause: &str, hint: Option<&str>) {
+        eprintln!("{} {cause}", paint(self.color_stderr, Style::Bad, "error:"));
+        if let Some(hint) = hint {
+            eprintln!("{} {hint}", paint(self.color_stderr, Style::Bold, "hint:"));
+        }
+    }
+}
+
+fn paint(enabled: bool, style: Style, text: &str) -> String {
+    if !enabled || text.is_empty() {
+        return text.to_string();
+    }
+    let code = match style {
+        Style::Bold => "1",
+        Style::Good => "32",
+        Style::Warn => "33",
+        Style::Bad => "31",
+        Style::Dim => "2",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+/// Lays out rows as left-aligned columns separated by two spaces; the last column is not padded.
+/// Widths count characters, so non-ASCII display names line up.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> Vec<String> {
+    let columns = header.len();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate().take(columns) {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let render = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut line = String::new();
+        for (i, cell) in cells.enumerate() {
+            if i + 1 < columns {
+                line.push_str(cell);
+                let pad = widths[i] - cell.chars().count() + 2;
+                line.extend(std::iter::repeat_n(' ', pad));
+            } else {
+                line.push_str(cell);
+            }
+        }
+        line.trim_end().to_string()
+    };
+    let mut lines = vec![render(&mut header.iter().copied())];
+    for row in rows {
+        lines.push(render(&mut row.iter().map(String::as_str)));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_pads_all_but_the_last_column() {
+        let rows = vec![
+            vec!["a".to_string(), "Python (é)".to_string(), "ok".to_string()],
+            vec!["longer".to_string(), "R".to_string(), "broken: x".to_string()],
+        ];
+        let lines = table(&["NAME", "DISPLAY", "STATUS"], &rows);
+        assert_eq!(lines[0], "NAME    DISPLAY     STATUS");
+        assert_eq!(lines[1], "a       Python (é)  ok");
+        assert_eq!(lines[2], "longer  R           broken: x");
+    }
+
+    #[test]
+    fn paint_is_identity_without_colour() {
+        assert_eq!(paint(false, Style::Bad, "x"), "x");
+        assert_eq!(paint(true, Style::Bad, "x"), "\x1b[31mx\x1b[0m");
+    }
+}

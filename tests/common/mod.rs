@@ -1,0 +1,216 @@
+//! The per-test sandbox: a temp dir with its own HOME and Jupyter/XDG dirs, and a scrubbed
+//! environment, so no test reads or writes the real home or the machine's kernels.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Variables never inherited by the binary under test: they would change what it sees.
+const SCRUBBED_PREFIXES: &[&str] = &[
+    "JUPYTER",
+    "XDG_",
+    "CONDA",
+    "_CE_",
+    "MAMBA",
+    "VIRTUAL_ENV",
+    "PYTHON",
+    "IPYTHONDIR",
+    "KERNELS_",
+    "NO_COLOR",
+];
+
+/// The outcome of one run.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code (-1 if killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Parses stdout as JSON, failing the test with both streams if it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n--- stdout\n{}\n--- stderr\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// Asserts exit 0, showing both streams otherwise.
+    pub fn ok(&self) -> &Run {
+        assert_eq!(
+            self.code, 0,
+            "expected success\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// A sandboxed HOME and environment for running `kernels` and Jupyter.
+pub struct Sandbox {
+    dir: tempfile::TempDir,
+    vars: BTreeMap<String, String>,
+}
+
+impl Sandbox {
+    /// A fresh sandbox: HOME is `<tmp>/home`, nothing Jupyter- or conda-related is inherited.
+    pub fn new() -> Sandbox {
+        let dir = tempfile::Builder::new()
+            .prefix("kernels-test-")
+            .tempdir()
+            .expect("temp dir");
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).expect("home");
+        let mut vars: BTreeMap<String, String> = std::env::vars()
+            .filter(|(k, _)| !SCRUBBED_PREFIXES.iter().any(|p| k.starts_with(p)))
+            .collect();
+        vars.insert("HOME".into(), home.display().to_string());
+        // The system policy file lives in the sandbox, never /etc.
+        vars.insert(
+            "KERNELS_SYSTEM_POLICY".into(),
+            dir.path().join("etc/kernels/policy.json").display().to_string(),
+        );
+        // IPython's legacy dir, under the sandbox home by default anyway; explicit for clarity.
+        vars.insert("IPYTHONDIR".into(), home.join(".ipython").display().to_string());
+        // Let a developer point the conda tests at a real conda.
+        if let Ok(conda) = std::env::var("KERNELS_TEST_CONDA") {
+            vars.insert("KERNELS_TEST_CONDA".into(), conda);
+        }
+        // The uv cache stays shared (warm) between tests.
+        Sandbox { dir, vars }
+    }
+
+    /// The sandbox root.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The sandbox HOME.
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    /// `~/.local/share/jupyter/kernels` of the sandbox user.
+    pub fn user_kernels(&self) -> PathBuf {
+        self.home().join(".local/share/jupyter/kernels")
+    }
+
+    /// Sets a variable for every later run.
+    pub fn set(&mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> &mut Sandbox {
+        self.vars
+            .insert(key.to_string(), value.as_ref().to_string_lossy().into_owned());
+        self
+    }
+
+    /// Removes a variable for every later run.
+    pub fn unset(&mut self, key: &str) -> &mut Sandbox {
+        self.vars.remove(key);
+        self
+    }
+
+    /// The variables runs get.
+    pub fn vars(&self) -> &BTreeMap<String, String> {
+        &self.vars
+    }
+
+    /// Prepends a directory to PATH.
+    pub fn prepend_path(&mut self, dir: &Path) -> &mut Sandbox {
+        let old = self.vars.get("PATH").cloned().unwrap_or_default();
+        let new = if old.is_empty() {
+            dir.display().to_string()
+        } else {
+            format!("{}:{old}", dir.display())
+        };
+        self.vars.insert("PATH".into(), new);
+        self
+    }
+
+    /// A command with the sandbox environment and stdin from /dev/null.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env_clear()
+            .envs(&self.vars)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs the `kernels` binary.
+    pub fn kernels(&self, args: &[&str]) -> Run {
+        run(self.command(kernels_bin()).args(args))
+    }
+
+    /// Runs `python -m jupyter ARGS` with the test interpreter, if there is one.
+    pub fn jupyter(&self, args: &[&str]) -> Option<Run> {
+        let python = test_python()?;
+        Some(run(self.command(python).arg("-m").arg("jupyter").args(args)))
+    }
+
+    /// Writes `<dir>/<name>/kernel.json` with the given text.
+    pub fn write_spec(&self, kernels_dir: &Path, name: &str, text: &str) -> PathBuf {
+        let dir = kernels_dir.join(name);
+        std::fs::create_dir_all(&dir).expect("spec dir");
+        std::fs::write(dir.join("kernel.json"), text).expect("kernel.json");
+        dir
+    }
+}
+
+/// Runs a prepared command and collects its outcome.
+pub fn run(cmd: &mut Command) -> Run {
+    let out = cmd.output().expect("spawn");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The binary under test.
+pub fn kernels_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_kernels"))
+}
+
+/// The interpreter with jupyter_client and ipykernel (`KERNELS_TEST_PYTHON`), if configured.
+pub fn test_python() -> Option<PathBuf> {
+    std::env::var_os("KERNELS_TEST_PYTHON")
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
+}
+
+/// The directory of the test interpreter (its venv's `bin`, where `jupyter` and `uv` live).
+pub fn test_bin_dir() -> Option<PathBuf> {
+    test_python().and_then(|p| p.parent().map(Path::to_path_buf))
+}
+
+/// Returns the test interpreter, or prints why the calling test is skipped and returns from it.
+#[macro_export]
+macro_rules! require_python {
+    () => {
+        match $crate::common::test_python() {
+            Some(p) => p,
+            None => {
+                eprintln!(
+                    "skipped: KERNELS_TEST_PYTHON is not set to a Python with jupyter_client and \
+                     ipykernel (.ci/run sets it)"
+                );
+                return;
+            }
+        }
+    };
+}
+
+/// The shared conda fixtures (real conda outputs).
+pub fn conda_fixtures() -> PathBuf {
+    if let Some(dir) = std::env::var_os("KERNELS_FIXTURES_DIR") {
+        return PathBuf::from(dir).join("conda");
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/conda")
+}
