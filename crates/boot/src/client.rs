@@ -167,7 +167,10 @@ impl Kernel {
         let mut sent = HashSet::new();
         let mut iopub_seen = false;
         let reply = 'outer: loop {
-            match self.send(Channel::Shell, "kernel_info_request", &json!({})).await {
+            match self
+                .send(Channel::Shell, "kernel_info_request", &json!({}))
+                .await
+            {
                 Ok(id) => {
                     sent.insert(id);
                 }
@@ -242,7 +245,9 @@ impl Kernel {
 
     /// Path of the connection file, while it exists.
     pub(crate) fn connection_file(&self) -> Option<std::path::PathBuf> {
-        self.connection_file.as_ref().map(|f| f.path().to_path_buf())
+        self.connection_file
+            .as_ref()
+            .map(|f| f.path().to_path_buf())
     }
 
     /// Messages dropped for a bad signature or shape.
@@ -256,8 +261,13 @@ impl Kernel {
     }
 
     /// A fresh `kernel_info_request`, answered within `timeout`.
-    pub(crate) async fn request_kernel_info(&mut self, timeout: Duration) -> Result<Value, BootError> {
-        let id = self.send(Channel::Shell, "kernel_info_request", &json!({})).await?;
+    pub(crate) async fn request_kernel_info(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<Value, BootError> {
+        let id = self
+            .send(Channel::Shell, "kernel_info_request", &json!({}))
+            .await?;
         let reply = self
             .wait_reply(Channel::Shell, &id, "kernel_info_reply", timeout)
             .await?;
@@ -277,7 +287,9 @@ impl Kernel {
             "allow_stdin": false,
             "stop_on_error": true,
         });
-        let id = self.send(Channel::Shell, "execute_request", &content).await?;
+        let id = self
+            .send(Channel::Shell, "execute_request", &content)
+            .await?;
         let deadline = Instant::now() + ACK_LIMIT;
         let mut seen = Vec::new();
         let result = loop {
@@ -368,7 +380,11 @@ impl Kernel {
     pub(crate) async fn shutdown(&mut self) -> Result<Exit, BootError> {
         // A kernel that cannot take the request is stopped by signals below.
         let _ = self
-            .send(Channel::Control, "shutdown_request", &json!({"restart": false}))
+            .send(
+                Channel::Control,
+                "shutdown_request",
+                &json!({"restart": false}),
+            )
             .await;
         let exit = self.process.stop(SHUTDOWN_WAIT).await;
         let removed = match self.connection_file.take() {
@@ -525,13 +541,21 @@ impl Starting {
     /// kernel is not listening yet.
     async fn connect(&mut self, connection: &ConnectionInfo) -> Result<Channels, BootError> {
         let mut shell = DealerSocket::with_options(attempt_options());
-        self.connect_one(&mut shell, Channel::Shell, &connection.endpoint(connection.shell_port))
-            .await?;
+        self.connect_one(
+            &mut shell,
+            Channel::Shell,
+            &connection.endpoint(connection.shell_port),
+        )
+        .await?;
         let mut iopub = SubSocket::with_options(attempt_options());
         // Remembered by the socket and sent to the kernel once connected.
         let _ = iopub.subscribe("").await;
-        self.connect_one(&mut iopub, Channel::Iopub, &connection.endpoint(connection.iopub_port))
-            .await?;
+        self.connect_one(
+            &mut iopub,
+            Channel::Iopub,
+            &connection.endpoint(connection.iopub_port),
+        )
+        .await?;
         let mut control = DealerSocket::with_options(attempt_options());
         self.connect_one(
             &mut control,

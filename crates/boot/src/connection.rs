@@ -198,7 +198,9 @@ mod tests {
             ..info
         };
         assert!(!without.to_json().contains("jupyter_session"));
-        assert!(without.to_json().ends_with("\"kernel_name\": \"envtest\"\n}"));
+        assert!(without
+            .to_json()
+            .ends_with("\"kernel_name\": \"envtest\"\n}"));
     }
 
     #[test]
@@ -216,7 +218,10 @@ mod tests {
         assert_eq!(ports.len(), 5);
         assert!(ports.iter().all(|p| *p != 0));
         assert_eq!(info.key.len(), 33);
-        assert_eq!(info.endpoint(info.shell_port), format!("tcp://127.0.0.1:{}", info.shell_port));
+        assert_eq!(
+            info.endpoint(info.shell_port),
+            format!("tcp://127.0.0.1:{}", info.shell_port)
+        );
     }
 
     #[test]

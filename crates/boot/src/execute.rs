@@ -119,7 +119,9 @@ mod tests {
             "error",
             &json!({"ename": "KeyboardInterrupt", "evalue": "", "traceback": ["x"]}),
         );
-        r.apply_reply(&json!({"status": "error", "execution_count": 3, "ename": "Other", "evalue": "v"}));
+        r.apply_reply(
+            &json!({"status": "error", "execution_count": 3, "ename": "Other", "evalue": "v"}),
+        );
         assert_eq!(r.stdout, "a\nb\n");
         assert_eq!(r.stderr, "warn\n");
         assert_eq!(r.result.as_deref(), Some("42"));

@@ -33,13 +33,14 @@ pub(crate) fn command(
             name: spec.name.clone(),
         });
     };
-    let program = resolve_program(first, env.get(vars::PATH).map(String::as_str)).ok_or_else(
-        || BootError::ProgramNotFound {
-            name: spec.name.clone(),
-            program: first.clone(),
-            path: env.get(vars::PATH).cloned().unwrap_or_default(),
-        },
-    )?;
+    let program =
+        resolve_program(first, env.get(vars::PATH).map(String::as_str)).ok_or_else(|| {
+            BootError::ProgramNotFound {
+                name: spec.name.clone(),
+                program: first.clone(),
+                path: env.get(vars::PATH).cloned().unwrap_or_default(),
+            }
+        })?;
     Ok(Command {
         program,
         args: rest.to_vec(),
@@ -86,7 +87,10 @@ pub(crate) fn kernel_env(
     if spec.language.to_lowercase().starts_with("python") {
         env.remove(vars::PYTHONEXECUTABLE);
     }
-    env.insert(vars::JPY_PARENT_PID.to_owned(), std::process::id().to_string());
+    env.insert(
+        vars::JPY_PARENT_PID.to_owned(),
+        std::process::id().to_string(),
+    );
     env
 }
 
@@ -101,7 +105,13 @@ fn resolve_program(program: &str, path: Option<&str>) -> Option<PathBuf> {
     path?
         .split(':')
         // An empty PATH entry means the current directory, as in execvp.
-        .map(|dir| if dir.is_empty() { Path::new(".") } else { Path::new(dir) })
+        .map(|dir| {
+            if dir.is_empty() {
+                Path::new(".")
+            } else {
+                Path::new(dir)
+            }
+        })
         .map(|dir| dir.join(program))
         .find(|candidate| is_executable(candidate))
 }
@@ -177,7 +187,14 @@ mod tests {
     #[test]
     fn argv_placeholders_and_tilde() {
         let s = spec(
-            &["~/bin/k", "-f", "{connection_file}", "{resource_dir}/x", "{prefix}", "{other}"],
+            &[
+                "~/bin/k",
+                "-f",
+                "{connection_file}",
+                "{resource_dir}/x",
+                "{prefix}",
+                "{other}",
+            ],
             &[],
             "python",
         );
@@ -185,7 +202,14 @@ mod tests {
         let argv = kernel_argv(&s, &opts, Path::new("/run/kernel-1.json"));
         assert_eq!(
             argv,
-            ["/h/bin/k", "-f", "/run/kernel-1.json", "/spec/dir/x", "{prefix}", "{other}"]
+            [
+                "/h/bin/k",
+                "-f",
+                "/run/kernel-1.json",
+                "/spec/dir/x",
+                "{prefix}",
+                "{other}"
+            ]
         );
         opts.prefix_for_placeholder = Some(PathBuf::from("/opt/py"));
         let argv = kernel_argv(&s, &opts, Path::new("/run/kernel-1.json"));

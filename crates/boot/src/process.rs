@@ -49,7 +49,10 @@ pub(crate) struct Tail(Arc<Mutex<VecDeque<String>>>);
 
 impl Tail {
     fn push(&self, line: String) {
-        let mut lines = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut lines = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if lines.len() == TAIL_LINES {
             lines.pop_front();
         }
@@ -58,7 +61,10 @@ impl Tail {
 
     /// A copy of the lines kept so far.
     pub(crate) fn snapshot(&self) -> Vec<String> {
-        let lines = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let lines = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         lines.iter().cloned().collect()
     }
 }

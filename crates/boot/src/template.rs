@@ -64,7 +64,10 @@ pub(crate) fn safe_substitute(template: &str, vars: &BTreeMap<String, String>) -
         } else {
             let len = identifier_len(&bytes[after..]);
             if len > 0 {
-                (vars.get(&template[after..after + len]).cloned(), after + len)
+                (
+                    vars.get(&template[after..after + len]).cloned(),
+                    after + len,
+                )
             } else {
                 (None, after)
             }
@@ -135,7 +138,10 @@ mod tests {
             ("NEWVAR", "outer_new"),
         ]);
         assert_eq!(safe_substitute("${HOME}/x", &inherited), "/srv/home/x");
-        assert_eq!(safe_substitute("$FOO-${NEWVAR}", &inherited), "outer-outer_new");
+        assert_eq!(
+            safe_substitute("$FOO-${NEWVAR}", &inherited),
+            "outer-outer_new"
+        );
         assert_eq!(safe_substitute("/override", &inherited), "/override");
     }
 
@@ -144,7 +150,10 @@ mod tests {
         let vars = env(&[("A", "1"), ("a_b2", "x")]);
         assert_eq!(safe_substitute("$$A", &vars), "$A");
         assert_eq!(safe_substitute("$$$A", &vars), "$1");
-        assert_eq!(safe_substitute("$UNDEFINED_VAR/y", &vars), "$UNDEFINED_VAR/y");
+        assert_eq!(
+            safe_substitute("$UNDEFINED_VAR/y", &vars),
+            "$UNDEFINED_VAR/y"
+        );
         assert_eq!(safe_substitute("${UNDEFINED}", &vars), "${UNDEFINED}");
         assert_eq!(safe_substitute("cost: $5 and $", &vars), "cost: $5 and $");
         assert_eq!(safe_substitute("${A", &vars), "${A");
@@ -161,9 +170,15 @@ mod tests {
         ns.insert("connection_file", "/run/k.json".to_owned());
         ns.insert("resource_dir", "/spec".to_owned());
         assert_eq!(format_placeholders("{connection_file}", &ns), "/run/k.json");
-        assert_eq!(format_placeholders("x{connection_file}y", &ns), "x/run/k.jsony");
+        assert_eq!(
+            format_placeholders("x{connection_file}y", &ns),
+            "x/run/k.jsony"
+        );
         assert_eq!(format_placeholders("{unknown}", &ns), "{unknown}");
-        assert_eq!(format_placeholders("{ connection_file }", &ns), "{ connection_file }");
+        assert_eq!(
+            format_placeholders("{ connection_file }", &ns),
+            "{ connection_file }"
+        );
         assert_eq!(format_placeholders("{{resource_dir}}", &ns), "{/spec}");
         assert_eq!(format_placeholders("{}{", &ns), "{}{");
         assert_eq!(format_placeholders("{resource_dir", &ns), "{resource_dir");

@@ -284,7 +284,10 @@ mod tests {
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
         assert!(signer.verify(sig.as_bytes(), &[b"what do ya want for nothing?"]));
-        assert!(signer.verify(sig.to_uppercase().as_bytes(), &[b"what do ya want for nothing?"]));
+        assert!(signer.verify(
+            sig.to_uppercase().as_bytes(),
+            &[b"what do ya want for nothing?"]
+        ));
         assert!(!signer.verify(sig.as_bytes(), &[b"what do ya want for nothing!"]));
         assert!(!signer.verify(b"00", &[b"what do ya want for nothing?"]));
         assert!(!signer.verify(b"not hex", &[b"x"]));
@@ -301,12 +304,17 @@ mod tests {
         assert_eq!(f[3], b"{}");
         assert_eq!(f[4], b"{}");
         assert_eq!(f[5], b"{}");
-        let expected = Signer::new("4104e944-e5e4cc7770df8a876374973b")
-            .sign(&[&f[2], &f[3], &f[4], &f[5]]);
+        let expected =
+            Signer::new("4104e944-e5e4cc7770df8a876374973b").sign(&[&f[2], &f[3], &f[4], &f[5]]);
         assert_eq!(f[1], expected.as_bytes());
         assert_eq!(f[1].len(), 64);
         let parsed: Value = serde_json::from_slice(&f[2]).unwrap();
-        let keys: Vec<&str> = parsed.as_object().unwrap().keys().map(String::as_str).collect();
+        let keys: Vec<&str> = parsed
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         assert_eq!(
             keys,
             ["msg_id", "session", "username", "date", "msg_type", "version"]
@@ -367,6 +375,9 @@ mod tests {
         let frames: Vec<&[u8]> = vec![DELIMITER, b"", header, b"{}", b"{}", br#"{"status": "ok"}"#];
         let decoded = session.decode(&frames).unwrap();
         assert_eq!(decoded.header.msg_type, "kernel_info_reply");
-        assert_eq!(decoded.header.msg_id, "9889ebd5-c95237fefd16bf26223a0975_12707_3");
+        assert_eq!(
+            decoded.header.msg_id,
+            "9889ebd5-c95237fefd16bf26223a0975_12707_3"
+        );
     }
 }
