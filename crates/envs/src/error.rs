@@ -1,0 +1,143 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+use crate::backend::BackendKind;
+use crate::conda_json::CondaFailure;
+use crate::process::ProcessError;
+
+/// Why an environment operation failed. Every variant names what was being done and the
+/// path or program involved; [`EnvError::hint`] suggests what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvError {
+    /// The tool a backend needs was not found.
+    #[error("no {backend} executable was found")]
+    ToolMissing {
+        /// The backend that needs it.
+        backend: BackendKind,
+    },
+    /// No Python interpreter matching the request was found for a venv.
+    #[error("no Python interpreter {request} was found")]
+    PythonNotFound {
+        /// The version request, or "on PATH".
+        request: String,
+    },
+    /// Refused to create over an existing, non-empty directory.
+    #[error("refusing to create an environment at `{}`: it already exists and is not empty", prefix.display())]
+    EnvExists {
+        /// The target prefix.
+        prefix: PathBuf,
+    },
+    /// Refused to modify a CEP 22 frozen environment.
+    #[error("refusing to modify `{}`: the environment is frozen{}", prefix.display(), message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default())]
+    Frozen {
+        /// The prefix.
+        prefix: PathBuf,
+        /// The marker's message.
+        message: Option<String>,
+    },
+    /// The prefix is not an environment this backend can work with.
+    #[error("`{}` is not a {expected} environment", prefix.display())]
+    NotAnEnvironment {
+        /// The prefix.
+        prefix: PathBuf,
+        /// What was expected ("conda", "Python").
+        expected: &'static str,
+    },
+    /// The backend cannot make environments for this language.
+    #[error("the {backend} backend cannot create {language} environments")]
+    UnsupportedLanguage {
+        /// The backend.
+        backend: BackendKind,
+        /// The language requested.
+        language: String,
+    },
+    /// A conda-family tool reported a failure.
+    #[error("{action} `{}` failed: {failure}", prefix.display())]
+    Conda {
+        /// What was being done ("conda create", "mamba install", …).
+        action: String,
+        /// The target prefix.
+        prefix: PathBuf,
+        /// The recognised failure.
+        failure: CondaFailure,
+        /// The command, its exit status and output.
+        #[source]
+        details: Box<ProcessError>,
+    },
+    /// A tool could not be run, failed, was interrupted or timed out.
+    #[error("{action} failed")]
+    Process {
+        /// What was being done.
+        action: String,
+        /// The process failure (command, status, output).
+        #[source]
+        source: ProcessError,
+    },
+    /// A tool succeeded but printed something we could not understand.
+    #[error("{action}: unexpected output from `{}`: {detail}", program.display())]
+    UnexpectedOutput {
+        /// What was being done.
+        action: String,
+        /// The program.
+        program: PathBuf,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A file-system operation failed.
+    #[error("failed to {action} `{}`", path.display())]
+    Io {
+        /// What was being done ("remove", "read", …).
+        action: String,
+        /// The path.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl EnvError {
+    /// True when the operation stopped because the caller cancelled it.
+    pub fn is_interrupted(&self) -> bool {
+        match self {
+            EnvError::Process { source, .. } => source.is_interrupted(),
+            EnvError::Conda { details, .. } => details.is_interrupted(),
+            _ => false,
+        }
+    }
+
+    /// The recognised conda failure, if this is one.
+    pub fn conda_failure(&self) -> Option<&CondaFailure> {
+        match self {
+            EnvError::Conda { failure, .. } => Some(failure),
+            _ => None,
+        }
+    }
+
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            EnvError::ToolMissing { backend: BackendKind::Venv } => Some(
+                "install Python 3 (with its venv module), or set KERNELS_PYTHON to an interpreter".to_owned(),
+            ),
+            EnvError::ToolMissing { backend } => Some(format!(
+                "install {backend} (e.g. Miniforge), point KERNELS_CONDA at it, or use `--backend venv`"
+            )),
+            EnvError::PythonNotFound { .. } => Some(
+                "install that Python version, set KERNELS_PYTHON, or use a conda backend, which can install any version".to_owned(),
+            ),
+            EnvError::EnvExists { .. } => Some(
+                "choose another name, or remove the existing environment first".to_owned(),
+            ),
+            EnvError::Frozen { .. } => Some(
+                "the environment's owner marked it frozen (conda-meta/frozen); create a new environment instead".to_owned(),
+            ),
+            EnvError::UnsupportedLanguage { .. } => {
+                Some("use a conda backend (conda, mamba or micromamba) for R".to_owned())
+            }
+            EnvError::Conda { failure, .. } => failure.hint(),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! The environment side of `kernels`: find conda-family tools and Python, list
+//! environments from disk, create and change environments through conda, mamba,
+//! micromamba or venv+pip/uv, and compute what activating an environment sets.
+//!
+//! Everything starts from a [`HostEnv`] snapshot, so nothing here reads the process
+//! environment behind the caller's back, and every tool runs through one
+//! [`process::run`] with an allowlisted environment and stdin at `/dev/null`.
+//!
+//! ```no_run
+//! use envs::{backend_for, list_envs, locate, BackendKind, BackendPreference, CancelToken,
+//!            CreateEnv, HostEnv, NoProgress};
+//!
+//! let host = HostEnv::from_process();
+//! let tools = locate(&host, BackendPreference::Auto);
+//! for env in list_envs(&tools, &host, &[]) {
+//!     println!("{:?} {}", env.name, env.prefix.display());
+//! }
+//! let backend = backend_for(BackendKind::Venv, &tools, &host)?;
+//! let req = CreateEnv { prefix: "/tmp/demo-env".into(), ..CreateEnv::default() };
+//! let env = backend.create(&req, &CancelToken::new(), &NoProgress)?;
+//! assert!(env.has_ipykernel);
+//! # Ok::<(), envs::EnvError>(())
+//! ```
+//!
+//! Modules, in the order data flows:
+//! * [`vars`]: every environment variable read, and [`HostEnv`];
+//! * [`process`]: the process runner ([`ToolCommand`], [`run`], [`CancelToken`]);
+//! * `locate`: finding tools ([`locate()`]);
+//! * `condarc`/`discover`: listing environments from disk ([`list_envs`]);
+//! * `packages`: what is installed, by name ([`PackageSet`]);
+//! * [`conda_json`] and `conda`: the conda-family CLI driver ([`CondaDriver`]);
+//! * `venv`: the venv + pip/uv driver ([`VenvDriver`]);
+//! * `backend`: the [`Backend`] trait over both drivers;
+//! * `activation`: the variables of an activated environment ([`activate`]).
+
+mod activation;
+mod backend;
+mod conda;
+pub mod conda_json;
+mod condarc;
+mod discover;
+mod error;
+mod locate;
+mod packages;
+pub mod process;
+pub mod vars;
+mod venv;
+
+pub use activation::{
+    activate, activate_scripts, default_env_name, env_file_vars, substitute, template_escape,
+    Activation, ActivationMethod,
+};
+pub use backend::{
+    backend_for, Backend, BackendKind, CondaBackend, CreateEnv, Language, NoProgress, Progress,
+    VenvBackend,
+};
+pub use conda::{absolute, check_create_target, check_not_frozen, CondaCreate, CondaDriver};
+pub use conda_json::{CondaFailure, CondaInfo, EnvList, PackageRecord, Transaction};
+pub use condarc::{envs_dirs, parse_envs_dirs};
+pub use discover::{
+    is_externally_managed, list_envs, pyvenv_cfg_value, read_frozen, venv_home, EnvKind,
+    Environment, Frozen,
+};
+pub use error::EnvError;
+pub use locate::{
+    existing_roots, flavor_from_version_output, locate, probe_flavor, root_for, usual_roots,
+    BackendPreference, CondaFlavor, CondaTool, Tools,
+};
+pub use packages::{
+    conda_packages, conda_spec_name, installed_packages, missing_conda, missing_pip,
+    normalize_name, pip_spec_name, site_packages_dirs, PackageSet,
+};
+pub use process::{
+    run, run_checked, CancelToken, NoObserver, ProcessError, ProcessObserver, ToolCommand,
+    ToolOutput,
+};
+pub use vars::HostEnv;
+pub use venv::{
+    env_python, pip_install_command, remove_prefix, PipInstall, PythonChoice, VenvDriver,
+};
