@@ -47,6 +47,8 @@ pub(crate) struct StartFailure {
     pub(crate) stdout_tail: Vec<String>,
     /// Last stderr lines.
     pub(crate) stderr_tail: Vec<String>,
+    /// Messages dropped for a bad signature or shape (many suggest a wrong key).
+    pub(crate) invalid_messages: u64,
 }
 
 impl From<BootError> for StartFailure {
@@ -56,6 +58,7 @@ impl From<BootError> for StartFailure {
             pid: None,
             stdout_tail: Vec::new(),
             stderr_tail: Vec::new(),
+            invalid_messages: 0,
         }
     }
 }
@@ -398,7 +401,9 @@ impl Kernel {
 
     /// Stop the process after a failed start and package what we know.
     async fn fail(&mut self, error: BootError) -> StartFailure {
-        stop_after_failure(&mut self.process, error).await
+        let mut failure = stop_after_failure(&mut self.process, error).await;
+        failure.invalid_messages = self.invalid_messages;
+        failure
     }
 
     /// Wait for a reply of `msg_type` to `msg_id` on `channel`; everything else read
@@ -625,6 +630,7 @@ async fn stop_after_failure(process: &mut KernelProcess, error: BootError) -> St
         pid: Some(process.pid()),
         stdout_tail: process.stdout_tail(),
         stderr_tail: process.stderr_tail(),
+        invalid_messages: 0,
     }
 }
 

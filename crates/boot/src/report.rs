@@ -161,6 +161,10 @@ pub struct BootReport {
     pub finished_at: Instant,
     /// A problem while shutting a healthy kernel down (it was killed if needed).
     pub shutdown_error: Option<String>,
+    /// Messages from the kernel dropped for a bad signature or shape. A
+    /// [`BootOutcome::Timeout`] with a non-zero count means the kernel is alive and
+    /// talking but signs with another key (or speaks something else).
+    pub invalid_messages: u64,
 }
 
 /// Boot one kernel, ask for `kernel_info`, shut it down, report. Blocking; runs its own
@@ -215,6 +219,7 @@ pub fn boot_many(specs: &[LaunchSpec], opts: &BootOptions) -> Vec<BootReport> {
                         started_at,
                         finished_at: now,
                         shutdown_error: None,
+                        invalid_messages: 0,
                     }
                 }
             });
@@ -233,6 +238,7 @@ pub(crate) async fn boot_async(spec: &LaunchSpec, opts: &BootOptions) -> BootRep
             let shutdown_error = kernel.shutdown().await.err().map(|e| error_chain(&e));
             let (stdout_tail, stderr_tail) = kernel.tails();
             let pid = Some(kernel.pid());
+            let invalid_messages = kernel.invalid_messages();
             drop(kernel);
             let finished_at = Instant::now();
             BootReport {
@@ -246,6 +252,7 @@ pub(crate) async fn boot_async(spec: &LaunchSpec, opts: &BootOptions) -> BootRep
                 started_at,
                 finished_at,
                 shutdown_error,
+                invalid_messages,
             }
         }
         Err(StartFailure {
@@ -253,6 +260,7 @@ pub(crate) async fn boot_async(spec: &LaunchSpec, opts: &BootOptions) -> BootRep
             pid,
             stdout_tail,
             stderr_tail,
+            invalid_messages,
         }) => {
             let finished_at = Instant::now();
             BootReport {
@@ -266,6 +274,7 @@ pub(crate) async fn boot_async(spec: &LaunchSpec, opts: &BootOptions) -> BootRep
                 started_at: begun,
                 finished_at,
                 shutdown_error: None,
+                invalid_messages,
             }
         }
     }
@@ -292,6 +301,7 @@ fn failed_report(spec: &LaunchSpec, started_at: Instant, error: &BootError) -> B
         started_at,
         finished_at,
         shutdown_error: None,
+        invalid_messages: 0,
     }
 }
 

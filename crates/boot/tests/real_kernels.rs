@@ -162,6 +162,7 @@ fn boots_ipykernel_and_reports_language() {
     assert!(elapsed <= report.total);
     assert_eq!(report.finished_at - report.started_at, report.total);
     assert_eq!(report.shutdown_error, None);
+    assert_eq!(report.invalid_messages, 0);
     assert_gone(report.pid.unwrap());
     // The connection file was removed.
     let runtime = opts.runtime_dir.unwrap();
@@ -277,6 +278,37 @@ fn a_hanging_kernel_times_out_and_its_group_is_killed() {
         report.stderr_tail
     );
     assert_eq!(report.stdout_tail, ["hanging"]);
+    assert_gone(report.pid.unwrap());
+}
+
+#[test]
+fn a_kernel_with_another_key_times_out_with_rejected_messages() {
+    let Some(py) = python() else { return };
+    let sandbox = Sandbox::new();
+    let mut opts = sandbox.options();
+    opts.timeout = Duration::from_secs(8);
+    let mut spec = ipykernel_spec("wrongkey", &py);
+    // A real ipykernel on our ports, but with a different key in its connection file.
+    spec.argv = vec![
+        py.display().to_string(),
+        "-c".to_owned(),
+        "import json, os, sys; path = sys.argv[1]; info = json.load(open(path)); \
+         info['key'] = 'not-' + info['key']; other = path + '.other.json'; \
+         json.dump(info, open(other, 'w')); \
+         os.execv(sys.executable, [sys.executable, '-m', 'ipykernel_launcher', '-f', other])"
+            .to_owned(),
+        "{connection_file}".to_owned(),
+    ];
+    let report = boot(&spec, &opts);
+    assert_eq!(
+        report.outcome,
+        BootOutcome::Timeout,
+        "{:?}",
+        report.stderr_tail
+    );
+    assert!(report.invalid_messages > 0, "{report:?}");
+    let stderr = report.stderr_tail.join("\n");
+    assert!(stderr.contains("Invalid Signature"), "{stderr}");
     assert_gone(report.pid.unwrap());
 }
 
