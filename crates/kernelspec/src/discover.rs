@@ -97,7 +97,10 @@ pub struct DirProblem {
 
 /// Errors that mean "this is just not there" (Python's `isdir`/`isfile` say False silently).
 fn is_absent(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory)
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
 }
 
 /// Scan every kernel dir of `paths`. See the module docs for the rules.

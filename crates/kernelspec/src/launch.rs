@@ -26,7 +26,9 @@ use std::path::Path;
 /// );
 /// ```
 pub fn substitute_argv(argv: &[String], vars: &HashMap<&str, String>) -> Vec<String> {
-    argv.iter().map(|a| substitute_placeholders(a, vars)).collect()
+    argv.iter()
+        .map(|a| substitute_placeholders(a, vars))
+        .collect()
 }
 
 fn substitute_placeholders(arg: &str, vars: &HashMap<&str, String>) -> String {
@@ -80,7 +82,11 @@ pub fn expand_tilde(arg: &str, home: Option<&Path>) -> String {
 
 /// The full argv transformation Jupyter applies: [`substitute_argv`], then [`expand_tilde`]
 /// on every argument.
-pub fn build_argv(argv: &[String], vars: &HashMap<&str, String>, home: Option<&Path>) -> Vec<String> {
+pub fn build_argv(
+    argv: &[String],
+    vars: &HashMap<&str, String>,
+    home: Option<&Path>,
+) -> Vec<String> {
     substitute_argv(argv, vars)
         .into_iter()
         .map(|a| expand_tilde(&a, home))
@@ -98,7 +104,11 @@ pub fn is_generic_python(arg0: &str, python_minor: Option<u32>) -> bool {
 /// Replace a generic `argv[0]` (see [`is_generic_python`]) with `python`; returns whether it
 /// did. Jupyter uses its own `sys.executable` here; pass the interpreter that should run the
 /// kernel.
-pub fn resolve_generic_python(argv: &mut [String], python: &Path, python_minor: Option<u32>) -> bool {
+pub fn resolve_generic_python(
+    argv: &mut [String],
+    python: &Path,
+    python_minor: Option<u32>,
+) -> bool {
     match argv.first_mut() {
         Some(first) if is_generic_python(first, python_minor) => {
             *first = python.to_string_lossy().into_owned();

@@ -32,7 +32,9 @@ mod spec;
 pub mod vars;
 
 pub use discover::{discover, DirAction, DirProblem, Discovery, FoundKernel};
-pub use install::{copy_tree, install, remove, CopyError, InstallError, InstallRequest, RemoveError};
+pub use install::{
+    copy_tree, install, remove, CopyError, InstallError, InstallRequest, RemoveError,
+};
 pub use launch::{
     apply_language_rules, build_argv, expand_tilde, is_generic_python, kernel_env,
     resolve_generic_python, safe_substitute, substitute_argv, substitute_env,

@@ -244,7 +244,10 @@ impl JupyterPaths {
         let mut dirs: Vec<(String, Scope)> = Vec::new();
         if let Some(jp) = vars.get(vars::JUPYTER_PATH).filter(|v| !v.is_empty()) {
             for entry in jp.split(p.list_separator()) {
-                dirs.push((platform::rstrip_sep(p, entry).to_owned(), Scope::JupyterPath));
+                dirs.push((
+                    platform::rstrip_sep(p, entry).to_owned(),
+                    Scope::JupyterPath,
+                ));
             }
         }
         let mut user = vec![(user_dir.clone(), Scope::User)];
@@ -265,8 +268,9 @@ impl JupyterPaths {
                 .map(|d| (d, Scope::Env))
                 .collect()
         };
-        let prefers_env = platform::envset(vars.get(vars::JUPYTER_PREFER_ENV_PATH).map(String::as_str))
-            .unwrap_or_else(|| input.env_prefix.as_ref().is_some_and(|e| e.is_env));
+        let prefers_env =
+            platform::envset(vars.get(vars::JUPYTER_PREFER_ENV_PATH).map(String::as_str))
+                .unwrap_or_else(|| input.env_prefix.as_ref().is_some_and(|e| e.is_env));
         if prefers_env {
             dirs.extend(env);
             dirs.extend(user);

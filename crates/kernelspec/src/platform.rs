@@ -230,7 +230,10 @@ pub(crate) fn user_data_dir(
         return (dir, false);
     }
     match p {
-        Platform::MacOs => (pathlib_join(p, &[homes.resolved, "Library", "Jupyter"]), false),
+        Platform::MacOs => (
+            pathlib_join(p, &[homes.resolved, "Library", "Jupyter"]),
+            false,
+        ),
         Platform::Windows => {
             if let Some(appdata) = non_empty(vars, vars::APPDATA) {
                 return (pathlib_join(p, &[appdata, "jupyter"]), true);
@@ -261,8 +264,8 @@ pub(crate) fn system_data_dirs(
     vars: &BTreeMap<String, String>,
     env_dir: Option<&str>,
 ) -> Vec<String> {
-    let use_programdata = envset(vars.get(vars::JUPYTER_USE_PROGRAMDATA).map(String::as_str))
-        .unwrap_or(false);
+    let use_programdata =
+        envset(vars.get(vars::JUPYTER_USE_PROGRAMDATA).map(String::as_str)).unwrap_or(false);
     let programdata = vars.get(vars::PROGRAMDATA).map(String::as_str);
     let env_list = || env_dir.map(|e| vec![e.to_owned()]).unwrap_or_default();
     if use_platform_dirs(vars) {
@@ -284,7 +287,17 @@ pub(crate) fn system_data_dirs(
                 match (p, xdg) {
                     (_, Some(list)) => list
                         .split(p.list_separator())
-                        .map(|d| pjoin(p, d, if p == Platform::MacOs { "Jupyter" } else { "jupyter" }))
+                        .map(|d| {
+                            pjoin(
+                                p,
+                                d,
+                                if p == Platform::MacOs {
+                                    "Jupyter"
+                                } else {
+                                    "jupyter"
+                                },
+                            )
+                        })
                         .collect(),
                     (Platform::MacOs, None) => {
                         vec!["/Library/Application Support/Jupyter".to_owned()]
@@ -358,8 +371,14 @@ mod tests {
         assert_eq!(pjoin(Linux, "/a/", "kernels"), "/a/kernels");
         assert_eq!(pjoin(Linux, "/a", "/b"), "/b");
         assert_eq!(pjoin(Windows, "C:\\x", "kernels"), "C:\\x\\kernels");
-        assert_eq!(pathlib_join(Linux, &["/opt//v/", "share", "jupyter"]), "/opt/v/share/jupyter");
-        assert_eq!(pathlib_join(Windows, &["C:/Users/u", "jupyter"]), "C:\\Users\\u\\jupyter");
+        assert_eq!(
+            pathlib_join(Linux, &["/opt//v/", "share", "jupyter"]),
+            "/opt/v/share/jupyter"
+        );
+        assert_eq!(
+            pathlib_join(Windows, &["C:/Users/u", "jupyter"]),
+            "C:\\Users\\u\\jupyter"
+        );
         assert_eq!(normpath(Linux, "/a/./b/../c//"), "/a/c");
         assert_eq!(normpath(Linux, ""), ".");
         assert_eq!(normpath(Linux, "../x"), "../x");

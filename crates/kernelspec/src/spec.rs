@@ -536,7 +536,8 @@ impl KernelSpec {
     /// `argv` as JSON: the verbatim list when [`RawFields::argv`] still agrees with `argv`.
     fn argv_json(&self) -> Value {
         if let Some(raw) = &self.raw.argv {
-            if raw.len() == self.argv.len() && raw.iter().zip(&self.argv).all(|(r, a)| compact(r) == *a)
+            if raw.len() == self.argv.len()
+                && raw.iter().zip(&self.argv).all(|(r, a)| compact(r) == *a)
             {
                 return Value::Array(raw.clone());
             }
@@ -571,7 +572,10 @@ impl KernelSpec {
         let mut m = Map::new();
         m.insert("argv".into(), self.argv_json());
         m.insert("env".into(), self.env_json());
-        m.insert("display_name".into(), Value::String(self.display_name.clone()));
+        m.insert(
+            "display_name".into(),
+            Value::String(self.display_name.clone()),
+        );
         m.insert("language".into(), Value::String(self.language.clone()));
         m.insert(
             "interrupt_mode".into(),
@@ -592,7 +596,10 @@ impl KernelSpec {
     pub fn to_file_json(&self) -> Value {
         let mut m = Map::new();
         m.insert("argv".into(), self.argv_json());
-        m.insert("display_name".into(), Value::String(self.display_name.clone()));
+        m.insert(
+            "display_name".into(),
+            Value::String(self.display_name.clone()),
+        );
         m.insert("language".into(), Value::String(self.language.clone()));
         m.insert("metadata".into(), Value::Object(self.metadata.clone()));
         if let Some(v) = &self.kernel_protocol_version {

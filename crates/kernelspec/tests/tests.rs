@@ -1,0 +1,4 @@
+//! Integration tests of the `kernelspec` crate (one test binary).
+#![allow(clippy::unwrap_used)]
+
+mod suite;
