@@ -46,6 +46,7 @@ pub struct CondaCreate {
 pub struct CondaDriver {
     tool: CondaTool,
     host: HostEnv,
+    extra_env: Vec<(String, String)>,
 }
 
 impl CondaDriver {
@@ -54,7 +55,15 @@ impl CondaDriver {
         CondaDriver {
             tool,
             host: host.clone(),
+            extra_env: Vec::new(),
         }
+    }
+
+    /// Sets a variable for every command this driver runs (for example
+    /// `CONDA_PLUGINS_AUTO_ACCEPT_TOS=yes`, only with the user's consent).
+    pub fn with_env(mut self, key: impl Into<String>, value: impl Into<String>) -> CondaDriver {
+        self.extra_env.push((key.into(), value.into()));
+        self
     }
 
     /// The driven tool.
@@ -75,7 +84,12 @@ impl CondaDriver {
     }
 
     fn command(&self, args: Vec<String>) -> ToolCommand {
-        ToolCommand::new(&self.tool.exe, &self.host).args(args)
+        self.extra_env
+            .iter()
+            .fold(ToolCommand::new(&self.tool.exe, &self.host), |c, (k, v)| {
+                c.env(k.clone(), v.clone())
+            })
+            .args(args)
     }
 
     fn root_args(&self) -> Vec<String> {

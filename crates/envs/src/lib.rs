@@ -33,6 +33,8 @@
 //! * `backend`: the [`Backend`] trait over both drivers;
 //! * `activation`: the variables of an activated environment ([`activate`]).
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod activation;
 mod backend;
 mod conda;

@@ -69,7 +69,7 @@ pub fn conda_spec_name(spec: &str) -> Option<String> {
     }
     let s = s.rsplit("::").next().unwrap_or(s);
     let end = s
-        .find(|c: char| matches!(c, ' ' | '=' | '<' | '>' | '!' | '~' | '[' | '*' | '@'))
+        .find([' ', '=', '<', '>', '!', '~', '[', '*', '@'])
         .unwrap_or(s.len());
     let name = s[..end].trim();
     (!name.is_empty()).then(|| name.to_ascii_lowercase())

@@ -1,0 +1,308 @@
+//! The conda driver against the conda stand-in (`tests/standins/conda`), or against a real
+//! conda-family tool when `KERNELS_TEST_CONDA` names one.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use envs::{
+    backend_for, locate, vars, BackendKind, BackendPreference, CancelToken, CondaCreate,
+    CondaDriver, CondaFailure, CreateEnv, EnvError, EnvKind, Environment, HostEnv, NoObserver,
+    NoProgress, PackageSet, ToolCommand,
+};
+
+struct Sandbox {
+    _dir: tempfile::TempDir,
+    base: PathBuf,
+    host: HostEnv,
+    driver: CondaDriver,
+}
+
+/// A conda root `<tmp>/root` whose `bin/conda` is the stand-in (or `KERNELS_TEST_CONDA`).
+fn sandbox() -> Option<Sandbox> {
+    let Some(python) = support::real_python() else {
+        println!("skipped: no python3 to run the conda stand-in");
+        return None;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().canonicalize().unwrap();
+    let root = base.join("root");
+    fs::create_dir_all(root.join("bin")).unwrap();
+    fs::create_dir_all(root.join("conda-meta")).unwrap();
+    fs::write(root.join("conda-meta/history"), "").unwrap();
+    let exe = match std::env::var_os(vars::KERNELS_TEST_CONDA) {
+        Some(real) => PathBuf::from(real),
+        None => {
+            let standin = support::workspace_root().join("tests/standins/conda");
+            std::os::unix::fs::symlink(standin.canonicalize().unwrap(), root.join("bin/conda"))
+                .unwrap();
+            root.join("bin/conda")
+        }
+    };
+    let mut host = support::sandbox_host(&base, &python);
+    host.vars
+        .insert(vars::KERNELS_CONDA.into(), exe.display().to_string());
+    let host = HostEnv::from_vars(host.vars);
+    let tool = locate(&host, BackendPreference::Auto)
+        .conda
+        .expect("KERNELS_CONDA is found");
+    let driver = CondaDriver::new(tool, &host)
+        .with_env(vars::KERNELS_STANDIN_PYTHON, python.display().to_string());
+    Some(Sandbox {
+        _dir: dir,
+        base,
+        host,
+        driver,
+    })
+}
+
+fn create(s: &Sandbox, prefix: &Path, specs: &[&str]) -> Result<envs::Transaction, EnvError> {
+    let req = CondaCreate {
+        prefix: prefix.to_path_buf(),
+        specs: specs.iter().map(|s| s.to_string()).collect(),
+        ..CondaCreate::default()
+    };
+    s.driver.create(&req, &CancelToken::new(), &NoObserver)
+}
+
+#[test]
+fn locate_finds_root_from_kernels_conda() {
+    let Some(s) = sandbox() else { return };
+    if std::env::var_os(vars::KERNELS_TEST_CONDA).is_none() {
+        assert_eq!(s.driver.tool().root, s.base.join("root"));
+        assert_eq!(s.driver.tool().flavor, envs::CondaFlavor::Conda);
+        assert!(s.driver.version().unwrap().starts_with("conda "));
+    }
+}
+
+#[test]
+fn create_list_install_remove() {
+    let Some(s) = sandbox() else { return };
+    let prefix = s.base.join("root/envs/ml");
+    let t = create(&s, &prefix, &["python=3.11", "pip", "ipykernel"]).unwrap();
+    assert_eq!(t.prefix.as_deref(), Some(prefix.as_path()));
+    let names: Vec<&str> = t.link.iter().map(|p| p.name.as_str()).collect();
+    for want in ["python", "pip", "ipykernel"] {
+        assert!(names.contains(&want), "{names:?}");
+    }
+    let env = Environment::inspect(&prefix).unwrap();
+    assert_eq!(env.kind, EnvKind::Conda);
+    assert_eq!(env.name.as_deref(), Some("ml"));
+    assert!(env.python.is_some() && env.has_ipykernel);
+    assert!(env.python_version.as_deref().unwrap().starts_with("3.11"));
+
+    let listed = s.driver.list(&prefix, &CancelToken::new()).unwrap();
+    assert!(listed.iter().any(|p| p.name == "ipykernel"));
+
+    let info = s.driver.info(&CancelToken::new()).unwrap();
+    assert_eq!(
+        info.root_prefix.as_deref(),
+        Some(s.base.join("root").as_path())
+    );
+    let envs = s.driver.env_list(&CancelToken::new()).unwrap();
+    assert!(envs.envs.contains(&prefix), "{envs:?}");
+
+    let t = s
+        .driver
+        .install(
+            &prefix,
+            &["numpy".into()],
+            &[],
+            false,
+            &CancelToken::new(),
+            &NoObserver,
+        )
+        .unwrap();
+    assert_eq!(t.link.len(), 1);
+    let t = s
+        .driver
+        .install(
+            &prefix,
+            &["numpy".into()],
+            &[],
+            false,
+            &CancelToken::new(),
+            &NoObserver,
+        )
+        .unwrap();
+    assert!(
+        t.link.is_empty() && t.message.is_some(),
+        "nothing to do: {t:?}"
+    );
+
+    // Discovery sees it without running the tool.
+    let tools = locate(&s.host, BackendPreference::Auto);
+    let found = envs::list_envs(&tools, &s.host, &[]);
+    assert!(found
+        .iter()
+        .any(|e| e.prefix == prefix && e.name.as_deref() == Some("ml")));
+
+    s.driver
+        .remove_env(&prefix, &CancelToken::new(), &NoObserver)
+        .unwrap();
+    assert!(!prefix.exists());
+    let err = s
+        .driver
+        .remove_env(&prefix, &CancelToken::new(), &NoObserver)
+        .unwrap_err();
+    assert!(
+        matches!(err.conda_failure(), Some(CondaFailure::EnvironmentLocationNotFound { location }) if Path::new(location) == prefix),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn refuses_create_over_existing_env_without_running_the_tool() {
+    let Some(s) = sandbox() else { return };
+    let prefix = s.base.join("root/envs/keep");
+    create(&s, &prefix, &["python"]).unwrap();
+    fs::write(prefix.join("USER_FILE"), "precious").unwrap();
+    let history = fs::read_to_string(prefix.join("conda-meta/history")).unwrap();
+
+    let err = create(&s, &prefix, &["python"]).unwrap_err();
+    assert!(matches!(err, EnvError::EnvExists { .. }), "{err:?}");
+    assert!(err.hint().is_some());
+    assert_eq!(
+        fs::read_to_string(prefix.join("USER_FILE")).unwrap(),
+        "precious"
+    );
+    // The tool was not started: it would have appended to the history.
+    assert_eq!(
+        fs::read_to_string(prefix.join("conda-meta/history")).unwrap(),
+        history
+    );
+
+    // The trap is real: the tool itself, called directly, wipes the env.
+    if std::env::var_os(vars::KERNELS_TEST_CONDA).is_none() {
+        let direct = ToolCommand::new(&s.driver.tool().exe, &s.host).args(s.driver.create_args(
+            &CondaCreate {
+                prefix: prefix.clone(),
+                ..CondaCreate::default()
+            },
+        ));
+        let out = envs::run(&direct, &CancelToken::new(), &NoObserver).unwrap();
+        assert!(out.success(), "{out:?}");
+        assert!(
+            !prefix.join("USER_FILE").exists(),
+            "the stand-in mimics conda's wipe"
+        );
+    }
+}
+
+#[test]
+fn missing_package_is_typed_and_leaves_nothing() {
+    let Some(s) = sandbox() else { return };
+    let prefix = s.base.join("root/envs/broken");
+    let err = create(&s, &prefix, &["python", "nonexistent-pkg"]).unwrap_err();
+    match err.conda_failure() {
+        Some(CondaFailure::PackagesNotFound { packages }) => {
+            assert_eq!(packages, &["nonexistent-pkg"])
+        }
+        other => panic!("{other:?} / {err}"),
+    }
+    assert!(err.hint().unwrap().contains("channel"));
+    assert!(!prefix.exists());
+    // The error chain shows the command and its output.
+    let details = std::error::Error::source(&err).unwrap().to_string();
+    assert!(details.contains("failed with exit status 1"), "{details}");
+}
+
+#[test]
+fn frozen_env_is_refused_before_the_tool_runs() {
+    let Some(s) = sandbox() else { return };
+    let prefix = s.base.join("root/envs/frozen");
+    create(&s, &prefix, &["python"]).unwrap();
+    fs::write(
+        prefix.join("conda-meta/frozen"),
+        r#"{"message": "managed by the image"}"#,
+    )
+    .unwrap();
+    let err = s
+        .driver
+        .install(
+            &prefix,
+            &["numpy".into()],
+            &[],
+            false,
+            &CancelToken::new(),
+            &NoObserver,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&err, EnvError::Frozen { message: Some(m), .. } if m == "managed by the image"),
+        "{err:?}"
+    );
+    let err = s
+        .driver
+        .remove_env(&prefix, &CancelToken::new(), &NoObserver)
+        .unwrap_err();
+    assert!(matches!(err, EnvError::Frozen { .. }));
+    assert!(prefix.join("conda-meta/history").is_file());
+}
+
+#[test]
+fn interrupt_stops_a_slow_install() {
+    let Some(s) = sandbox() else { return };
+    if std::env::var_os(vars::KERNELS_TEST_CONDA).is_some() {
+        return;
+    }
+    let driver = s.driver.clone().with_env(vars::KERNELS_STANDIN_SLEEP, "30");
+    let cancel = CancelToken::new();
+    let c2 = cancel.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        c2.cancel();
+    });
+    let started = Instant::now();
+    let req = CondaCreate {
+        prefix: s.base.join("root/envs/slow"),
+        specs: vec!["python".into()],
+        ..CondaCreate::default()
+    };
+    let err = driver.create(&req, &cancel, &NoObserver).unwrap_err();
+    t.join().unwrap();
+    assert!(err.is_interrupted(), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn backend_create_and_missing() {
+    let Some(s) = sandbox() else { return };
+    let mut tools = locate(&s.host, BackendPreference::Conda);
+    tools.uv = None;
+    // The backend builds its own driver, so the stand-in's python link falls back to the
+    // interpreter running it, which is fine here.
+    let b = backend_for(BackendKind::Conda, &tools, &s.host).unwrap();
+    let req = CreateEnv {
+        prefix: s.base.join("root/envs/viab"),
+        conda_packages: vec!["numpy".into()],
+        ..CreateEnv::default()
+    };
+    let env = b.create(&req, &CancelToken::new(), &NoProgress).unwrap();
+    assert!(env.has_ipykernel);
+    let want = PackageSet {
+        conda: vec!["numpy>=1".into(), "ipykernel".into(), "scipy".into()],
+        pip: vec![],
+    };
+    assert_eq!(b.missing(&env, &want).conda, vec!["scipy".to_owned()]);
+    b.install(
+        &env,
+        &PackageSet {
+            conda: vec!["scipy".into()],
+            pip: vec![],
+        },
+        &CancelToken::new(),
+        &NoProgress,
+    )
+    .unwrap();
+    assert!(b.missing(&env, &want).is_empty());
+    let err = b
+        .create(&req, &CancelToken::new(), &NoProgress)
+        .unwrap_err();
+    assert!(matches!(err, EnvError::EnvExists { .. }));
+    b.remove(&env.prefix, &CancelToken::new()).unwrap();
+    assert!(!env.prefix.exists());
+}

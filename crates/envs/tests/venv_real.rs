@@ -1,0 +1,119 @@
+//! The venv backend with real tools: `python -m venv`, pip, uv and ipykernel from the
+//! package index. Needs `KERNELS_TEST_PYTHON` (uv is taken from its directory); each test
+//! installs ipykernel, so there are only two.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::PathBuf;
+
+use envs::{
+    backend_for, vars, BackendKind, CancelToken, CreateEnv, EnvError, EnvKind, PackageSet,
+    Progress, Tools,
+};
+
+struct Lines(std::cell::RefCell<Vec<String>>);
+
+impl Progress for Lines {
+    fn step(&self, msg: &str) {
+        self.0.borrow_mut().push(format!("step: {msg}"));
+    }
+    fn line(&self, l: &str) {
+        self.0.borrow_mut().push(l.to_owned());
+    }
+}
+
+fn test_python() -> Option<PathBuf> {
+    match std::env::var_os(vars::KERNELS_TEST_PYTHON) {
+        Some(p) => Some(PathBuf::from(p)),
+        None => {
+            println!("skipped: KERNELS_TEST_PYTHON is not set");
+            None
+        }
+    }
+}
+
+fn create_with(uv: bool) {
+    let Some(python) = test_python() else { return };
+    let uv_exe = python.parent().unwrap().join("uv");
+    if uv && !uv_exe.exists() {
+        println!("skipped: no uv next to KERNELS_TEST_PYTHON");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let host = support::sandbox_host(dir.path(), &python);
+    let tools = Tools {
+        conda: None,
+        python: Some(python.clone()),
+        uv: uv.then_some(uv_exe),
+    };
+    let backend = backend_for(BackendKind::Venv, &tools, &host).unwrap();
+    let prefix = envs::venv_home(&host).join(if uv { "with-uv" } else { "with-pip" });
+    let req = CreateEnv {
+        prefix: prefix.clone(),
+        ..CreateEnv::default()
+    };
+    let progress = Lines(Default::default());
+    let started = std::time::Instant::now();
+    let env = backend
+        .create(&req, &CancelToken::new(), &progress)
+        .unwrap();
+    println!("created in {:?} (uv: {uv})", started.elapsed());
+    assert!(progress.0.borrow()[0].starts_with("step: Creating virtual environment"));
+    assert_eq!(env.kind, EnvKind::Venv);
+    assert!(env.python.is_some() && env.has_ipykernel, "{env:?}");
+    assert!(env.python_version.is_some());
+    let want = PackageSet {
+        conda: vec![],
+        pip: vec![
+            "ipykernel".into(),
+            "jupyter_client".into(),
+            "pyzmq>=20".into(),
+        ],
+    };
+    assert!(
+        backend.missing(&env, &want).is_empty(),
+        "{:?}",
+        backend.missing(&env, &want)
+    );
+    let missing = backend.missing(
+        &env,
+        &PackageSet {
+            conda: vec![],
+            pip: vec!["six".into()],
+        },
+    );
+    assert_eq!(missing.pip, ["six"]);
+
+    // The kernel's interpreter really has ipykernel.
+    let check = envs::ToolCommand::new(env.python.clone().unwrap(), &host)
+        .args(["-c", "import ipykernel, sys; print(sys.prefix)"]);
+    let out = envs::run_checked(&check, &CancelToken::new(), &envs::NoObserver).unwrap();
+    assert_eq!(PathBuf::from(out.stdout.trim()), prefix);
+
+    // Discovery finds it under the venv home.
+    let found = envs::list_envs(&Tools::default(), &host, &[]);
+    assert!(found
+        .iter()
+        .any(|e| e.prefix == prefix && e.kind == EnvKind::Venv));
+
+    // A second create is refused and keeps the env.
+    let err = backend
+        .create(&req, &CancelToken::new(), &envs::NoProgress)
+        .unwrap_err();
+    assert!(matches!(err, EnvError::EnvExists { .. }), "{err:?}");
+    assert!(prefix.join("pyvenv.cfg").is_file());
+
+    backend.remove(&prefix, &CancelToken::new()).unwrap();
+    assert!(!prefix.exists());
+}
+
+#[test]
+fn venv_with_uv_gets_ipykernel() {
+    create_with(true);
+}
+
+#[test]
+fn venv_with_pip_gets_ipykernel() {
+    create_with(false);
+}
