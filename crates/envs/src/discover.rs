@@ -358,6 +358,34 @@ mod tests {
     }
 
     #[test]
+    fn thirty_envs_list_in_milliseconds() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("conda");
+        conda_env(&root, &["python-3.11.7"]);
+        for i in 0..30 {
+            conda_env(
+                &root.join(format!("envs/e{i}")),
+                &["python-3.12.1", "ipykernel-6.29.5", "pip-24.0"],
+            );
+        }
+        let env = HostEnv::from_vars([("HOME", t.path().join("home").display().to_string())]);
+        let tools = Tools {
+            conda: Some(CondaTool {
+                exe: root.join("bin/conda"),
+                flavor: CondaFlavor::Conda,
+                root: root.clone(),
+            }),
+            ..Tools::default()
+        };
+        let started = std::time::Instant::now();
+        let envs = list_envs(&tools, &env, &[]);
+        let took = started.elapsed();
+        assert_eq!(envs.len(), 31);
+        assert!(envs.iter().skip(1).all(|e| e.has_ipykernel));
+        assert!(took.as_millis() < 100, "{took:?}");
+    }
+
+    #[test]
     fn frozen_marker_forms() {
         let t = tempfile::tempdir().unwrap();
         conda_env(t.path(), &[]);
