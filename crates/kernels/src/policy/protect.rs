@@ -1,0 +1,403 @@
+//! `kernels protect`: turning names (or the whole machine, `--snapshot`) into policy entries,
+//! and recording them in a policy file under a lock.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use envs::Environment;
+use kernelspec::Discovery;
+
+use super::file::{Addition, PolicyDoc, PolicyFileError};
+use super::{Source, Target};
+
+/// What one `kernels protect` argument names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProtectTarget {
+    /// A kernel name.
+    Kernel(String),
+    /// An environment name.
+    EnvName(String),
+    /// An environment prefix.
+    EnvPath(PathBuf),
+}
+
+/// Why an argument of `kernels protect` cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtectError {
+    /// Not a name or an absolute path (usage error).
+    #[error(
+        "{input:?} is not a kernel name, environment name or absolute environment path: {why}"
+    )]
+    Invalid {
+        /// The argument.
+        input: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// No kernel or environment has this name.
+    #[error("no kernel or environment named `{name}` exists")]
+    NotFound {
+        /// The argument.
+        name: String,
+        /// Existing names that are close.
+        closest: Vec<String>,
+    },
+    /// The path is not an environment.
+    #[error("{} is not an environment (no conda-meta, pyvenv.cfg or bin/python)", .path.display())]
+    NotAnEnv {
+        /// The path.
+        path: PathBuf,
+    },
+}
+
+impl ProtectError {
+    /// Whether this is a usage error (exit 2) rather than a failure (exit 1).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, ProtectError::Invalid { .. })
+    }
+}
+
+/// Checks that `input` can be a name at all: no `/` (paths are taken only when absolute), no
+/// NUL or control characters, not `.`/`..`, at most 255 bytes.
+fn check_name(input: &str) -> Result<(), ProtectError> {
+    let invalid = |why: &str| ProtectError::Invalid {
+        input: input.to_string(),
+        why: why.to_string(),
+    };
+    if input.is_empty() {
+        return Err(invalid("it is empty"));
+    }
+    if input.len() > kernelspec::MAX_NAME_LEN {
+        return Err(invalid("it is longer than 255 bytes"));
+    }
+    if input.chars().any(char::is_control) {
+        return Err(invalid("it contains a control character"));
+    }
+    if input == "." || input == ".." {
+        return Err(invalid("'.' and '..' are not names"));
+    }
+    if input.contains('/') {
+        return Err(invalid(
+            "relative paths are not accepted; give an absolute path",
+        ));
+    }
+    Ok(())
+}
+
+/// Resolves `kernels protect NAME...` arguments against what exists now. A name may be a
+/// kernel (case-insensitive), an environment name, or both; an absolute path must be an
+/// environment. Every argument must name something that exists.
+pub fn plan_protect(
+    inputs: &[String],
+    discovery: &Discovery,
+    envs: &[Environment],
+) -> Result<Vec<ProtectTarget>, ProtectError> {
+    let mut out = Vec::new();
+    for input in inputs {
+        if input.starts_with('/') {
+            if input.len() > 4096 || input.contains('\0') {
+                return Err(ProtectError::Invalid {
+                    input: input.clone(),
+                    why: "not a usable path".into(),
+                });
+            }
+            let path = PathBuf::from(input);
+            if !path.is_dir() {
+                return Err(ProtectError::NotFound {
+                    name: input.clone(),
+                    closest: Vec::new(),
+                });
+            }
+            if Environment::inspect(&path).is_none() {
+                return Err(ProtectError::NotAnEnv { path });
+            }
+            out.push(ProtectTarget::EnvPath(path));
+            continue;
+        }
+        check_name(input)?;
+        let lower = input.to_ascii_lowercase();
+        let mut found = false;
+        if discovery
+            .kernels
+            .iter()
+            .chain(discovery.shadowed.iter())
+            .any(|k| k.name == lower)
+        {
+            out.push(ProtectTarget::Kernel(lower));
+            found = true;
+        }
+        if envs
+            .iter()
+            .any(|e| e.name.as_deref() == Some(input.as_str()))
+        {
+            out.push(ProtectTarget::EnvName(input.clone()));
+            found = true;
+        }
+        if !found {
+            let candidates: Vec<String> = discovery
+                .kernels
+                .iter()
+                .map(|k| k.name.clone())
+                .chain(envs.iter().filter_map(|e| e.name.clone()))
+                .collect();
+            return Err(ProtectError::NotFound {
+                name: input.clone(),
+                closest: closest_names(input, &candidates),
+            });
+        }
+    }
+    Ok(out)
+}
+
+impl ProtectTarget {
+    /// The required policy entry for this target.
+    pub fn addition(&self) -> Addition {
+        let target = match self {
+            ProtectTarget::Kernel(n) => Target::Kernel(n.clone()),
+            ProtectTarget::EnvName(n) => Target::EnvName(n.clone()),
+            ProtectTarget::EnvPath(p) => Target::EnvPath(p.clone()),
+        };
+        Addition {
+            target,
+            required: true,
+        }
+    }
+}
+
+/// Every kernel (winning and shadowed copies, by name) and every environment (by prefix)
+/// present now, including the environments behind kernels that no registry lists
+/// (`kernel_envs`), as required entries. Sorted and without duplicates.
+pub fn snapshot_additions(
+    discovery: &Discovery,
+    envs: &[Environment],
+    kernel_envs: &[PathBuf],
+) -> Vec<Addition> {
+    let kernels: BTreeSet<&str> = discovery
+        .kernels
+        .iter()
+        .chain(discovery.shadowed.iter())
+        .map(|k| k.name.as_str())
+        .collect();
+    let mut prefixes: Vec<PathBuf> = Vec::new();
+    for p in envs.iter().map(|e| &e.prefix).chain(kernel_envs.iter()) {
+        if !prefixes.iter().any(|q| super::same_path(q, p)) {
+            prefixes.push(p.clone());
+        }
+    }
+    prefixes.sort();
+    kernels
+        .into_iter()
+        .map(|n| Addition {
+            target: Target::Kernel(n.to_string()),
+            required: true,
+        })
+        .chain(prefixes.into_iter().map(|p| Addition {
+            target: Target::EnvPath(p),
+            required: true,
+        }))
+        .collect()
+}
+
+/// Adds `additions` to the policy file at `path` (created if missing) under an exclusive
+/// lock on a sibling lock file, writing atomically. Returns how many entries were added or
+/// changed; nothing is written when that is 0.
+pub fn write_additions(
+    path: &Path,
+    source: &Source,
+    additions: &[Addition],
+) -> Result<usize, PolicyFileError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let write_err = |action: &'static str, p: &Path| {
+        let p = p.to_path_buf();
+        move |source| PolicyFileError::Write {
+            action,
+            path: p,
+            source,
+        }
+    };
+    fs::create_dir_all(dir).map_err(write_err("create the directory", dir))?;
+    let lock_path = dir.join(".policy.json.lock");
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(write_err("open the lock file", &lock_path))?;
+    lock.lock().map_err(write_err("lock", &lock_path))?;
+    let mut doc = PolicyDoc::read(path, source)?.unwrap_or_else(PolicyDoc::empty);
+    let changed = doc.add(additions);
+    if changed > 0 {
+        doc.write(path)?;
+    }
+    drop(lock);
+    Ok(changed)
+}
+
+/// Up to three of `candidates` closest to `input` (edit distance, case-insensitive), best
+/// first; only reasonably close ones.
+pub fn closest_names(input: &str, candidates: &[String]) -> Vec<String> {
+    let lower = input.to_lowercase();
+    let limit = (lower.chars().count() / 3).max(2);
+    let mut scored: Vec<(usize, &String)> = candidates
+        .iter()
+        .map(|c| {
+            let cl = c.to_lowercase();
+            let substring =
+                (lower.len() >= 3 && cl.contains(&lower)) || (cl.len() >= 3 && lower.contains(&cl));
+            let d = if substring {
+                1
+            } else {
+                edit_distance(&lower, &cl)
+            };
+            (d, c)
+        })
+        .filter(|(d, _)| *d <= limit)
+        .collect();
+    scored.sort();
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored.into_iter().take(3).map(|(_, c)| c.clone()).collect()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kernelspec::{FoundKernel, KernelSpec, Scope};
+
+    fn found(name: &str) -> FoundKernel {
+        FoundKernel {
+            name: name.into(),
+            name_valid: true,
+            resource_dir: PathBuf::from("/k").join(name),
+            dir_index: 0,
+            scope: Scope::User,
+            is_symlink: false,
+            spec: Ok(KernelSpec::default()),
+            shadows: Vec::new(),
+            shadowed_by: None,
+        }
+    }
+
+    fn env(name: Option<&str>, prefix: &Path) -> Environment {
+        Environment {
+            name: name.map(String::from),
+            prefix: prefix.to_path_buf(),
+            kind: envs::EnvKind::Conda,
+            python: None,
+            python_version: None,
+            has_ipykernel: false,
+            frozen: None,
+        }
+    }
+
+    #[test]
+    fn names_resolve_to_kernels_envs_or_both() {
+        let d = Discovery {
+            kernels: vec![found("torch"), found("python3")],
+            shadowed: vec![found("old")],
+            problems: vec![],
+        };
+        let envs = vec![env(Some("torch"), Path::new("/c/envs/torch"))];
+        let t = plan_protect(&["Torch".into(), "old".into()], &d, &envs).unwrap();
+        assert_eq!(
+            t,
+            vec![
+                ProtectTarget::Kernel("torch".into()),
+                ProtectTarget::Kernel("old".into())
+            ]
+        );
+        let t = plan_protect(&["torch".into()], &d, &envs).unwrap();
+        assert_eq!(t.len(), 2);
+        match plan_protect(&["torhc".into()], &d, &envs).unwrap_err() {
+            ProtectError::NotFound { closest, .. } => {
+                assert_eq!(closest, vec!["torch".to_string()])
+            }
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn escaping_names_are_usage_errors() {
+        let d = Discovery {
+            kernels: vec![],
+            shadowed: vec![],
+            problems: vec![],
+        };
+        for bad in ["../x", "a/b", "a\0b", ".", "..", ""] {
+            let e = plan_protect(&[bad.to_string()], &d, &[]).unwrap_err();
+            assert!(e.is_usage(), "{bad:?}: {e}");
+        }
+        let e = plan_protect(&["x".repeat(300)], &d, &[]).unwrap_err();
+        assert!(e.is_usage());
+        let e = plan_protect(&["/no/such/env".into()], &d, &[]).unwrap_err();
+        assert!(matches!(e, ProtectError::NotFound { .. }));
+    }
+
+    #[test]
+    fn snapshot_lists_everything_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = Discovery {
+            kernels: vec![found("b"), found("a")],
+            shadowed: vec![found("a")],
+            problems: vec![],
+        };
+        let e = tmp.path().join("e");
+        std::fs::create_dir_all(&e).unwrap();
+        let adds = snapshot_additions(&d, &[env(None, &e)], &[e.clone(), tmp.path().join("v")]);
+        let targets: Vec<Target> = adds.iter().map(|a| a.target.clone()).collect();
+        assert_eq!(
+            targets,
+            vec![
+                Target::Kernel("a".into()),
+                Target::Kernel("b".into()),
+                Target::EnvPath(e),
+                Target::EnvPath(tmp.path().join("v")),
+            ]
+        );
+        assert!(adds.iter().all(|a| a.required));
+    }
+
+    #[test]
+    fn write_additions_is_idempotent() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("cfg/kernels/policy.json");
+        let source = Source::User(path.clone());
+        let adds = vec![Addition {
+            target: Target::Kernel("k".into()),
+            required: true,
+        }];
+        assert_eq!(write_additions(&path, &source, &adds).unwrap(), 1);
+        let before = fs::read(&path).unwrap();
+        assert_eq!(write_additions(&path, &source, &adds).unwrap(), 0);
+        assert_eq!(fs::read(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn closest() {
+        let c: Vec<String> = ["python3", "python38-azureml", "torch", "r"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(closest_names("pyhton3", &c)[0], "python3");
+        assert!(closest_names("zzzzzz", &c).is_empty());
+        assert_eq!(
+            closest_names("azureml", &c),
+            vec!["python38-azureml".to_string()]
+        );
+    }
+}
