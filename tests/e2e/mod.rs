@@ -1,3 +1,5 @@
 //! End-to-end tests, one module per area.
 
 mod cli;
+mod list_diff;
+mod list_show_remove;

@@ -11,8 +11,10 @@ use crate::commands;
 /// problems, 5 busy (another run holds the lock), 130 interrupted.
 #[derive(Debug, Parser)]
 #[command(name = "kernels", version, about, long_about = None, max_term_width = 100)]
-#[command(after_help = "Exit codes: 0 ok, 1 failed, 2 usage, 3 refused by protection policy, \
-                        4 checks found problems, 5 busy, 130 interrupted.")]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 failed, 2 usage, 3 refused by protection policy, \
+                        4 checks found problems, 5 busy, 130 interrupted."
+)]
 pub struct Cli {
     /// Options every command accepts.
     #[command(flatten)]

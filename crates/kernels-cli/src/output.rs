@@ -97,7 +97,10 @@ impl Out {
     /// A warning on stderr (shown unless `-q`).
     pub fn warn(&self, text: &str) {
         if !self.quiet {
-            eprintln!("{} {text}", paint(self.color_stderr, Style::Warn, "warning:"));
+            eprintln!(
+                "{} {text}",
+                paint(self.color_stderr, Style::Warn, "warning:")
+            );
         }
     }
 
@@ -162,7 +165,11 @@ mod tests {
     fn table_pads_all_but_the_last_column() {
         let rows = vec![
             vec!["a".to_string(), "Python (é)".to_string(), "ok".to_string()],
-            vec!["longer".to_string(), "R".to_string(), "broken: x".to_string()],
+            vec![
+                "longer".to_string(),
+                "R".to_string(),
+                "broken: x".to_string(),
+            ],
         ];
         let lines = table(&["NAME", "DISPLAY", "STATUS"], &rows);
         assert_eq!(lines[0], "NAME    DISPLAY     STATUS");

@@ -1,27 +1,10 @@
 //! What every command gets: the global options, the printer, the cancel flag, and the machine
 //! snapshots (read once, lazily, from the process environment: the only place the CLI reads it).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use crate::cli::GlobalArgs;
 use crate::output::Out;
-
-/// Set by SIGINT/SIGTERM; long-running steps poll it, stop their child, and roll back.
-#[derive(Debug, Clone, Default)]
-pub struct Cancel(Arc<AtomicBool>);
-
-impl Cancel {
-    /// True once a signal arrived.
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-
-    /// The shared flag, for libraries that poll it.
-    pub fn flag(&self) -> Arc<AtomicBool> {
-        Arc::clone(&self.0)
-    }
-}
 
 /// The context of one run.
 pub struct Ctx {
@@ -29,8 +12,8 @@ pub struct Ctx {
     pub global: GlobalArgs,
     /// The printer.
     pub out: Out,
-    /// Set when the user interrupts.
-    pub cancel: Cancel,
+    /// Set by SIGINT/SIGTERM; long-running steps poll it, stop their child, and roll back.
+    pub cancel: envs::CancelToken,
     paths: OnceLock<kernelspec::JupyterPaths>,
     host: OnceLock<envs::HostEnv>,
 }
@@ -40,7 +23,7 @@ impl Ctx {
     /// cancel flag (the running step stops its child and undoes this run's changes); a second
     /// one ends the process at once with exit 130.
     pub fn new(global: GlobalArgs, out: Out) -> Ctx {
-        let cancel = Cancel::default();
+        let cancel = envs::CancelToken::new();
         for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
             // Registration fails only for forbidden signals; these two are allowed.
             let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, cancel.flag());
@@ -60,6 +43,16 @@ impl Ctx {
         self.paths.get_or_init(|| {
             kernelspec::JupyterPaths::new(&kernelspec::PathsInput::from_process_env())
         })
+    }
+
+    /// A path for humans: `~/...` under the home directory.
+    pub fn show_path(&self, path: &std::path::Path) -> String {
+        if let Some(home) = self.host().home.as_deref() {
+            if let Ok(rest) = path.strip_prefix(home) {
+                return format!("~/{}", rest.display());
+            }
+        }
+        path.display().to_string()
     }
 
     /// The environment snapshot the env drivers work from.

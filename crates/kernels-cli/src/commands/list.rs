@@ -1,9 +1,18 @@
 //! `kernels list`: every kernelspec Jupyter would see.
+//!
+//! `--json` keeps the document shape of `jupyter kernelspec list --json`
+//! (`{"kernelspecs": {NAME: {"resource_dir", "spec"}}}`, spec with Jupyter's defaults filled
+//! in) so existing scripts keep working; our extra facts are in additional keys those scripts
+//! ignore: `kernels` inside each entry, and the top-level `broken`, `shadowed`, `problems` and
+//! `search_path` lists. Specs Jupyter cannot load are never hidden: they are in `broken`.
 
 use clap::Args;
+use kernelspec::{Discovery, FoundKernel, JupyterPaths, SpecWarning};
+use serde_json::{json, Map, Value};
 
 use super::Ctx;
-use crate::exit::{Code, Failure};
+use crate::exit::Code;
+use crate::output::{table, Style};
 
 /// Arguments of `kernels list`.
 #[derive(Debug, Args)]
@@ -14,6 +23,225 @@ pub struct ListArgs {
 }
 
 /// Runs `kernels list`.
-pub fn run(_ctx: &Ctx, _args: &ListArgs) -> anyhow::Result<Code> {
-    Err(Failure::failed("`kernels list` is not built yet").into())
+pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<Code> {
+    let paths = ctx.paths();
+    let found = kernelspec::discover(paths);
+    if ctx.out.json {
+        ctx.out.json_doc(&to_json(paths, &found));
+    } else {
+        print_table(ctx, paths, &found, args.all);
+    }
+    Ok(Code::Ok)
+}
+
+/// The `--json` document.
+pub fn to_json(paths: &JupyterPaths, found: &Discovery) -> Value {
+    let mut specs = Map::new();
+    let mut broken = Vec::new();
+    for k in &found.kernels {
+        match &k.spec {
+            Ok(spec) => {
+                let warnings: Vec<String> = spec.lint().iter().map(ToString::to_string).collect();
+                specs.insert(
+                    k.name.clone(),
+                    json!({
+                        "resource_dir": k.resource_dir,
+                        "spec": spec.to_jupyter_json(),
+                        "kernels": {
+                            "scope": k.scope.as_str(),
+                            "name_valid": k.name_valid,
+                            "symlink": k.is_symlink,
+                            "shadows": k.shadows,
+                            "warnings": warnings,
+                        },
+                    }),
+                );
+            }
+            Err(err) => broken.push(json!({
+                "name": k.name,
+                "resource_dir": k.resource_dir,
+                "scope": k.scope.as_str(),
+                "error": error_text(err),
+                "shadows": k.shadows,
+            })),
+        }
+    }
+    let shadowed: Vec<Value> = found
+        .shadowed
+        .iter()
+        .map(|k| {
+            json!({
+                "name": k.name,
+                "resource_dir": k.resource_dir,
+                "scope": k.scope.as_str(),
+                "shadowed_by": k.shadowed_by,
+                "loads": k.spec.is_ok(),
+            })
+        })
+        .collect();
+    let problems: Vec<Value> = found
+        .problems
+        .iter()
+        .map(|p| json!({"path": p.path, "error": error_text(p)}))
+        .collect();
+    let search_path: Vec<Value> = paths
+        .kernel_dirs()
+        .iter()
+        .map(|d| json!({"path": d.path, "scope": d.scope.as_str()}))
+        .collect();
+    json!({
+        "kernelspecs": specs,
+        "broken": broken,
+        "shadowed": shadowed,
+        "problems": problems,
+        "search_path": search_path,
+    })
+}
+
+/// An error and its causes on one line.
+pub fn error_text(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let next = cause.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn print_table(ctx: &Ctx, paths: &JupyterPaths, found: &Discovery, all: bool) {
+    let mut entries: Vec<(&FoundKernel, bool)> = found.kernels.iter().map(|k| (k, false)).collect();
+    if all {
+        entries.extend(found.shadowed.iter().map(|k| (k, true)));
+    }
+    if entries.is_empty() {
+        ctx.out.status("No kernels available");
+        problems_footer(ctx, found);
+        return;
+    }
+    // Jupyter's row order: the data dir a spec is under (dirs outside every data dir, like
+    // ~/.ipython, first), then the path.
+    entries.sort_by(|(a, _), (b, _)| {
+        let key = |k: &FoundKernel| {
+            (
+                paths.list_order_index(&k.resource_dir).map_or(0, |i| i + 1),
+                k.resource_dir.clone(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|(k, is_shadowed)| {
+            let (display, language) = match &k.spec {
+                Ok(s) => (s.display_name.clone(), s.language.clone()),
+                Err(_) => ("-".to_string(), "-".to_string()),
+            };
+            vec![
+                k.name.clone(),
+                display,
+                language,
+                k.scope.as_str().to_string(),
+                status(ctx, k, *is_shadowed),
+                ctx.show_path(&k.resource_dir),
+            ]
+        })
+        .collect();
+    for line in table(
+        &[
+            "NAME",
+            "DISPLAY NAME",
+            "LANGUAGE",
+            "SCOPE",
+            "STATUS",
+            "PATH",
+        ],
+        &rows,
+    ) {
+        ctx.out.line(&line);
+    }
+    let hidden = found.shadowed.len();
+    if !all && hidden > 0 {
+        ctx.out.status(&format!(
+            "{hidden} shadowed cop{} not shown (--all shows them)",
+            if hidden == 1 { "y" } else { "ies" }
+        ));
+    }
+    problems_footer(ctx, found);
+}
+
+fn status(ctx: &Ctx, k: &FoundKernel, is_shadowed: bool) -> String {
+    if is_shadowed {
+        let by = k
+            .shadowed_by
+            .as_deref()
+            .map(|p| ctx.show_path(p))
+            .unwrap_or_default();
+        return ctx.out.paint(Style::Dim, &format!("shadowed by {by}"));
+    }
+    match &k.spec {
+        Err(err) => {
+            let why = err
+                .problem()
+                .map_or_else(|| error_text(err), ToString::to_string);
+            ctx.out.paint(Style::Bad, &format!("broken: {why}"))
+        }
+        Ok(spec) => {
+            let mut notes = Vec::new();
+            let mut severe = false;
+            if !k.name_valid {
+                notes.push("invalid name".to_string());
+                severe = true;
+            }
+            for w in spec.lint() {
+                if let Some((label, is_severe)) = short_warning(&w) {
+                    notes.push(label);
+                    severe |= is_severe;
+                }
+            }
+            if !k.shadows.is_empty() {
+                notes.push(format!(
+                    "shadows {}",
+                    k.shadows
+                        .iter()
+                        .map(|p| ctx.show_path(p))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            if notes.is_empty() {
+                ctx.out.paint(Style::Good, "ok")
+            } else if severe {
+                ctx.out.paint(Style::Bad, &notes.join("; "))
+            } else {
+                ctx.out.paint(Style::Warn, &notes.join("; "))
+            }
+        }
+    }
+}
+
+/// A few words for the STATUS column (`show` prints the full sentence), and whether the kernel
+/// cannot work because of it. `None` for facts not worth a column entry.
+fn short_warning(w: &SpecWarning) -> Option<(String, bool)> {
+    Some(match w {
+        SpecWarning::EmptyArgv => ("empty argv".to_string(), true),
+        SpecWarning::MissingConnectionFile => ("no {connection_file} in argv".to_string(), true),
+        SpecWarning::NonStringArgv { .. } => ("non-string argv".to_string(), true),
+        SpecWarning::NonStringEnv { .. } => ("non-string env value".to_string(), true),
+        SpecWarning::EmptyDisplayName => ("no display name".to_string(), false),
+        SpecWarning::EmptyLanguage => ("no language".to_string(), false),
+        SpecWarning::NonFiniteNumbers => ("NaN/Infinity in file".to_string(), false),
+        SpecWarning::CustomProvisioner { name } => (format!("needs provisioner {name}"), false),
+        SpecWarning::IgnoredKeys { .. } => return None,
+    })
+}
+
+fn problems_footer(ctx: &Ctx, found: &Discovery) {
+    for p in &found.problems {
+        ctx.out.warn(&error_text(p));
+    }
 }

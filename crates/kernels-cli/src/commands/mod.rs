@@ -17,6 +17,7 @@ pub mod remove;
 pub mod show;
 
 mod ctx;
+pub mod names;
 
 use std::process::ExitCode;
 

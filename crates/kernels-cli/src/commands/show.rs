@@ -1,9 +1,13 @@
 //! `kernels show NAME`: one kernelspec in detail.
 
 use clap::Args;
+use serde_json::{json, Value};
 
+use super::list::error_text;
+use super::names::{parse_name, unknown_kernel};
 use super::Ctx;
-use crate::exit::{Code, Failure};
+use crate::exit::Code;
+use crate::output::Style;
 
 /// Arguments of `kernels show`.
 #[derive(Debug, Args)]
@@ -13,6 +17,109 @@ pub struct ShowArgs {
 }
 
 /// Runs `kernels show`.
-pub fn run(_ctx: &Ctx, _args: &ShowArgs) -> anyhow::Result<Code> {
-    Err(Failure::failed("`kernels show` is not built yet").into())
+pub fn run(ctx: &Ctx, args: &ShowArgs) -> anyhow::Result<Code> {
+    let name = parse_name(&args.name)?;
+    let found = kernelspec::discover(ctx.paths());
+    let Some(k) = found.get(name.as_str()) else {
+        return Err(unknown_kernel(&args.name, &found).into());
+    };
+    let shadowed: Vec<&kernelspec::FoundKernel> =
+        found.shadowed.iter().filter(|s| s.name == k.name).collect();
+    let warnings: Vec<String> = match &k.spec {
+        Ok(spec) => spec.lint().iter().map(ToString::to_string).collect(),
+        Err(_) => Vec::new(),
+    };
+    if ctx.out.json {
+        let shadowed_json: Vec<Value> = shadowed
+            .iter()
+            .map(|s| json!({"resource_dir": s.resource_dir, "scope": s.scope.as_str(), "loads": s.spec.is_ok()}))
+            .collect();
+        ctx.out.json_doc(&json!({
+            "name": k.name,
+            "resource_dir": k.resource_dir,
+            "scope": k.scope.as_str(),
+            "symlink": k.is_symlink,
+            "spec": k.spec.as_ref().ok().map(kernelspec::KernelSpec::to_jupyter_json),
+            "file": k.spec.as_ref().ok().map(kernelspec::KernelSpec::to_file_json),
+            "error": k.spec.as_ref().err().map(|e| error_text(e)),
+            "warnings": warnings,
+            "shadows": shadowed_json,
+        }));
+        return Ok(Code::Ok);
+    }
+    let out = &ctx.out;
+    let field = |label: &str, value: &str| out.line(&format!("{:<15}{value}", format!("{label}:")));
+    field("name", &k.name);
+    field("resource dir", &ctx.show_path(&k.resource_dir));
+    field("scope", k.scope.as_str());
+    match &k.spec {
+        Ok(spec) => {
+            field("display name", &spec.display_name);
+            field("language", &spec.language);
+            field("interrupt", spec.interrupt_mode.as_str());
+            field("argv", &shell_words(&spec.argv));
+            for (i, (key, value)) in spec.env.iter().enumerate() {
+                field(if i == 0 { "env" } else { "" }, &format!("{key}={value}"));
+            }
+            if let Some(v) = &spec.kernel_protocol_version {
+                field("protocol", v);
+            }
+            if !spec.metadata.is_empty() {
+                field(
+                    "metadata",
+                    &serde_json::to_string(&spec.metadata).unwrap_or_default(),
+                );
+            }
+            let status = if warnings.is_empty() {
+                out.paint(Style::Good, "ok")
+            } else {
+                out.paint(Style::Bad, &warnings.join("; "))
+            };
+            field("status", &status);
+        }
+        Err(err) => field(
+            "status",
+            &out.paint(Style::Bad, &format!("broken: {}", error_text(err))),
+        ),
+    }
+    for s in &shadowed {
+        field("shadows", &ctx.show_path(&s.resource_dir));
+    }
+    Ok(Code::Ok)
+}
+
+/// argv as a shell would need it typed (for reading, never for running).
+fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./{}=:@%+,".contains(c))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shell_words_quotes_only_what_needs_it() {
+        let argv = vec![
+            "/env/bin/python".to_string(),
+            "-m".to_string(),
+            "ipykernel_launcher".to_string(),
+            "-f".to_string(),
+            "{connection_file}".to_string(),
+            "it's here".to_string(),
+        ];
+        assert_eq!(
+            super::shell_words(&argv),
+            r"/env/bin/python -m ipykernel_launcher -f {connection_file} 'it'\''s here'"
+        );
+    }
 }

@@ -1,0 +1,229 @@
+//! `kernels list` (text), `kernels show` and `kernels remove` on sandboxed layouts.
+
+use std::path::Path;
+
+use crate::common::Sandbox;
+
+const SPEC: &str = r#"{"argv": ["python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"], "display_name": "D", "language": "python"}"#;
+
+fn spec(display: &str) -> String {
+    SPEC.replace("\"D\"", &format!("{display:?}"))
+}
+
+/// A sandbox whose only kernel dirs with content are the ones a test writes.
+fn sandbox() -> Sandbox {
+    Sandbox::new()
+}
+
+fn tree(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = walk(dir);
+    out.sort();
+    out
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            out.push(p.display().to_string());
+            if p.is_dir() && !p.is_symlink() {
+                out.extend(walk(&p));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn list_text_shows_status_broken_and_shadowing() {
+    let mut sb = sandbox();
+    let jp = sb.root().join("jp");
+    sb.write_spec(&jp.join("kernels"), "dup", &spec("first"));
+    sb.write_spec(&sb.user_kernels(), "dup", &spec("second"));
+    sb.write_spec(&sb.user_kernels(), "good", &spec("Good One"));
+    sb.write_spec(&sb.user_kernels(), "bad", "{oops");
+    sb.set("JUPYTER_PATH", &jp);
+    let out = sb.kernels(&["list"]);
+    out.ok();
+    let line = |name: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{}", out.stdout))
+            .to_string()
+    };
+    assert!(line("good").contains("Good One") && line("good").contains(" ok "));
+    assert!(
+        line("bad").contains("broken: JSON syntax error"),
+        "{}",
+        line("bad")
+    );
+    assert!(line("dup").contains("shadows"), "{}", line("dup"));
+    assert!(
+        out.stderr.contains("1 shadowed copy not shown"),
+        "{}",
+        out.stderr
+    );
+    let all = sb.kernels(&["list", "--all"]);
+    assert!(all.stdout.contains("shadowed by"), "{}", all.stdout);
+}
+
+#[test]
+fn list_json_reports_dir_problems_and_search_path() {
+    let sb = sandbox();
+    sb.write_spec(&sb.user_kernels(), "k", &spec("K"));
+    let doc = sb.kernels(&["list", "--json"]).json();
+    assert_eq!(doc["kernelspecs"]["k"]["kernels"]["scope"], "user");
+    let search: Vec<&str> = doc["search_path"]
+        .as_array()
+        .expect("search_path")
+        .iter()
+        .filter_map(|d| d["path"].as_str())
+        .collect();
+    let user = sb.user_kernels().display().to_string();
+    assert!(search.contains(&user.as_str()), "{search:?}");
+    assert!(search
+        .last()
+        .is_some_and(|p| p.ends_with(".ipython/kernels")));
+}
+
+#[test]
+fn show_prints_the_spec_and_what_it_shadows() {
+    let mut sb = sandbox();
+    let jp = sb.root().join("jp");
+    sb.write_spec(&jp.join("kernels"), "Dup", &spec("first"));
+    sb.write_spec(&sb.user_kernels(), "dup", &spec("second"));
+    sb.set("JUPYTER_PATH", &jp);
+    let out = sb.kernels(&["show", "DUP"]);
+    out.ok();
+    assert!(
+        out.stdout.contains("display name:  first"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("shadows:"), "{}", out.stdout);
+    let doc = sb.kernels(&["show", "dup", "--json"]).json();
+    assert_eq!(doc["name"], "dup");
+    assert_eq!(doc["spec"]["display_name"], "first");
+    assert_eq!(doc["shadows"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn show_unknown_name_suggests_close_ones() {
+    let sb = sandbox();
+    sb.write_spec(&sb.user_kernels(), "python-data", &spec("x"));
+    let out = sb.kernels(&["show", "python-dat"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("no kernel named \"python-dat\""),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("did you mean 'python-data'"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn show_broken_spec_names_the_problem() {
+    let sb = sandbox();
+    sb.write_spec(&sb.user_kernels(), "bom", &format!("\u{feff}{SPEC}"));
+    let out = sb.kernels(&["show", "bom"]);
+    out.ok();
+    assert!(out.stdout.contains("byte order mark"), "{}", out.stdout);
+}
+
+#[test]
+fn remove_deletes_only_the_winning_copy_case_insensitively() {
+    let mut sb = sandbox();
+    let jp = sb.root().join("jp");
+    let winner = sb.write_spec(&jp.join("kernels"), "dup", &spec("first"));
+    let loser = sb.write_spec(&sb.user_kernels(), "dup", &spec("second"));
+    sb.set("JUPYTER_PATH", &jp);
+    sb.kernels(&["remove", "DuP"]).ok();
+    assert!(!winner.exists());
+    assert!(loser.exists());
+    let doc = sb.kernels(&["list", "--json"]).json();
+    assert_eq!(doc["kernelspecs"]["dup"]["spec"]["display_name"], "second");
+    if let Some(j) = sb.jupyter(&["kernelspec", "list", "--json"]) {
+        let theirs = j.json();
+        assert_eq!(
+            theirs["kernelspecs"]["dup"]["spec"]["display_name"],
+            "second"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn remove_of_a_symlinked_spec_unlinks_only_the_link() {
+    let sb = sandbox();
+    let real = sb.write_spec(&sb.root().join("elsewhere"), "real", &spec("linked"));
+    std::fs::create_dir_all(sb.user_kernels()).expect("dir");
+    let link = sb.user_kernels().join("linked");
+    std::os::unix::fs::symlink(&real, &link).expect("symlink");
+    sb.kernels(&["remove", "linked"]).ok();
+    assert!(!link.exists() && link.symlink_metadata().is_err());
+    assert!(
+        real.join("kernel.json").exists(),
+        "the link target must survive"
+    );
+}
+
+#[test]
+fn remove_with_an_unknown_name_removes_nothing() {
+    let sb = sandbox();
+    let keep = sb.write_spec(&sb.user_kernels(), "keep", &spec("k"));
+    let before = tree(sb.root());
+    let out = sb.kernels(&["remove", "keep", "nope"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("no kernel named \"nope\""),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("nothing was removed"), "{}", out.stderr);
+    assert!(keep.exists());
+    assert_eq!(tree(sb.root()), before);
+}
+
+#[test]
+fn remove_rejects_escaping_names_before_touching_anything() {
+    let sb = sandbox();
+    sb.write_spec(&sb.user_kernels(), "keep", &spec("k"));
+    let before = tree(sb.root());
+    let long = "x".repeat(300);
+    // (A NUL cannot be passed through argv at all; names.rs tests it at the unit level.)
+    for bad in ["../keep", "/abs", "a/b", "..", "a\nb", long.as_str()] {
+        let out = sb.kernels(&["remove", "keep", bad]);
+        assert_eq!(out.code, 2, "{bad:?}: {}", out.stderr);
+        assert!(out.stderr.contains("invalid kernel name"), "{}", out.stderr);
+        assert!(!out.stderr.contains("panicked"));
+    }
+    assert_eq!(tree(sb.root()), before);
+}
+
+#[test]
+fn remove_dry_run_and_json() {
+    let sb = sandbox();
+    let k = sb.write_spec(&sb.user_kernels(), "k", &spec("k"));
+    let dry = sb.kernels(&["remove", "k", "--dry-run"]);
+    dry.ok();
+    assert!(
+        dry.stdout.contains("would remove kernel k"),
+        "{}",
+        dry.stdout
+    );
+    assert!(k.exists());
+    let doc = sb.kernels(&["remove", "k", "--json"]).json();
+    assert_eq!(doc["ok"], true);
+    assert_eq!(doc["removed"][0]["name"], "k");
+    assert!(!k.exists());
+    // Gone now: a second remove is an error with exit 1, like Jupyter's.
+    let again = sb.kernels(&["remove", "k", "--json"]);
+    assert_eq!(again.code, 1);
+    assert_eq!(again.json()["ok"], false);
+}
