@@ -8,5 +8,7 @@
 // Tests may unwrap; library code may not.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod doctor;
 pub mod policy;
+pub mod prune;
 pub mod wrappers;
