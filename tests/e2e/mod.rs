@@ -3,3 +3,6 @@
 mod cli;
 mod list_diff;
 mod list_show_remove;
+mod rebind;
+mod policy;
+mod doctor;

@@ -11,4 +11,5 @@
 pub mod doctor;
 pub mod policy;
 pub mod prune;
+pub mod rebind;
 pub mod wrappers;
