@@ -9,6 +9,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod doctor;
+pub mod for_user;
 pub mod policy;
 pub mod prune;
 pub mod rebind;
