@@ -1,0 +1,995 @@
+//! The pure planner: requests + snapshot → [`Plan`].
+//!
+//! [`plan`] decides, for every [`KernelRequest`], what has to happen and nothing else: it
+//! reads only the [`Snapshot`] (and the request's own input files, such as a requirements
+//! file), runs nothing, writes nothing. A plan lists per kernel a status
+//! ([`KernelStatus::Create`], [`KernelStatus::Update`] or [`KernelStatus::Unchanged`]) and
+//! the steps, each with the exact commands and files, which is what `--dry-run` prints and
+//! what [`crate::execute()`] runs.
+//!
+//! Rules:
+//! * A new environment is created (one [`Step::CreateEnv`]: for the conda family ONE `create`
+//!   with python, pip, ipykernel and every requested conda package, then one pip call for
+//!   pip packages) only when nothing, or an empty directory, is at its prefix. An environment
+//!   already there is registered and only what is missing is installed (one
+//!   [`Step::InstallPackages`]: at most one conda call and one pip call). A prefix holding
+//!   something that is not an environment is refused.
+//! * "Missing" is decided by name from what is installed (`conda-meta/`, `*.dist-info`); with
+//!   [`InstallMode::Requested`] packages given with a version constraint are always handed
+//!   to the installer.
+//! * The kernelspec is compared with the one already in the target kernels directory; when
+//!   nothing needs installing and it is identical (same kernel.json content, all resources
+//!   present), the kernel is [`KernelStatus::Unchanged`] and has no steps at all.
+//! * [`Plan::check_policy`] asks the protection policy about every kernel to be written and
+//!   every existing environment to be changed; it is a separate call so `--dry-run` can show
+//!   a plan that would be refused.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use envs::{
+    BackendKind, CondaDriver, CreateEnv, EnvKind, Environment, HostEnv, Language, PackageSet,
+    PipInstall, ToolCommand, VenvDriver,
+};
+use kernelspec::KernelName;
+use serde::Serialize;
+
+use crate::policy::{Refusal, RegisterWarning};
+use crate::request::{EnvSource, InstallMode, KernelRequest, RequestError};
+use crate::snapshot::{
+    CreateWith, EnvFacts, InstalledPackage, PrefixState, RFacts, Snapshot, TargetFacts,
+};
+use crate::spec_for_env::{
+    default_display_name, spec_for_env, BackendLabel, DesiredKernel, SpecForEnvError, SpecRequest,
+};
+
+/// What will happen, per kernel.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// One entry per request, in request order.
+    pub kernels: Vec<KernelPlan>,
+}
+
+/// What happens to one kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KernelStatus {
+    /// The kernelspec does not exist yet.
+    Create,
+    /// The kernelspec exists; packages are installed and/or it is rewritten.
+    Update,
+    /// Everything is in place; nothing runs.
+    Unchanged,
+}
+
+impl fmt::Display for KernelStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            KernelStatus::Create => "create",
+            KernelStatus::Update => "update",
+            KernelStatus::Unchanged => "unchanged",
+        })
+    }
+}
+
+/// The plan for one kernel.
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelPlan {
+    /// The kernel name.
+    pub name: KernelName,
+    /// Its display name.
+    pub display_name: String,
+    /// Its language.
+    pub language: Language,
+    /// What happens to it.
+    pub status: KernelStatus,
+    /// The environment behind it.
+    pub env: EnvPlan,
+    /// The kernelspec directory (`<kernels dir>/<name>`).
+    pub kernel_dir: PathBuf,
+    /// The kernelspec already at `kernel_dir`, when there is one.
+    pub replaces: Option<Replaced>,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// Things worth knowing that change nothing (e.g. a Python version request an existing
+    /// environment does not match).
+    pub notes: Vec<String>,
+    /// What the kernelspec is computed from (after the environment steps ran).
+    #[serde(skip)]
+    pub(crate) spec_request: Option<SpecRequest>,
+}
+
+impl KernelPlan {
+    /// The steps that change an environment (everything before the kernel write).
+    pub fn env_steps(&self) -> impl Iterator<Item = &Step> {
+        self.steps
+            .iter()
+            .filter(|s| !matches!(s, Step::WriteKernel(_)))
+    }
+
+    /// The kernelspec write, if any.
+    pub fn write_step(&self) -> Option<&WriteKernelStep> {
+        self.steps.iter().find_map(|s| match s {
+            Step::WriteKernel(w) => Some(w),
+            _ => None,
+        })
+    }
+}
+
+/// The environment behind a kernel.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvPlan {
+    /// Its absolute prefix.
+    pub prefix: PathBuf,
+    /// Whether it exists before the plan runs.
+    pub exists: bool,
+    /// How it was (or will be) made, as recorded in the kernelspec.
+    pub backend: BackendLabel,
+    /// Whether `kernels` created it (in this plan or an earlier run).
+    pub env_created: bool,
+}
+
+/// A kernelspec the plan overwrites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Replaced {
+    /// Whether `kernels` made it (`metadata.kernels.managed`).
+    pub managed: bool,
+    /// Whether its kernel.json loads.
+    pub loads: bool,
+}
+
+/// One step.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    /// Create an environment.
+    CreateEnv(CreateEnvStep),
+    /// Install packages into an environment.
+    InstallPackages(InstallStep),
+    /// Write the kernelspec (always last).
+    WriteKernel(WriteKernelStep),
+}
+
+impl Step {
+    /// `create_env`, `install_packages` or `write_kernel`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Step::CreateEnv(_) => "create_env",
+            Step::InstallPackages(_) => "install_packages",
+            Step::WriteKernel(_) => "write_kernel",
+        }
+    }
+}
+
+/// A command line, as run (argv) and as shown (shell-quoted; never run through a shell).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommandView {
+    /// Program and arguments.
+    pub argv: Vec<String>,
+    /// The same, shell-quoted for display.
+    pub display: String,
+}
+
+impl CommandView {
+    /// The view of a tool command.
+    pub fn of(cmd: &ToolCommand) -> CommandView {
+        let mut argv = vec![cmd.program().display().to_string()];
+        argv.extend(cmd.args_lossy());
+        CommandView {
+            argv,
+            display: cmd.display(),
+        }
+    }
+}
+
+/// Create an environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreateEnvStep {
+    /// Its prefix.
+    pub prefix: PathBuf,
+    /// The backend.
+    pub backend: BackendKind,
+    /// Whether uv is used (venv backend).
+    pub uv: bool,
+    /// The commands, in order.
+    pub commands: Vec<CommandView>,
+    /// The create request for the backend.
+    #[serde(skip)]
+    pub(crate) create: CreateEnv,
+    /// The tools the backend is built from.
+    #[serde(skip)]
+    pub(crate) tools: envs::Tools,
+}
+
+/// Install packages into an environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstallStep {
+    /// The environment.
+    pub prefix: PathBuf,
+    /// conda packages.
+    pub conda: Vec<String>,
+    /// pip packages (and `-r FILE`).
+    pub pip: Vec<String>,
+    /// conda channels.
+    pub channels: Vec<String>,
+    /// Whether the environment existed before this plan (packages installed into it cannot
+    /// be rolled back).
+    pub into_existing: bool,
+    /// The commands, in order.
+    pub commands: Vec<CommandView>,
+    #[serde(skip)]
+    pub(crate) actions: Vec<InstallAction>,
+}
+
+/// One installer call.
+#[derive(Debug, Clone)]
+pub(crate) enum InstallAction {
+    /// `<tool> install -p PREFIX …` (output interpreted as conda JSON).
+    Conda {
+        driver: CondaDriver,
+        specs: Vec<String>,
+        channels: Vec<String>,
+    },
+    /// A pip or uv command.
+    Tool(ToolCommand),
+}
+
+/// Write the kernelspec.
+#[derive(Debug, Clone, Serialize)]
+pub struct WriteKernelStep {
+    /// The spec directory.
+    pub dir: PathBuf,
+    /// The kernel.json text. When environment steps run first, a prediction: the executor
+    /// computes the real one from the environment as it is after them.
+    pub kernel_json: String,
+    /// Files copied next to it.
+    pub resources: Vec<PathBuf>,
+    /// Whether `kernel_json` is a prediction.
+    pub predicted: bool,
+}
+
+/// A warning about an allowed plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanWarning {
+    /// The kernel it concerns.
+    pub kernel: String,
+    /// One sentence.
+    pub message: String,
+}
+
+/// Why a request cannot be planned.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The request is inconsistent on any machine.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// The backend's tool is not installed.
+    #[error("kernel `{kernel}`: no {backend} executable was found")]
+    ToolMissing {
+        /// The kernel.
+        kernel: String,
+        /// The backend that needs it.
+        backend: BackendKind,
+    },
+    /// R needs a conda-family tool and none was found.
+    #[error("kernel `{kernel}`: creating an R environment needs conda, mamba or micromamba, and none was found")]
+    RNeedsConda {
+        /// The kernel.
+        kernel: String,
+    },
+    /// `--existing` names nothing.
+    #[error("kernel `{kernel}`: there is no environment at {}", prefix.display())]
+    NoSuchEnvironment {
+        /// The kernel.
+        kernel: String,
+        /// The path.
+        prefix: PathBuf,
+    },
+    /// `--existing` names something that is not an environment.
+    #[error("kernel `{kernel}`: {} is not an environment (no conda-meta/history, pyvenv.cfg, bin/python or R)", prefix.display())]
+    NotAnEnvironment {
+        /// The kernel.
+        kernel: String,
+        /// The path.
+        prefix: PathBuf,
+    },
+    /// A new environment's prefix holds something else.
+    #[error("kernel `{kernel}`: refusing to create an environment at {}: it exists, is not empty and is not an environment", prefix.display())]
+    TargetOccupied {
+        /// The kernel.
+        kernel: String,
+        /// The path.
+        prefix: PathBuf,
+    },
+    /// conda packages for a conda environment, but no conda-family tool.
+    #[error("kernel `{kernel}`: installing conda packages into {} needs conda, mamba or micromamba, and none was found", prefix.display())]
+    CondaToolMissing {
+        /// The kernel.
+        kernel: String,
+        /// The environment.
+        prefix: PathBuf,
+    },
+    /// pip into an interpreter marked externally managed (PEP 668).
+    #[error("kernel `{kernel}`: refusing to install packages into {}: its Python is externally managed (PEP 668 EXTERNALLY-MANAGED)", prefix.display())]
+    ExternallyManaged {
+        /// The kernel.
+        kernel: String,
+        /// The environment.
+        prefix: PathBuf,
+    },
+    /// No kernelspec can be written for the environment.
+    #[error("kernel `{kernel}`: {source}")]
+    Spec {
+        /// The kernel.
+        kernel: String,
+        /// Why.
+        #[source]
+        source: SpecForEnvError,
+    },
+    /// A requirements file could not be read.
+    #[error("kernel `{kernel}`: failed to read the requirements file {}", path.display())]
+    Requirements {
+        /// The kernel.
+        kernel: String,
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Two requests of one plan want the same kernel or environment.
+    #[error("kernel `{kernel}`: {what} is also planned for kernel `{other}`")]
+    Conflict {
+        /// The kernel.
+        kernel: String,
+        /// The other kernel.
+        other: String,
+        /// What they share.
+        what: String,
+    },
+}
+
+impl PlanError {
+    /// The kernel concerned (none for a request error, whose message names it).
+    pub fn kernel(&self) -> Option<&str> {
+        match self {
+            PlanError::Request(_) => None,
+            PlanError::ToolMissing { kernel, .. }
+            | PlanError::RNeedsConda { kernel }
+            | PlanError::NoSuchEnvironment { kernel, .. }
+            | PlanError::NotAnEnvironment { kernel, .. }
+            | PlanError::TargetOccupied { kernel, .. }
+            | PlanError::CondaToolMissing { kernel, .. }
+            | PlanError::ExternallyManaged { kernel, .. }
+            | PlanError::Spec { kernel, .. }
+            | PlanError::Requirements { kernel, .. }
+            | PlanError::Conflict { kernel, .. } => Some(kernel),
+        }
+    }
+
+    /// True for a request that is wrong in itself (a usage error).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, PlanError::Request(_))
+    }
+
+    /// True when the environment's owner forbids the change (PEP 668): a refusal, not a
+    /// failure.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, PlanError::ExternallyManaged { .. })
+    }
+
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        let h = match self {
+            PlanError::Request(r) => return r.hint(),
+            PlanError::ToolMissing { backend, .. } => {
+                return envs::EnvError::ToolMissing { backend: *backend }.hint()
+            }
+            PlanError::RNeedsConda { .. } => {
+                "install Miniforge or micromamba, or register an R that exists with --existing PREFIX (e.g. --existing /usr)".to_owned()
+            }
+            PlanError::NoSuchEnvironment { .. } => {
+                "`kernels envs` lists the environments this machine has".to_owned()
+            }
+            PlanError::NotAnEnvironment { .. } => {
+                "give the environment's prefix (the directory holding bin/python or conda-meta)".to_owned()
+            }
+            PlanError::TargetOccupied { .. } => {
+                "choose another name or --prefix, or move that directory away".to_owned()
+            }
+            PlanError::CondaToolMissing { .. } => {
+                "install the packages with pip instead (--pip), or point KERNELS_CONDA at conda".to_owned()
+            }
+            PlanError::ExternallyManaged { .. } => {
+                "this Python belongs to the operating system; create an environment for the packages instead (`kernels add NAME`)".to_owned()
+            }
+            PlanError::Spec { source, .. } => match source {
+                SpecForEnvError::NoIrkernel { .. } => {
+                    "install IRkernel into that R first (Debian: apt install r-cran-irkernel; R: install.packages('IRkernel'))".to_owned()
+                }
+                SpecForEnvError::NoIpykernel { .. } => {
+                    "install ipykernel into it (kernels installs it itself when it may: `kernels add NAME --existing PREFIX`)".to_owned()
+                }
+                SpecForEnvError::Activation { .. } => {
+                    "an etc/conda/activate.d script of the environment fails; fix or remove it".to_owned()
+                }
+                _ => return None,
+            },
+            PlanError::Requirements { .. } => return None,
+            PlanError::Conflict { .. } => {
+                "give each kernel its own name and environment".to_owned()
+            }
+        };
+        Some(h)
+    }
+}
+
+impl Plan {
+    /// True when nothing would run.
+    pub fn is_noop(&self) -> bool {
+        self.kernels.iter().all(|k| k.steps.is_empty())
+    }
+
+    /// Kernelspecs the plan overwrites that `kernels` did not make (a caller should ask
+    /// before replacing them, or require `--yes`).
+    pub fn foreign_replacements(&self) -> impl Iterator<Item = &KernelPlan> {
+        self.kernels
+            .iter()
+            .filter(|k| k.write_step().is_some() && k.replaces.is_some_and(|r| !r.managed))
+    }
+
+    /// Asks the protection policy about every kernel to be written (refused when it meets a
+    /// protected kernel or display name, or goes into a frozen environment) and every
+    /// existing environment to be changed (refused when frozen). Allowed plans get warnings:
+    /// shadowing either way, duplicate display names, a kernels dir Jupyter does not search.
+    pub fn check_policy(&self, snap: &Snapshot) -> Result<Vec<PlanWarning>, Refusal> {
+        let mut warnings = Vec::new();
+        for k in &self.kernels {
+            for step in &k.steps {
+                if let Step::InstallPackages(i) = step {
+                    if i.into_existing {
+                        if let Some(env) = Environment::inspect(&i.prefix) {
+                            snap.policy.check_modify_env(&env)?;
+                        }
+                    }
+                }
+            }
+            if k.spec_request.is_none() {
+                continue;
+            }
+            let kernels_dir = k.kernel_dir.parent().unwrap_or(&k.kernel_dir);
+            let result = snap.policy.check_register_kernel(
+                k.name.as_str(),
+                &k.display_name,
+                kernels_dir,
+                &snap.discovery,
+                &snap.paths,
+            );
+            let found = match result {
+                Ok(w) => w,
+                // Nothing is written for an unchanged kernel, so nothing is refused.
+                Err(_) if k.status == KernelStatus::Unchanged => Vec::new(),
+                Err(refusal) => return Err(refusal),
+            };
+            warnings.extend(found.iter().map(|w: &RegisterWarning| PlanWarning {
+                kernel: k.name.to_string(),
+                message: w.to_string(),
+            }));
+        }
+        Ok(warnings)
+    }
+}
+
+/// Plans every request against the snapshot (see the module docs). `snap.targets[i]` must
+/// be the facts of `requests[i]` ([`Snapshot::take`] guarantees it).
+pub fn plan(requests: &[KernelRequest], snap: &Snapshot) -> Result<Plan, PlanError> {
+    let mut kernels: Vec<KernelPlan> = Vec::with_capacity(requests.len());
+    for (req, target) in requests.iter().zip(&snap.targets) {
+        req.validate()?;
+        let k = plan_one(req, target, &snap.host)?;
+        for other in &kernels {
+            let clash = if other.kernel_dir == k.kernel_dir {
+                Some(format!("kernelspec {}", k.kernel_dir.display()))
+            } else if other.env.prefix == k.env.prefix && (has_create(other) || has_create(&k)) {
+                Some(format!("environment {}", k.env.prefix.display()))
+            } else {
+                None
+            };
+            if let Some(what) = clash {
+                return Err(PlanError::Conflict {
+                    kernel: k.name.to_string(),
+                    other: other.name.to_string(),
+                    what,
+                });
+            }
+        }
+        kernels.push(k);
+    }
+    Ok(Plan { kernels })
+}
+
+fn has_create(k: &KernelPlan) -> bool {
+    k.steps.iter().any(|s| matches!(s, Step::CreateEnv(_)))
+}
+
+fn plan_one(req: &KernelRequest, t: &TargetFacts, host: &HostEnv) -> Result<KernelPlan, PlanError> {
+    let kernel = req.name.to_string();
+    let prefix = t.prefix.clone();
+    let mut steps = Vec::new();
+    let mut notes = Vec::new();
+    let existing_meta = t
+        .existing_kernel
+        .as_ref()
+        .and_then(|k| k.managed())
+        .or_else(|| t.reused_from.clone())
+        .filter(|m| m.env == prefix);
+
+    let (facts_for_spec, backend, env_created, predicted) = match (&req.env, &t.state) {
+        (EnvSource::Existing { .. }, PrefixState::Absent) => {
+            return Err(PlanError::NoSuchEnvironment { kernel, prefix })
+        }
+        (EnvSource::Existing { .. }, PrefixState::EmptyDir | PrefixState::NotAnEnv) => {
+            return Err(PlanError::NotAnEnvironment { kernel, prefix })
+        }
+        (EnvSource::New { .. }, PrefixState::NotAnEnv) => {
+            return Err(PlanError::TargetOccupied { kernel, prefix })
+        }
+        (EnvSource::New { .. }, PrefixState::Absent | PrefixState::EmptyDir) => {
+            let kind = match t.create_with {
+                CreateWith::Backend(k) => k,
+                CreateWith::Missing(_) if req.language == Language::R => {
+                    return Err(PlanError::RNeedsConda { kernel })
+                }
+                CreateWith::Missing(backend) => {
+                    return Err(PlanError::ToolMissing { kernel, backend })
+                }
+            };
+            if kind == BackendKind::Venv && req.language == Language::R {
+                return Err(PlanError::RNeedsConda { kernel });
+            }
+            if kind == BackendKind::Venv && req.packages.environment_file.is_some() {
+                return Err(RequestError::VenvCannot {
+                    name: kernel,
+                    what: "use a conda environment file (no conda, mamba or micromamba was found)",
+                }
+                .into());
+            }
+            let p = &req.packages;
+            let create = CreateEnv {
+                prefix: prefix.clone(),
+                python: p.python.clone(),
+                conda_packages: p.conda.clone(),
+                pip_packages: p.pip.clone(),
+                requirements: p.requirements.as_deref().map(envs::absolute),
+                environment_file: p.environment_file.as_deref().map(envs::absolute),
+                channels: p.channels.clone(),
+                language: req.language,
+            };
+            let backend =
+                envs::backend_for(kind, &t.tools, host).map_err(|_| PlanError::ToolMissing {
+                    kernel: kernel.clone(),
+                    backend: kind,
+                })?;
+            let uv = kind == BackendKind::Venv && t.tools.uv.is_some();
+            let commands = backend
+                .create_commands(&create)
+                .iter()
+                .map(CommandView::of)
+                .collect();
+            steps.push(Step::CreateEnv(CreateEnvStep {
+                prefix: prefix.clone(),
+                backend: kind,
+                uv,
+                commands,
+                create,
+                tools: t.tools.clone(),
+            }));
+            let facts = predicted_facts(&prefix, kind, req, host);
+            (facts, BackendLabel::created_by(kind, uv), true, true)
+        }
+        (_, PrefixState::Env(facts)) => {
+            let (env_created, backend) = match &existing_meta {
+                Some(m) => (m.env_created, m.backend),
+                None => (false, BackendLabel::Existing),
+            };
+            if let Some(want) = &req.packages.python {
+                let have = facts.python_version.as_deref().unwrap_or("");
+                if !version_matches(have, want) {
+                    notes.push(format!(
+                        "the existing environment has Python {}, not {want}; it is not changed",
+                        if have.is_empty() { "(unknown)" } else { have }
+                    ));
+                }
+            }
+            if req.packages.environment_file.is_some() {
+                notes.push(
+                    "the environment exists already; its environment file is not applied again"
+                        .to_owned(),
+                );
+            }
+            let install = missing_packages(req, facts)?;
+            let mut predicted = false;
+            let mut spec_facts = (**facts).clone();
+            if !install.pkgs.is_empty() || install.requirements.is_some() {
+                let step = install_step(req, t, facts, &install, host)?;
+                steps.push(Step::InstallPackages(step));
+                predicted = true;
+                predict_installed(&mut spec_facts, req.language);
+            }
+            (spec_facts, backend, env_created, predicted)
+        }
+    };
+
+    let display_name = req
+        .display_name
+        .clone()
+        .unwrap_or_else(|| default_display_name(req.language, &req.name));
+    let spec_request = SpecRequest {
+        name: req.name.clone(),
+        display_name: Some(display_name.clone()),
+        language: req.language,
+        user_env: req.kernel_env.clone(),
+        backend,
+        env_created,
+        origin: req.origin,
+    };
+    let kernel_dir = t.kernels_dir.join(req.name.as_str());
+    let replaces = t.existing_kernel.as_ref().map(|k| Replaced {
+        managed: k.managed().is_some(),
+        loads: k.spec.is_ok(),
+    });
+    let env_exists = t.state.env().is_some();
+    if req.register {
+        let desired: DesiredKernel =
+            spec_for_env(&spec_request, &facts_for_spec).map_err(|source| PlanError::Spec {
+                kernel: kernel.clone(),
+                source,
+            })?;
+        let same = !predicted
+            && t.existing_kernel
+                .as_ref()
+                .and_then(|k| k.spec.as_ref().ok().map(|s| desired.matches(s, &k.dir)))
+                .unwrap_or(false);
+        if !same {
+            steps.push(Step::WriteKernel(WriteKernelStep {
+                dir: kernel_dir.clone(),
+                kernel_json: desired.spec.to_file_string(),
+                resources: desired.resources,
+                predicted,
+            }));
+        }
+    }
+    let status = if steps.is_empty() {
+        KernelStatus::Unchanged
+    } else if replaces.is_some() {
+        KernelStatus::Update
+    } else {
+        KernelStatus::Create
+    };
+    Ok(KernelPlan {
+        name: req.name.clone(),
+        display_name,
+        language: req.language,
+        status,
+        env: EnvPlan {
+            prefix,
+            exists: env_exists,
+            backend,
+            env_created,
+        },
+        kernel_dir,
+        replaces,
+        steps,
+        notes,
+        spec_request: req.register.then_some(spec_request),
+    })
+}
+
+/// `3.11.7` satisfies `3.11`, `3.11.7`, `3`; not `3.1`.
+fn version_matches(have: &str, want: &str) -> bool {
+    let want = want.trim().trim_start_matches(['=', '~', '>', '<', '!']);
+    have == want || have.starts_with(&format!("{want}."))
+}
+
+/// What an existing environment lacks.
+#[derive(Debug, Default)]
+struct Missing {
+    pkgs: PackageSet,
+    requirements: Option<PathBuf>,
+}
+
+/// Whether `spec` must be handed to the installer, given the installed names.
+fn wanted(
+    spec: &str,
+    name: Option<String>,
+    installed: &BTreeSet<String>,
+    mode: InstallMode,
+) -> bool {
+    match name {
+        None => true,
+        Some(n) if !installed.contains(&n) => true,
+        Some(_) => mode == InstallMode::Requested && has_constraint(spec),
+    }
+}
+
+fn has_constraint(spec: &str) -> bool {
+    spec.contains(['=', '<', '>', '!', '~', '@', ' ', '*'])
+}
+
+fn missing_packages(req: &KernelRequest, f: &EnvFacts) -> Result<Missing, PlanError> {
+    let mode = req.install_mode;
+    let p = &req.packages;
+    let mut m = Missing::default();
+    let conda_env = f.is_conda();
+    let push_unique = |list: &mut Vec<String>, s: &str| {
+        if !list.iter().any(|x| x == s) {
+            list.push(s.to_owned());
+        }
+    };
+    // The kernel package (and the language itself, in a conda environment).
+    match req.language {
+        Language::Python => {
+            if conda_env && f.env.python.is_none() {
+                push_unique(&mut m.pkgs.conda, "python");
+                push_unique(&mut m.pkgs.conda, "pip");
+            }
+            if f.ipykernel.is_none() {
+                if conda_env {
+                    push_unique(&mut m.pkgs.conda, "ipykernel");
+                } else {
+                    push_unique(&mut m.pkgs.pip, "ipykernel");
+                }
+            }
+        }
+        Language::R if conda_env => {
+            if f.r.is_none() {
+                push_unique(&mut m.pkgs.conda, "r-base");
+            }
+            if f.r.as_ref().is_none_or(|r| r.irkernel_spec_dir.is_none()) {
+                push_unique(&mut m.pkgs.conda, "r-irkernel");
+            }
+        }
+        Language::R => {}
+    }
+    for spec in &p.conda {
+        if conda_env {
+            if wanted(spec, envs::conda_spec_name(spec), &f.conda_names, mode) {
+                push_unique(&mut m.pkgs.conda, spec);
+            }
+        } else if wanted(spec, envs::pip_spec_name(spec), &f.pip_names, mode) {
+            push_unique(&mut m.pkgs.pip, spec);
+        }
+    }
+    for spec in &p.pip {
+        if wanted(spec, envs::pip_spec_name(spec), &f.pip_names, mode) {
+            push_unique(&mut m.pkgs.pip, spec);
+        }
+    }
+    if let Some(file) = &p.requirements {
+        let text = std::fs::read_to_string(file).map_err(|source| PlanError::Requirements {
+            kernel: req.name.to_string(),
+            path: file.clone(),
+            source,
+        })?;
+        let satisfied = requirement_names(&text)
+            .is_some_and(|names| names.iter().all(|n| f.pip_names.contains(n)));
+        if !satisfied || mode == InstallMode::Requested {
+            m.requirements = Some(envs::absolute(file));
+        }
+    }
+    Ok(m)
+}
+
+/// The distribution names a requirements file asks for, or `None` when it has lines that
+/// cannot be matched by name (URLs, paths, editables, nested `-r`/`-c` files).
+fn requirement_names(text: &str) -> Option<Vec<String>> {
+    let mut names = Vec::new();
+    for raw in text.lines() {
+        let line = raw.split(" #").next().unwrap_or("").trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if line.starts_with('-') {
+            let opt = line.split([' ', '=']).next().unwrap_or("");
+            match opt {
+                "-r" | "--requirement" | "-c" | "--constraint" | "-e" | "--editable" => {
+                    return None
+                }
+                // Index and resolver options name no package.
+                _ => continue,
+            }
+        }
+        names.push(envs::pip_spec_name(line)?);
+    }
+    Some(names)
+}
+
+fn install_step(
+    req: &KernelRequest,
+    t: &TargetFacts,
+    f: &EnvFacts,
+    m: &Missing,
+    host: &HostEnv,
+) -> Result<InstallStep, PlanError> {
+    let kernel = req.name.to_string();
+    let prefix = f.env.prefix.clone();
+    let mut actions = Vec::new();
+    if !m.pkgs.conda.is_empty() {
+        let tool = t
+            .tools
+            .conda
+            .clone()
+            .ok_or_else(|| PlanError::CondaToolMissing {
+                kernel: kernel.clone(),
+                prefix: prefix.clone(),
+            })?;
+        actions.push(InstallAction::Conda {
+            driver: CondaDriver::new(tool, host),
+            specs: m.pkgs.conda.clone(),
+            channels: req.packages.channels.clone(),
+        });
+    }
+    let pip = PipInstall {
+        packages: m.pkgs.pip.clone(),
+        requirements: m.requirements.clone(),
+    };
+    if !pip.is_empty() {
+        if f.externally_managed {
+            return Err(PlanError::ExternallyManaged { kernel, prefix });
+        }
+        if f.env.python.is_none() {
+            return Err(PlanError::Spec {
+                kernel,
+                source: SpecForEnvError::NoPython { prefix },
+            });
+        }
+        let cmd = match f.env.kind {
+            EnvKind::Venv => {
+                VenvDriver::new(t.tools.uv.clone(), host).install_command(&prefix, &pip)
+            }
+            // conda environments and plain prefixes use their own pip, which keeps conda's
+            // view of the environment consistent with what users do by hand.
+            _ => envs::pip_install_command(&prefix, &pip, host),
+        };
+        actions.push(InstallAction::Tool(cmd));
+    }
+    let commands = actions
+        .iter()
+        .map(|a| match a {
+            InstallAction::Conda {
+                driver,
+                specs,
+                channels,
+            } => CommandView::of(&driver.install_command(&prefix, specs, channels, false)),
+            InstallAction::Tool(cmd) => CommandView::of(cmd),
+        })
+        .collect();
+    let mut pip_list = m.pkgs.pip.clone();
+    if let Some(r) = &m.requirements {
+        pip_list.push(format!("-r {}", r.display()));
+    }
+    Ok(InstallStep {
+        prefix,
+        conda: m.pkgs.conda.clone(),
+        pip: pip_list,
+        channels: req.packages.channels.clone(),
+        into_existing: true,
+        commands,
+        actions,
+    })
+}
+
+/// The facts of an environment that will exist after a create step (for the predicted
+/// kernel.json of `--dry-run`; the executor reads the real ones).
+fn predicted_facts(
+    prefix: &Path,
+    kind: BackendKind,
+    req: &KernelRequest,
+    host: &HostEnv,
+) -> EnvFacts {
+    let python = req.language == Language::Python;
+    let env = Environment {
+        name: None,
+        prefix: prefix.to_path_buf(),
+        kind: if kind == BackendKind::Venv {
+            EnvKind::Venv
+        } else {
+            EnvKind::Conda
+        },
+        python: python.then(|| envs::env_python(prefix)),
+        python_version: req.packages.python.clone(),
+        has_ipykernel: python,
+        frozen: None,
+    };
+    let activation = envs::activate(&env, host)
+        .map(Some)
+        .map_err(|e| crate::snapshot::error_chain(&e));
+    let mut facts = EnvFacts {
+        cpython: true,
+        python_version: req.packages.python.clone(),
+        ipykernel: None,
+        conda_names: BTreeSet::new(),
+        pip_names: BTreeSet::new(),
+        activation,
+        r: None,
+        externally_managed: false,
+        env,
+    };
+    predict_installed(&mut facts, req.language);
+    facts
+}
+
+/// Facts patched as if the kernel package (and R) were installed by the plan's steps.
+fn predict_installed(f: &mut EnvFacts, language: Language) {
+    let prefix = f.env.prefix.clone();
+    match language {
+        Language::Python => {
+            if f.env.python.is_none() {
+                f.env.python = Some(envs::env_python(&prefix));
+            }
+            if f.ipykernel.is_none() {
+                f.ipykernel = Some(InstalledPackage {
+                    version: None,
+                    resources: None,
+                });
+            }
+        }
+        Language::R => {
+            let r = f.r.get_or_insert_with(|| RFacts {
+                r_exe: prefix.join("lib/R/bin/R"),
+                irkernel_spec_dir: None,
+            });
+            if r.irkernel_spec_dir.is_none() {
+                r.irkernel_spec_dir = Some(prefix.join("lib/R/library/IRkernel/kernelspec"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requirement_files_by_name() {
+        assert_eq!(
+            requirement_names("# c\nnumpy>=1 # why\n--index-url https://x\nPandas[excel]\n\n"),
+            Some(vec!["numpy".to_owned(), "pandas".to_owned()])
+        );
+        assert_eq!(requirement_names("-r other.txt\n"), None);
+        assert_eq!(requirement_names("git+https://x/y\n"), None);
+    }
+
+    #[test]
+    fn constraints_and_versions() {
+        let installed: BTreeSet<String> = ["numpy".to_owned()].into();
+        assert!(!wanted(
+            "numpy",
+            Some("numpy".into()),
+            &installed,
+            InstallMode::Requested
+        ));
+        assert!(wanted(
+            "numpy>=2",
+            Some("numpy".into()),
+            &installed,
+            InstallMode::Requested
+        ));
+        assert!(!wanted(
+            "numpy>=2",
+            Some("numpy".into()),
+            &installed,
+            InstallMode::Missing
+        ));
+        assert!(wanted(
+            "scipy",
+            Some("scipy".into()),
+            &installed,
+            InstallMode::Missing
+        ));
+        assert!(version_matches("3.11.7", "3.11"));
+        assert!(version_matches("3.11.7", "=3.11"));
+        assert!(!version_matches("3.11.7", "3.1"));
+    }
+}
