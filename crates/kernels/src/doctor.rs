@@ -38,7 +38,6 @@ use crate::policy::{Entry, Policy, Protection};
 use crate::wrappers::Located;
 
 pub use self::boot::{boot_kernels, launch_spec, BootResult};
-pub use drift::{baked_activation, BakedActivation, METADATA_KEY};
 pub use machine::Machine;
 pub use protected::check_entries as check_protected;
 

@@ -2,7 +2,6 @@
 //! and recording them in a policy file under a lock.
 
 use std::collections::BTreeSet;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use envs::Environment;
@@ -199,38 +198,21 @@ pub fn snapshot_additions(
         .collect()
 }
 
-/// Adds `additions` to the policy file at `path` (created if missing) under an exclusive
-/// lock on a sibling lock file, writing atomically. Returns how many entries were added or
-/// changed; nothing is written when that is 0.
+/// Adds `additions` to the policy file at `path` (created if missing), writing atomically.
+/// Returns how many entries were added or changed; nothing is written when that is 0.
+///
+/// The read-modify-write is not locked here: callers serialise mutating runs with
+/// [`crate::RunLock`] (a concurrent writer could lose an update, never corrupt the file).
 pub fn write_additions(
     path: &Path,
     source: &Source,
     additions: &[Addition],
 ) -> Result<usize, PolicyFileError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let write_err = |action: &'static str, p: &Path| {
-        let p = p.to_path_buf();
-        move |source| PolicyFileError::Write {
-            action,
-            path: p,
-            source,
-        }
-    };
-    fs::create_dir_all(dir).map_err(write_err("create the directory", dir))?;
-    let lock_path = dir.join(".policy.json.lock");
-    let lock = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(write_err("open the lock file", &lock_path))?;
-    lock.lock().map_err(write_err("lock", &lock_path))?;
     let mut doc = PolicyDoc::read(path, source)?.unwrap_or_else(PolicyDoc::empty);
     let changed = doc.add(additions);
     if changed > 0 {
         doc.write(path)?;
     }
-    drop(lock);
     Ok(changed)
 }
 
