@@ -633,6 +633,7 @@ fn plan_one(req: &KernelRequest, t: &TargetFacts, host: &HostEnv) -> Result<Kern
         backend,
         env_created,
         origin: req.origin,
+        apply_file: req.apply_file.clone(),
     };
     let kernel_dir = t.kernels_dir.join(req.name.as_str());
     let replaces = t.existing_kernel.as_ref().map(|k| Replaced {

@@ -181,6 +181,9 @@ pub struct KernelRequest {
     pub register: bool,
     /// Who asked.
     pub origin: Origin,
+    /// For `kernels apply`: the canonical path of the kernels.toml, recorded as
+    /// `metadata.kernels.apply_file` so `apply --prune` removes only that file's kernels.
+    pub apply_file: Option<PathBuf>,
 }
 
 impl KernelRequest {
@@ -201,6 +204,7 @@ impl KernelRequest {
             scope: KernelScope::User,
             register: true,
             origin: Origin::Add,
+            apply_file: None,
         }
     }
 

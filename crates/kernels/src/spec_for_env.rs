@@ -31,9 +31,9 @@
 //! "kernels": {"managed": true, "env": "<abs prefix>", "env_created": true,
 //!             "backend": "venv"|"uv"|"conda"|"mamba"|"micromamba"|"existing",
 //!             "activation": {"method": "computed"|"scripts"|"none", "vars": ["PATH", ...]},
-//!             "source": "add"|"apply"}
+//!             "source": "add"|"apply", "apply_file": "<abs kernels.toml>"}
 //! ```
-//! Read it back with [`ManagedMeta::from_spec`].
+//! (`apply_file` only for `source: apply`.) Read it back with [`ManagedMeta::from_spec`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -136,6 +136,9 @@ pub struct ManagedMeta {
     pub activation: ActivationMeta,
     /// Which command wrote it: `add` or `apply`.
     pub source: String,
+    /// For `apply`: the kernels.toml it was applied from (canonical path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apply_file: Option<PathBuf>,
 }
 
 impl ManagedMeta {
@@ -149,14 +152,18 @@ impl ManagedMeta {
 
     /// The JSON object written under `metadata.kernels` (fixed key order).
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "managed": self.managed,
             "env": self.env,
             "env_created": self.env_created,
             "backend": self.backend.as_str(),
             "activation": {"method": self.activation.method, "vars": self.activation.vars},
             "source": self.source,
-        })
+        });
+        if let (Some(file), Some(obj)) = (&self.apply_file, v.as_object_mut()) {
+            obj.insert("apply_file".into(), json!(file));
+        }
+        v
     }
 
     /// The user's own variables of `spec.env`: those not listed as activation variables.
@@ -246,6 +253,8 @@ pub struct SpecRequest {
     pub env_created: bool,
     /// Who asked.
     pub origin: Origin,
+    /// For `apply`: the kernels.toml (recorded as `metadata.kernels.apply_file`).
+    pub apply_file: Option<PathBuf>,
 }
 
 /// A kernelspec to write: the spec and the files to copy next to it.
@@ -426,6 +435,7 @@ pub fn spec_for_env(req: &SpecRequest, facts: &EnvFacts) -> Result<DesiredKernel
             vars: activation_keys,
         },
         source: req.origin.as_str().to_owned(),
+        apply_file: req.apply_file.clone(),
     };
     metadata.insert(METADATA_KEY.into(), meta.to_json());
     let display_name = req
@@ -487,6 +497,7 @@ mod tests {
             backend: BackendLabel::Uv,
             env_created: true,
             origin: Origin::Add,
+            apply_file: None,
         }
     }
 
