@@ -242,7 +242,6 @@ pub fn execute(
                 fail!(k.name, action, ExecFailure::Interrupted);
             }
             let started = Instant::now();
-            progress.step(&format!("Writing kernel {} to {}", k.name, w.dir.display()));
             let Some(facts) = EnvFacts::read(&k.env.prefix, &snap.host) else {
                 fail!(
                     k.name,
@@ -256,6 +255,19 @@ pub fn execute(
                 Ok(d) => d,
                 Err(e) => fail!(k.name, action, e.into()),
             };
+            // A predicted kernelspec may turn out to be the one already there.
+            let unchanged = kernelspec::KernelSpec::load(&w.dir.join("kernel.json"))
+                .is_ok_and(|existing| desired.matches(&existing, &w.dir));
+            if unchanged {
+                kernels.push(KernelOutcome {
+                    name: k.name.to_string(),
+                    status: k.status,
+                    kernel_dir: k.kernel_dir.clone(),
+                    env: k.env.prefix.clone(),
+                    kernel_json: None,
+                });
+                continue;
+            }
             let backup = if std::fs::symlink_metadata(&w.dir).is_ok() {
                 match backup_kernel_dir(&w.dir) {
                     Ok(b) => Some(b),
@@ -275,6 +287,7 @@ pub fn execute(
                 dir: w.dir.clone(),
                 backup,
             });
+            progress.step(&format!("Writing kernel {} to {}", k.name, w.dir.display()));
             let kernels_dir = w.dir.parent().unwrap_or(Path::new("."));
             let req = InstallRequest {
                 name: &k.name,

@@ -115,9 +115,10 @@ impl Journal {
 
 fn undo_env(prefix: &Path, was_empty_dir: bool, report: &mut RollbackReport) {
     if std::fs::symlink_metadata(prefix).is_err() {
-        report
-            .undone
-            .push(format!("environment {} was not created", prefix.display()));
+        report.undone.push(format!(
+            "nothing is left of the environment {}",
+            prefix.display()
+        ));
         return;
     }
     let result = if was_empty_dir {

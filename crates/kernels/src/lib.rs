@@ -40,7 +40,7 @@ pub mod wrappers;
 
 mod execute;
 mod journal;
-mod lock;
+pub mod lock;
 mod plan;
 mod request;
 mod snapshot;
@@ -65,6 +65,7 @@ pub use snapshot::{
     PrefixState, RFacts, Snapshot, TargetFacts,
 };
 pub use spec_for_env::{
-    default_display_name, major_minor, spec_for_env, ActivationMeta, BackendLabel, DesiredKernel,
-    Encryption, IpykernelRules, ManagedMeta, SpecForEnvError, SpecRequest, METADATA_KEY,
+    default_display_name, env_of_spec, major_minor, spec_for_env, ActivationMeta, BackendLabel,
+    DesiredKernel, Encryption, IpykernelRules, ManagedMeta, SpecEnv, SpecForEnvError, SpecRequest,
+    METADATA_KEY,
 };

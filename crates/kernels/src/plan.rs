@@ -728,9 +728,11 @@ fn missing_packages(req: &KernelRequest, f: &EnvFacts) -> Result<Missing, PlanEr
             list.push(s.to_owned());
         }
     };
-    // The kernel package (and the language itself, in a conda environment).
-    match req.language {
-        Language::Python => {
+    // The kernel package (and the language itself, in a conda environment), when the
+    // kernel is to be registered.
+    let language = req.register.then_some(req.language);
+    match language {
+        Some(Language::Python) => {
             if conda_env && f.env.python.is_none() {
                 push_unique(&mut m.pkgs.conda, "python");
                 push_unique(&mut m.pkgs.conda, "pip");
@@ -743,7 +745,7 @@ fn missing_packages(req: &KernelRequest, f: &EnvFacts) -> Result<Missing, PlanEr
                 }
             }
         }
-        Language::R if conda_env => {
+        Some(Language::R) if conda_env => {
             if f.r.is_none() {
                 push_unique(&mut m.pkgs.conda, "r-base");
             }
@@ -751,7 +753,7 @@ fn missing_packages(req: &KernelRequest, f: &EnvFacts) -> Result<Missing, PlanEr
                 push_unique(&mut m.pkgs.conda, "r-irkernel");
             }
         }
-        Language::R => {}
+        Some(Language::R) | None => {}
     }
     for spec in &p.conda {
         if conda_env {

@@ -449,6 +449,35 @@ pub fn spec_for_env(req: &SpecRequest, facts: &EnvFacts) -> Result<DesiredKernel
     Ok(DesiredKernel { spec, resources })
 }
 
+/// The environment a kernelspec runs in, as far as the spec says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpecEnv {
+    /// A prefix: `metadata.kernels.env`, a wrapper's `-p PREFIX`, or the prefix of an
+    /// absolute interpreter path (`<prefix>/bin/python`, `<prefix>/lib/R/bin/R`).
+    Prefix(PathBuf),
+    /// A conda environment name a wrapper selects (`conda run -n NAME`).
+    Name(String),
+}
+
+/// Where `spec` runs: our metadata first, else what its argv says (wrappers seen through).
+/// Pure.
+pub fn env_of_spec(spec: &KernelSpec) -> Option<SpecEnv> {
+    if let Some(meta) = ManagedMeta::from_spec(spec) {
+        return Some(SpecEnv::Prefix(meta.env));
+    }
+    let launch = crate::wrappers::parse_argv(&spec.argv);
+    match &launch.env {
+        Some(crate::wrappers::EnvRef::Prefix(p)) => return Some(SpecEnv::Prefix(p.into())),
+        Some(crate::wrappers::EnvRef::Name(n)) => return Some(SpecEnv::Name(n.clone())),
+        _ => {}
+    }
+    let program = launch.program.as_deref().map(Path::new)?;
+    if !program.is_absolute() {
+        return None;
+    }
+    crate::wrappers::prefix_of_program(program).map(SpecEnv::Prefix)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -548,6 +577,43 @@ mod tests {
         assert_eq!(meta.backend, BackendLabel::Uv);
         assert_eq!(meta.env, PathBuf::from("/opt/venv"));
         assert!(meta.user_env(&back).is_empty());
+    }
+
+    #[test]
+    fn env_of_specs() {
+        let d = spec_for_env(&req("k"), &facts("/opt/venv", Some("7.4.0"), "3.11.7")).unwrap();
+        assert_eq!(
+            env_of_spec(&d.spec),
+            Some(SpecEnv::Prefix("/opt/venv".into()))
+        );
+        let plain = KernelSpec::new(
+            vec![
+                "/e/x/bin/python".into(),
+                "-m".into(),
+                "ipykernel_launcher".into(),
+            ],
+            "X",
+            "python",
+        );
+        assert_eq!(env_of_spec(&plain), Some(SpecEnv::Prefix("/e/x".into())));
+        let run = KernelSpec::new(
+            [
+                "conda",
+                "run",
+                "-n",
+                "torch",
+                "python",
+                "-m",
+                "ipykernel_launcher",
+            ]
+            .map(String::from)
+            .to_vec(),
+            "T",
+            "python",
+        );
+        assert_eq!(env_of_spec(&run), Some(SpecEnv::Name("torch".into())));
+        let bare = KernelSpec::new(vec!["python".into()], "P", "python");
+        assert_eq!(env_of_spec(&bare), None);
     }
 
     #[test]

@@ -4,7 +4,13 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::Ctx;
+use envs::Language;
+use kernels::{
+    parse_env_assignment, BackendChoice, EnvSource, KernelRequest, KernelScope, Packages, Snapshot,
+};
+
+use super::names::parse_name;
+use super::{render_plan, Ctx};
 use crate::exit::{Code, Failure};
 
 /// Arguments of `kernels add`.
@@ -34,7 +40,7 @@ pub struct AddArgs {
     #[arg(short = 'c', long = "channel", value_name = "CHANNEL")]
     pub channels: Vec<String>,
     /// Which tool creates the environment.
-    #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
+    #[arg(long, value_enum, default_value_t = BackendArg::Auto, conflicts_with = "existing")]
     pub backend: BackendArg,
     /// Create the environment at this path instead of the backend's default location.
     #[arg(long, value_name = "PATH", conflicts_with = "existing")]
@@ -95,7 +101,95 @@ pub struct ScopeArgs {
     pub kernel_prefix: Option<PathBuf>,
 }
 
-/// Runs `kernels add`.
-pub fn run(_ctx: &Ctx, _args: &AddArgs) -> anyhow::Result<Code> {
-    Err(Failure::failed("`kernels add` is not built yet").into())
+/// Runs `kernels add`: request → snapshot → plan → policy → (lock) execute → render.
+pub fn run(ctx: &Ctx, args: &AddArgs) -> anyhow::Result<Code> {
+    let request = build_request(args)?;
+    let requests = [request];
+    // The lock is taken before the machine is read, so the plan cannot go stale under
+    // another run. A dry run changes nothing and takes none.
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(render_plan::take_lock(ctx)?)
+    };
+    let snapshot = Snapshot::take(&requests, ctx.host().clone(), ctx.paths().clone());
+    let plan = kernels::plan(&requests, &snapshot).map_err(render_plan::plan_failure)?;
+    let policy = plan.check_policy(&snapshot);
+    if args.dry_run {
+        // A dry run shows the plan even when the policy would refuse it, then says so.
+        let warnings = policy.as_ref().ok().cloned().unwrap_or_default();
+        if ctx.out.json {
+            ctx.out
+                .json_doc(&render_plan::document(&plan, &warnings, None, true));
+        } else {
+            render_plan::print_warnings(ctx, &warnings, &plan);
+            render_plan::print_plan(ctx, &plan);
+        }
+        return match policy {
+            Ok(_) => Ok(Code::Ok),
+            Err(refusal) => Err(render_plan::refusal_failure(refusal).into()),
+        };
+    }
+    let warnings = policy.map_err(render_plan::refusal_failure)?;
+    render_plan::print_warnings(ctx, &warnings, &plan);
+    render_plan::confirm_foreign_replacements(ctx, &plan)?;
+    let progress = render_plan::StepPrinter::new(&ctx.out);
+    let outcome = kernels::execute(&plan, &snapshot, &ctx.cancel, &progress)
+        .map_err(render_plan::execute_failure)?;
+    if ctx.out.json {
+        ctx.out.json_doc(&render_plan::document(
+            &plan,
+            &warnings,
+            Some(&outcome),
+            false,
+        ));
+    }
+    render_plan::print_outcome(ctx, &plan, &outcome);
+    Ok(Code::Ok)
+}
+
+/// The typed request of the command line; inconsistent options are usage errors (exit 2).
+pub fn build_request(args: &AddArgs) -> Result<KernelRequest, Failure> {
+    let name = parse_name(&args.name)?;
+    let mut req = KernelRequest::new(name);
+    req.display_name = args.display_name.clone();
+    req.language = match args.language {
+        LanguageArg::Python => Language::Python,
+        LanguageArg::R => Language::R,
+    };
+    req.env = match &args.existing {
+        Some(path) => EnvSource::Existing { path: path.clone() },
+        None => EnvSource::New {
+            backend: match args.backend {
+                BackendArg::Auto => BackendChoice::Auto,
+                BackendArg::Conda => BackendChoice::Conda,
+                BackendArg::Mamba => BackendChoice::Mamba,
+                BackendArg::Micromamba => BackendChoice::Micromamba,
+                BackendArg::Venv => BackendChoice::Venv,
+            },
+            prefix: args.prefix.clone(),
+        },
+    };
+    req.packages = Packages {
+        python: args.python.clone(),
+        conda: args.packages.clone(),
+        pip: args.pip.clone(),
+        requirements: args.requirements.clone(),
+        environment_file: args.environment_file.clone(),
+        channels: args.channels.clone(),
+    };
+    for text in &args.env {
+        let (k, v) = parse_env_assignment(text).map_err(|e| Failure::usage(e.to_string()))?;
+        req.kernel_env.insert(k, v);
+    }
+    req.scope = if args.scope.sys_prefix {
+        KernelScope::SysPrefix
+    } else if let Some(dir) = &args.scope.kernel_prefix {
+        KernelScope::Prefix(dir.clone())
+    } else {
+        KernelScope::User
+    };
+    req.validate()
+        .map_err(|e| Failure::usage(e.to_string()).maybe_hint(e.hint()))?;
+    Ok(req)
 }

@@ -1,8 +1,29 @@
-//! `kernels install NAME PKG...`: packages into the environment behind a kernel.
+//! `kernels install NAME PKG...`: packages into the environment behind a kernel, the safe
+//! equivalent of `%pip install` / `%conda install` run in the right environment.
+//!
+//! The environment is the one the kernel records (`metadata.kernels.env`), else the one its
+//! argv runs (wrappers such as `conda run -p` are seen through; `argv[0]`'s prefix
+//! otherwise). Into a conda environment packages go with its conda-family tool (ONE call),
+//! with `--pip` (or into a venv) with uv or the environment's pip (ONE call). Packages that
+//! are installed already are skipped by name; those given with a version constraint are
+//! always handed to the installer. Refused (exit 3) for frozen environments (CEP 22
+//! `conda-meta/frozen`) and operating-system Pythons (PEP 668); allowed for protected ones.
+//!
+//! When `kernels` made the kernel, its kernel.json is brought up to date afterwards (a
+//! package may add activation scripts); a kernel it did not make, or a protected one, is left
+//! exactly as it is.
+
+use std::path::PathBuf;
 
 use clap::Args;
+use envs::Language;
+use kernels::{
+    env_of_spec, EnvSource, InstallMode, KernelRequest, KernelScope, ManagedMeta, Origin, Packages,
+    Snapshot, SpecEnv,
+};
 
-use super::Ctx;
+use super::names::{parse_name, unknown_kernel};
+use super::{render_plan, Ctx};
 use crate::exit::{Code, Failure};
 
 /// Arguments of `kernels install`.
@@ -25,6 +46,154 @@ pub struct InstallArgs {
 }
 
 /// Runs `kernels install`.
-pub fn run(_ctx: &Ctx, _args: &InstallArgs) -> anyhow::Result<Code> {
-    Err(Failure::failed("`kernels install` is not built yet").into())
+pub fn run(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Code> {
+    let name = parse_name(&args.name)?;
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(render_plan::take_lock(ctx)?)
+    };
+    let discovery = kernelspec::discover(ctx.paths());
+    let kernel = discovery
+        .get(name.as_str())
+        .ok_or_else(|| unknown_kernel(name.as_str(), &discovery))?;
+    let spec = kernel.spec.as_ref().map_err(|e| {
+        Failure::failed(format!(
+            "kernel {} cannot be read: {}",
+            kernel.name,
+            super::list::error_text(e)
+        ))
+        .hint("`kernels doctor` explains what is wrong with it")
+    })?;
+    let prefix = match env_of_spec(spec) {
+        Some(SpecEnv::Prefix(p)) => p,
+        Some(SpecEnv::Name(env_name)) => env_by_name(ctx, &env_name).ok_or_else(|| {
+            Failure::failed(format!(
+                "kernel {} runs in the conda environment `{env_name}`, which was not found",
+                kernel.name
+            ))
+            .hint("`kernels envs` lists the environments this machine has")
+        })?,
+        None => {
+            return Err(Failure::failed(format!(
+                "cannot tell which environment kernel {} runs in (its argv starts with `{}`)",
+                kernel.name,
+                spec.argv.first().map(String::as_str).unwrap_or("")
+            ))
+            .hint("register the environment with `kernels add NAME --existing PREFIX`, then install into that kernel")
+            .into())
+        }
+    };
+    let meta = ManagedMeta::from_spec(spec);
+    let conda_env = prefix.join("conda-meta/history").is_file();
+    let language = if spec.language.eq_ignore_ascii_case("r") {
+        Language::R
+    } else {
+        Language::Python
+    };
+    let mut packages = Packages {
+        channels: args.channels.clone(),
+        ..Packages::default()
+    };
+    if conda_env && !args.pip {
+        packages.conda = args.packages.clone();
+    } else {
+        packages.pip = args.packages.clone();
+    }
+    let mut request = KernelRequest::new(name.clone());
+    request.display_name = Some(spec.display_name.clone());
+    request.language = language;
+    request.env = EnvSource::Existing {
+        path: prefix.clone(),
+    };
+    request.packages = packages;
+    request.install_mode = InstallMode::Requested;
+    request.kernel_env = match &meta {
+        Some(m) => m.user_env(spec),
+        None => spec.env.clone(),
+    };
+    request.scope = KernelScope::KernelsDir(
+        kernel
+            .resource_dir
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default(),
+    );
+    request.register =
+        meta.is_some() && (language == Language::R || spec.language.eq_ignore_ascii_case("python"));
+    request.origin = match meta.as_ref().map(|m| m.source.as_str()) {
+        Some("apply") => Origin::Apply,
+        _ => Origin::Add,
+    };
+    request
+        .validate()
+        .map_err(|e| Failure::usage(e.to_string()).maybe_hint(e.hint()))?;
+
+    let mut requests = [request];
+    let snapshot = Snapshot::take(&requests, ctx.host().clone(), ctx.paths().clone());
+    // A protected kernel's kernel.json is never rewritten; packages may still go in.
+    if snapshot.policy.kernel_protection_of(kernel).is_some() {
+        requests[0].register = false;
+    }
+    let plan = kernels::plan(&requests, &snapshot).map_err(render_plan::plan_failure)?;
+    let policy = plan.check_policy(&snapshot);
+    if args.dry_run {
+        let warnings = policy.as_ref().ok().cloned().unwrap_or_default();
+        if ctx.out.json {
+            ctx.out
+                .json_doc(&render_plan::document(&plan, &warnings, None, true));
+        } else {
+            render_plan::print_plan(ctx, &plan);
+        }
+        return match policy {
+            Ok(_) => Ok(Code::Ok),
+            Err(refusal) => Err(render_plan::refusal_failure(refusal).into()),
+        };
+    }
+    let warnings = policy.map_err(render_plan::refusal_failure)?;
+    let progress = render_plan::StepPrinter::new(&ctx.out);
+    let outcome = kernels::execute(&plan, &snapshot, &ctx.cancel, &progress)
+        .map_err(render_plan::execute_failure)?;
+    if ctx.out.json {
+        ctx.out.json_doc(&render_plan::document(
+            &plan,
+            &warnings,
+            Some(&outcome),
+            false,
+        ));
+    }
+    let installed = plan.kernels[0]
+        .steps
+        .iter()
+        .any(|s| matches!(s, kernels::Step::InstallPackages(_)));
+    if !installed {
+        ctx.out.status(&format!(
+            "Nothing to install: {} already in {}",
+            args.packages.join(" "),
+            ctx.show_path(&prefix)
+        ));
+    } else {
+        ctx.out.status(&format!(
+            "Installed {} into {} (kernel {})",
+            args.packages.join(" "),
+            ctx.show_path(&prefix),
+            kernel.name
+        ));
+    }
+    if outcome.kernels[0].kernel_json.is_some() {
+        ctx.out.status(&format!(
+            "Updated kernel {} to match its environment",
+            kernel.name
+        ));
+    }
+    Ok(Code::Ok)
+}
+
+/// The prefix of the conda environment called `name`, among those this machine lists.
+fn env_by_name(ctx: &Ctx, name: &str) -> Option<PathBuf> {
+    let tools = envs::locate(ctx.host(), envs::BackendPreference::Auto);
+    envs::list_envs(&tools, ctx.host(), &[])
+        .into_iter()
+        .find(|e| e.name.as_deref() == Some(name))
+        .map(|e| e.prefix)
 }

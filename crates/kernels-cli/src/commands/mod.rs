@@ -18,6 +18,7 @@ pub mod show;
 
 mod ctx;
 pub mod names;
+pub mod render_plan;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,271 @@
+//! What `add`, `install` and `apply` share: the progress printer, the run lock, rendering a
+//! plan (`--dry-run`) and an outcome, the one `--json` document, and the mapping of the
+//! core's errors to exit codes and hints.
+//!
+//! JSON document of a mutating run (stdout, one document):
+//! `{"ok": true, "dry_run": bool, "plan": {"kernels": [...]}, "warnings": [...],
+//!   "outcome": {"kernels": [...], "executed": [...]} | null}`.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use kernels::{
+    ExecuteError, KernelStatus, LockConfig, LockError, Outcome, Plan, PlanError, PlanWarning,
+    RunLock, Step,
+};
+use serde_json::{json, Value};
+
+use super::Ctx;
+use crate::exit::{Code, Failure};
+use crate::output::Out;
+
+/// Prints one line per step on stderr (silenced by `-q`); tool output lines only with `-v`.
+pub struct StepPrinter<'a> {
+    out: &'a Out,
+}
+
+impl<'a> StepPrinter<'a> {
+    /// A printer writing through `out`.
+    pub fn new(out: &'a Out) -> StepPrinter<'a> {
+        StepPrinter { out }
+    }
+}
+
+impl envs::Progress for StepPrinter<'_> {
+    fn step(&self, msg: &str) {
+        self.out.step(&format!("• {msg}"));
+    }
+
+    fn line(&self, tool_line: &str) {
+        self.out.detail(&format!("    {tool_line}"));
+    }
+}
+
+/// Takes the run lock, telling the user once when it has to wait for another run.
+pub fn take_lock(ctx: &Ctx) -> Result<RunLock, Failure> {
+    let cfg = LockConfig::from_host(ctx.host());
+    let out = &ctx.out;
+    RunLock::acquire(&cfg, &ctx.cancel, &mut |pid| {
+        let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+        out.status(&format!("waiting for another kernels run{who}…"));
+    })
+    .map_err(lock_failure)
+}
+
+/// A lock error as the user sees it: busy is exit 5.
+pub fn lock_failure(err: LockError) -> Failure {
+    let code = match &err {
+        LockError::Busy { .. } => Code::Busy,
+        LockError::Interrupted { .. } => Code::Interrupted,
+        LockError::Io { .. } => Code::Failed,
+    };
+    let cause = match &err {
+        LockError::Busy { holder, .. } => format!(
+            "another kernels run is busy{}",
+            holder.map(|p| format!(" (pid {p})")).unwrap_or_default()
+        ),
+        other => super::list::error_text(other),
+    };
+    Failure::new(code, cause).maybe_hint(err.hint())
+}
+
+/// A planning error: a request that is wrong in itself is a usage error (2), a PEP 668
+/// refusal is 3, the rest 1.
+pub fn plan_failure(err: PlanError) -> Failure {
+    let code = if err.is_usage() {
+        Code::Usage
+    } else if err.is_refusal() {
+        Code::Refused
+    } else {
+        Code::Failed
+    };
+    Failure::new(code, super::list::error_text(&err)).maybe_hint(err.hint())
+}
+
+/// A policy refusal: exit 3 with the policy's hint.
+pub fn refusal_failure(err: kernels::policy::Refusal) -> Failure {
+    Failure::new(Code::Refused, err.to_string()).hint(err.hint())
+}
+
+/// A failed run: the cause with the tool's own output, then what the rollback did; exit 1,
+/// or 130 when it was interrupted. Takes the box [`kernels::execute`] returns, so it can be
+/// passed to `map_err` as it is.
+#[allow(clippy::boxed_local)]
+pub fn execute_failure(err: Box<ExecuteError>) -> Failure {
+    let code = if err.is_interrupted() {
+        Code::Interrupted
+    } else {
+        Code::Failed
+    };
+    let mut cause = if err.is_interrupted() {
+        format!("interrupted while {}", err.action)
+    } else {
+        super::list::error_text(&*err)
+    };
+    let r = &err.rollback;
+    for line in &r.undone {
+        cause.push_str(&format!("\nrolled back: {line}"));
+    }
+    for line in &r.kept {
+        cause.push_str(&format!("\nkept: {line}"));
+    }
+    for line in &r.failed {
+        cause.push_str(&format!("\nrollback failed: {line}"));
+    }
+    Failure::new(code, cause).maybe_hint(err.hint())
+}
+
+/// Refuses to overwrite kernelspecs `kernels` did not make unless `--yes` (or the user
+/// agrees at a terminal prompt).
+pub fn confirm_foreign_replacements(ctx: &Ctx, plan: &Plan) -> Result<(), Failure> {
+    let foreign: Vec<_> = plan.foreign_replacements().collect();
+    if foreign.is_empty() || ctx.global.yes {
+        return Ok(());
+    }
+    let list: Vec<String> = foreign
+        .iter()
+        .map(|k| format!("{} ({})", k.name, ctx.show_path(&k.kernel_dir)))
+        .collect();
+    if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && !ctx.out.json {
+        eprint!(
+            "Replace the kernelspec{} not made by kernels: {}? [y/N] ",
+            if list.len() > 1 { "s" } else { "" },
+            list.join(", ")
+        );
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+            return Ok(());
+        }
+        return Err(Failure::failed("nothing was changed"));
+    }
+    Err(Failure::failed(format!(
+        "refusing to replace kernelspec{} that kernels did not make: {}",
+        if list.len() > 1 { "s" } else { "" },
+        list.join(", ")
+    ))
+    .hint("pass --yes to replace it, or choose another kernel name"))
+}
+
+/// The `--json` document.
+pub fn document(
+    plan: &Plan,
+    warnings: &[PlanWarning],
+    outcome: Option<&Outcome>,
+    dry_run: bool,
+) -> Value {
+    json!({
+        "ok": true,
+        "dry_run": dry_run,
+        "plan": plan,
+        "warnings": warnings,
+        "outcome": outcome,
+    })
+}
+
+/// Prints warnings on stderr.
+pub fn print_warnings(ctx: &Ctx, warnings: &[PlanWarning], plan: &Plan) {
+    for w in warnings {
+        ctx.out.warn(&w.message);
+    }
+    for k in &plan.kernels {
+        for note in &k.notes {
+            ctx.out.warn(&format!("kernel {}: {note}", k.name));
+        }
+    }
+}
+
+/// The plan for humans, on stdout (`--dry-run`): per kernel its status, the environment,
+/// and every step with its exact commands and files.
+pub fn print_plan(ctx: &Ctx, plan: &Plan) {
+    for k in &plan.kernels {
+        ctx.out.line(&format!(
+            "kernel {} \"{}\": {}",
+            k.name, k.display_name, k.status
+        ));
+        let env_state = if k.env.exists { "existing" } else { "new" };
+        ctx.out.line(&format!(
+            "  environment {} ({env_state}, {})",
+            ctx.show_path(&k.env.prefix),
+            k.env.backend
+        ));
+        if k.steps.is_empty() {
+            ctx.out
+                .line("  nothing to do: the environment and the kernelspec are in place");
+        }
+        for (i, step) in k.steps.iter().enumerate() {
+            let n = i + 1;
+            match step {
+                Step::CreateEnv(c) => {
+                    ctx.out.line(&format!(
+                        "  {n}. create the environment with {}{}",
+                        c.backend,
+                        if c.uv { " (uv)" } else { "" }
+                    ));
+                    for cmd in &c.commands {
+                        ctx.out.line(&format!("       $ {}", cmd.display));
+                    }
+                }
+                Step::InstallPackages(s) => {
+                    let what: Vec<&str> =
+                        s.conda.iter().chain(&s.pip).map(String::as_str).collect();
+                    ctx.out.line(&format!(
+                        "  {n}. install {} into the existing environment",
+                        what.join(" ")
+                    ));
+                    for cmd in &s.commands {
+                        ctx.out.line(&format!("       $ {}", cmd.display));
+                    }
+                }
+                Step::WriteKernel(w) => {
+                    ctx.out.line(&format!(
+                        "  {n}. write {}{}{}",
+                        ctx.show_path(&w.dir.join("kernel.json")),
+                        match k.replaces {
+                            Some(r) if r.managed => " (replacing the one kernels made)",
+                            Some(_) => " (replacing a kernelspec kernels did not make)",
+                            None => "",
+                        },
+                        if w.predicted {
+                            " (as predicted; computed from the environment once it is ready)"
+                        } else {
+                            ""
+                        }
+                    ));
+                    for line in w.kernel_json.lines() {
+                        ctx.out.line(&format!("       {line}"));
+                    }
+                    for r in &w.resources {
+                        ctx.out.line(&format!("       + {}", ctx.show_path(r)));
+                    }
+                }
+            }
+        }
+    }
+    ctx.out.line("Dry run: nothing was changed.");
+}
+
+/// One status line per kernel on stderr after a successful run.
+pub fn print_outcome(ctx: &Ctx, plan: &Plan, outcome: &Outcome) {
+    for (k, o) in plan.kernels.iter().zip(&outcome.kernels) {
+        let dir = ctx.show_path(&o.kernel_dir);
+        let env = ctx.show_path(&o.env);
+        match o.status {
+            KernelStatus::Create => ctx.out.status(&format!(
+                "Added kernel {} \"{}\" in {dir} (environment {env})",
+                k.name, k.display_name
+            )),
+            KernelStatus::Update if o.kernel_json.is_some() => ctx.out.status(&format!(
+                "Updated kernel {} \"{}\" in {dir} (environment {env})",
+                k.name, k.display_name
+            )),
+            KernelStatus::Update => ctx.out.status(&format!(
+                "Installed into {env} (kernel {} left as it is)",
+                k.name
+            )),
+            KernelStatus::Unchanged => ctx
+                .out
+                .status(&format!("Kernel {} is up to date; nothing to do", k.name)),
+        }
+    }
+}
