@@ -55,6 +55,12 @@ impl Ctx {
         path.display().to_string()
     }
 
+    /// Takes the per-user run lock every mutating command holds (see
+    /// [`super::render_plan::take_lock`]: waits, then exit 5 when busy).
+    pub fn lock(&self) -> Result<kernels::RunLock, crate::exit::Failure> {
+        super::render_plan::take_lock(self)
+    }
+
     /// The environment snapshot the env drivers work from.
     pub fn host(&self) -> &envs::HostEnv {
         self.host.get_or_init(envs::HostEnv::from_process)

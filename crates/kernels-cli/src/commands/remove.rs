@@ -36,6 +36,12 @@ pub fn run(ctx: &Ctx, args: &RemoveArgs) -> anyhow::Result<Code> {
     for raw in &args.names {
         names.insert(parse_name(raw)?);
     }
+    // Mutations are serialised per user; a dry run changes nothing and needs no lock.
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(ctx.lock()?)
+    };
     let found = kernelspec::discover(ctx.paths());
     let mut targets: Vec<&FoundKernel> = Vec::new();
     let mut unknown: Vec<String> = Vec::new();
@@ -59,6 +65,15 @@ pub fn run(ctx: &Ctx, args: &RemoveArgs) -> anyhow::Result<Code> {
         }
         failure.cause.push_str("; nothing was removed");
         return Err(failure.into());
+    }
+
+    // The protection policy decides before anything is touched: one protected name and
+    // nothing is removed (exit 3). No flag bypasses it.
+    let policy = super::policy::load(ctx);
+    for k in &targets {
+        policy
+            .check_remove_kernel(k)
+            .map_err(|r| super::policy::refused(&r))?;
     }
 
     if args.dry_run {
