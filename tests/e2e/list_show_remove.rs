@@ -227,3 +227,63 @@ fn remove_dry_run_and_json() {
     assert_eq!(again.code, 1);
     assert_eq!(again.json()["ok"], false);
 }
+
+#[test]
+fn remove_with_env_deletes_only_environments_kernels_created() {
+    let _python = crate::require_python!();
+    let mut sb = sandbox();
+    if let Some(bin) = crate::common::test_bin_dir() {
+        sb.prepend_path(&bin);
+    }
+    let envs = sb.home().join(".local/share/kernels/envs");
+    sb.kernels(&["add", "rmenv", "--backend", "venv"]).ok();
+    assert!(envs.join("rmenv/bin/python").exists());
+    // A second kernel registered on the same environment (which it did not create).
+    let existing = envs.join("rmenv").display().to_string();
+    sb.kernels(&["add", "other", "--existing", &existing]).ok();
+
+    // The env is still used by `other`: the kernel goes, the env stays, with a warning.
+    let out = sb.kernels(&["remove", "rmenv", "--with-env"]);
+    out.ok();
+    assert!(
+        out.stderr.contains("still used by kernel other"),
+        "{}",
+        out.stderr
+    );
+    assert!(!sb.user_kernels().join("rmenv").exists());
+    assert!(envs.join("rmenv").exists());
+
+    // `other` did not create it: --with-env refuses and removes nothing.
+    let out = sb.kernels(&["remove", "other", "--with-env"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not created by kernels"),
+        "{}",
+        out.stderr
+    );
+    assert!(sb.user_kernels().join("other").exists());
+    assert!(envs.join("rmenv").exists());
+
+    // A kernel whose env it created, alone on it: both go, and Jupyter no longer sees it.
+    sb.kernels(&["add", "solo", "--backend", "venv"]).ok();
+    let dry = sb.kernels(&["remove", "solo", "--with-env", "--dry-run"]);
+    dry.ok();
+    assert!(
+        dry.stdout.contains("would remove environment"),
+        "{}",
+        dry.stdout
+    );
+    assert!(envs.join("solo").exists());
+    let doc = sb
+        .kernels(&["remove", "solo", "--with-env", "--json"])
+        .json();
+    assert_eq!(
+        doc["envs_removed"][0],
+        envs.join("solo").display().to_string()
+    );
+    assert!(!envs.join("solo").exists());
+    assert!(!sb.user_kernels().join("solo").exists());
+    if let Some(j) = sb.jupyter(&["kernelspec", "list", "--json"]) {
+        assert!(j.json()["kernelspecs"].get("solo").is_none());
+    }
+}

@@ -8,7 +8,11 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
 
 use clap::Args;
-use kernelspec::{FoundKernel, RemoveError};
+use std::path::{Path, PathBuf};
+
+use kernels::policy::Policy;
+use kernels::{BackendLabel, ManagedMeta, SpecEnv};
+use kernelspec::{Discovery, FoundKernel, RemoveError};
 use serde_json::json;
 
 use super::names::{parse_name, printable, unknown_kernel};
@@ -76,8 +80,14 @@ pub fn run(ctx: &Ctx, args: &RemoveArgs) -> anyhow::Result<Code> {
             .map_err(|r| super::policy::refused(&r))?;
     }
 
+    let envs = if args.with_env {
+        envs_to_delete(&found, &targets, &policy)?
+    } else {
+        EnvDecisions::default()
+    };
+
     if args.dry_run {
-        report(ctx, &targets, true);
+        report(ctx, &targets, &envs, true);
         return Ok(Code::Ok);
     }
     if !ctx.global.yes && std::io::stdin().is_terminal() && !confirm(ctx, &targets)? {
@@ -92,24 +102,138 @@ pub fn run(ctx: &Ctx, args: &RemoveArgs) -> anyhow::Result<Code> {
             ctx.show_path(&k.resource_dir)
         ));
     }
-    report(ctx, &targets, false);
+    if !envs.delete.is_empty() {
+        let tools = envs::locate(ctx.host(), envs::BackendPreference::Auto);
+        for (prefix, backend) in &envs.delete {
+            kernels::delete_env(prefix, *backend, &tools, ctx.host(), &ctx.cancel).map_err(
+                |e| {
+                    Failure::failed(format!(
+                        "the kernels were removed, but deleting environment {} failed: {}",
+                        ctx.show_path(prefix),
+                        super::list::error_text(&e)
+                    ))
+                    .maybe_hint(e.hint())
+                },
+            )?;
+            ctx.out
+                .status(&format!("Removed environment {}", ctx.show_path(prefix)));
+        }
+    }
+    for (prefix, why) in &envs.kept {
+        ctx.out.warn(&format!(
+            "kept environment {}: {why}",
+            ctx.show_path(prefix)
+        ));
+    }
+    report(ctx, &targets, &envs, false);
     Ok(Code::Ok)
 }
 
-fn report(ctx: &Ctx, targets: &[&FoundKernel], dry_run: bool) {
+/// What `--with-env` will do with the environments behind the kernels being removed.
+#[derive(Debug, Default)]
+struct EnvDecisions {
+    /// Environments to delete, with how they were made.
+    delete: Vec<(PathBuf, BackendLabel)>,
+    /// Environments kept, and why (still used by another kernel, already gone).
+    kept: Vec<(PathBuf, String)>,
+}
+
+/// Decides, before anything is touched, which environments `--with-env` deletes. Only an
+/// environment `kernels` created (recorded in the kernel's `metadata.kernels`) is deleted; one
+/// the policy protects, or a frozen one, refuses the whole run (exit 3); one another kernel
+/// still uses is kept with a warning.
+fn envs_to_delete(
+    found: &Discovery,
+    targets: &[&FoundKernel],
+    policy: &Policy,
+) -> Result<EnvDecisions, Failure> {
+    let mut decisions = EnvDecisions::default();
+    let removing: BTreeSet<&Path> = targets.iter().map(|k| k.resource_dir.as_path()).collect();
+    for k in targets {
+        let meta = k.spec.as_ref().ok().and_then(ManagedMeta::from_spec);
+        let Some(meta) = meta.filter(|m| m.env_created) else {
+            return Err(Failure::failed(format!(
+                "--with-env: the environment behind kernel {} was not created by kernels, so it \
+                 is not deleted; nothing was removed",
+                k.name
+            ))
+            .hint(format!(
+                "remove the kernel alone (`kernels remove {}`) and the environment with the tool \
+                 that made it",
+                k.name
+            )));
+        };
+        if decisions.delete.iter().any(|(p, _)| *p == meta.env) {
+            continue;
+        }
+        let Some(env) = envs::Environment::inspect(&meta.env) else {
+            decisions
+                .kept
+                .push((meta.env.clone(), "it no longer exists".to_string()));
+            continue;
+        };
+        policy
+            .check_remove_env(&env)
+            .map_err(|r| super::policy::refused(&r))?;
+        let users: Vec<&str> = found
+            .kernels
+            .iter()
+            .filter(|other| !removing.contains(other.resource_dir.as_path()))
+            .filter(|other| {
+                other.spec.as_ref().ok().and_then(kernels::env_of_spec)
+                    == Some(SpecEnv::Prefix(meta.env.clone()))
+            })
+            .map(|other| other.name.as_str())
+            .collect();
+        if users.is_empty() {
+            decisions.delete.push((meta.env.clone(), meta.backend));
+        } else {
+            decisions.kept.push((
+                meta.env.clone(),
+                format!("still used by kernel {}", users.join(", ")),
+            ));
+        }
+    }
+    Ok(decisions)
+}
+
+fn report(ctx: &Ctx, targets: &[&FoundKernel], envs: &EnvDecisions, dry_run: bool) {
     if ctx.out.json {
         let removed: Vec<_> = targets
             .iter()
             .map(|k| json!({"name": k.name, "resource_dir": k.resource_dir, "scope": k.scope.as_str()}))
             .collect();
-        ctx.out
-            .json_doc(&json!({"ok": true, "dry_run": dry_run, "removed": removed}));
+        let envs_removed: Vec<_> = envs.delete.iter().map(|(p, _)| p).collect();
+        let envs_kept: Vec<_> = envs
+            .kept
+            .iter()
+            .map(|(p, why)| json!({"prefix": p, "reason": why}))
+            .collect();
+        ctx.out.json_doc(&json!({
+            "ok": true,
+            "dry_run": dry_run,
+            "removed": removed,
+            "envs_removed": envs_removed,
+            "envs_kept": envs_kept,
+        }));
     } else if dry_run {
         for k in targets {
             ctx.out.line(&format!(
                 "would remove kernel {} ({})",
                 k.name,
                 ctx.show_path(&k.resource_dir)
+            ));
+        }
+        for (prefix, _) in &envs.delete {
+            ctx.out.line(&format!(
+                "would remove environment {}",
+                ctx.show_path(prefix)
+            ));
+        }
+        for (prefix, why) in &envs.kept {
+            ctx.out.line(&format!(
+                "would keep environment {}: {why}",
+                ctx.show_path(prefix)
             ));
         }
     }
