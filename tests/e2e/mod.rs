@@ -6,3 +6,7 @@ mod list_show_remove;
 mod rebind;
 mod policy;
 mod doctor;
+mod add;
+mod add_conda;
+mod envs;
+mod install;

@@ -99,8 +99,9 @@ impl Journal {
                     was_empty_dir,
                 } => undo_env(&prefix, was_empty_dir, &mut report),
                 JournalEntry::PackagesInstalled { prefix, packages } => report.kept.push(format!(
-                    "packages installed into the pre-existing environment {} cannot be \
-                     uninstalled and were kept (asked for: {})",
+                    "the environment {} existed before this run and is not rolled back: \
+                     packages cannot be uninstalled, so whatever the installer put in before \
+                     it stopped stays (asked for: {})",
                     prefix.display(),
                     packages.join(" ")
                 )),
@@ -244,7 +245,7 @@ mod tests {
         );
         assert_eq!(report.undone.len(), 4, "{report:?}");
         assert_eq!(report.kept.len(), 1);
-        assert!(report.kept[0].contains("cannot be uninstalled"));
+        assert!(report.kept[0].contains("cannot be uninstalled"), "{report:?}");
         assert!(report.failed.is_empty());
     }
 }
