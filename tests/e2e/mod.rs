@@ -8,5 +8,6 @@ mod policy;
 mod doctor;
 mod add;
 mod add_conda;
+mod apply;
 mod envs;
 mod install;

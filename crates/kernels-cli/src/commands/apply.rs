@@ -1,32 +1,580 @@
 //! `kernels apply FILE`: converge the machine to a declarative kernels.toml.
+//!
+//! The file becomes one request per kernel and ONE plan, made, checked and executed by the
+//! same core as `kernels add` (snapshot → plan → policy check → locked execution with a
+//! journal and rollback). On top of the plan, apply knows two things `add` does not:
+//!
+//! * `--prune`: kernelspecs made by applying this same file (`metadata.kernels.source` is
+//!   `apply` and `apply_file` is this file's canonical path) whose names the file no longer
+//!   lists are removed after the plan ran. Protected ones are reported and kept; kernels made
+//!   by `kernels add`, by another file or by anything else are never candidates. Their
+//!   environments stay.
+//! * `protect = true`: the kernel and its environment are recorded as required in the
+//!   protection policy — the administrator's file when run as root (the image-build case),
+//!   else the user's own — when they are not already.
+//!
+//! `--check` changes nothing and exits 4 when anything (plan, prune, protection) would
+//! change, 0 when the machine matches. `--for-user USER` (root only) runs the whole apply in
+//! USER's home and gives USER what it wrote there (see `kernels::for_user`).
+//!
+//! Output: a table on stdout, one row per kernel (`create`, `install`, `register`, `update`,
+//! `unchanged`, `protect`, `prune`), or one JSON document with the plan, the outcome and
+//! those rows.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use clap::Args;
+use kernels::declarative::{self, KernelsFile, PruneCandidate, ReadError};
+use kernels::for_user::{self, ForUserError, UserAccount};
+use kernels::policy::{Addition, Policy, PolicyPaths, Source, Target};
+use kernels::{KernelPlan, LockConfig, Plan, RunLock, Snapshot, Step};
+use kernelspec::JupyterPaths;
+use serde_json::{json, Value};
 
+use super::render_plan;
 use super::Ctx;
 use crate::exit::{Code, Failure};
+use crate::output::table;
 
 /// Arguments of `kernels apply`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes: 0 converged (or --check: nothing would change), 1 failed \
+                        (this run's changes were rolled back), 2 invalid file or arguments, \
+                        3 refused by the protection policy, 4 --check: something would change, \
+                        5 busy. The file format: docs/reference/kernels-toml.md."
+)]
 pub struct ApplyArgs {
     /// The kernels.toml file.
     pub file: PathBuf,
     /// Print the plan (create / install / register / unchanged) and change nothing.
     #[arg(long, conflicts_with = "check")]
     pub dry_run: bool,
-    /// Change nothing; exit 4 if anything would change.
+    /// Change nothing; exit 4 if anything would change, 0 if the machine matches the file.
     #[arg(long)]
     pub check: bool,
-    /// Also remove kernels that `kernels` created and the file no longer lists.
+    /// Also remove kernels this file created earlier and no longer lists (never protected
+    /// ones, never kernels made otherwise; their environments stay).
     #[arg(long)]
     pub prune: bool,
-    /// Run as root but install into USER's home, owned by USER.
+    /// Run as root but install into USER's home, owned by USER (no `sudo -u USER -i` needed).
     #[arg(long, value_name = "USER")]
     pub for_user: Option<String>,
 }
 
+/// Whose machine the run works on: the invoking user's, or USER's with `--for-user`.
+struct Machine {
+    host: envs::HostEnv,
+    paths: JupyterPaths,
+    user: Option<UserAccount>,
+}
+
 /// Runs `kernels apply`.
-pub fn run(_ctx: &Ctx, _args: &ApplyArgs) -> anyhow::Result<Code> {
-    Err(Failure::failed("`kernels apply` is not built yet").into())
+pub fn run(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<Code> {
+    let started = Instant::now();
+    let target = target(ctx, args)?;
+    let file =
+        declarative::parse_file(&args.file, target.host.home.as_deref()).map_err(read_failure)?;
+    let identity = declarative::file_identity(&args.file)
+        .map_err(|e| Failure::usage(format!("resolving {}: {e}", args.file.display())))?;
+    let requests = file.requests(&target.paths.system_kernel_dir(), &identity);
+
+    // The lock comes before the machine is read, so the plan cannot go stale under another
+    // run. Read-only modes take none.
+    let changing = !args.dry_run && !args.check;
+    let lock_cfg = LockConfig::from_host(&target.host);
+    let _lock = if changing {
+        Some(take_lock(ctx, &lock_cfg)?)
+    } else {
+        None
+    };
+
+    let snapshot = Snapshot::take(&requests, target.host.clone(), target.paths.clone());
+    let plan = kernels::plan(&requests, &snapshot).map_err(render_plan::plan_failure)?;
+    let policy = plan.check_policy(&snapshot);
+    let prune = if args.prune {
+        declarative::prune_candidates(&file, &identity, &snapshot.discovery, &snapshot.policy)
+    } else {
+        Vec::new()
+    };
+    let protect = pending_protection(&file, &plan, &snapshot.policy);
+    let rows = rows(&plan, &protect, &prune);
+    let converged =
+        plan.is_noop() && protect.is_empty() && prune.iter().all(|c| c.verdict.is_err());
+
+    if args.check || args.dry_run {
+        let warnings = policy.clone().unwrap_or_default();
+        if ctx.out.json {
+            let mut doc = render_plan::document(&plan, &warnings, None, args.dry_run);
+            extend(&mut doc, &file, &rows, &target, args, converged, started);
+            ctx.out.json_doc(&doc);
+        } else {
+            render_plan::print_warnings(ctx, &warnings, &plan);
+            print_rows(ctx, &rows);
+            if args.dry_run && ctx.out.verbose > 0 {
+                render_plan::print_plan(ctx, &plan);
+            }
+            warn_refused_prunes(ctx, &prune);
+        }
+        if let Err(refusal) = policy {
+            return Err(render_plan::refusal_failure(refusal).into());
+        }
+        if args.check {
+            if converged {
+                ctx.out.status(&format!(
+                    "{}: the machine matches the file ({} kernel{}).",
+                    args.file.display(),
+                    rows_of_kernels(&rows),
+                    plural(rows_of_kernels(&rows))
+                ));
+                return Ok(Code::Ok);
+            }
+            ctx.out.status(&format!(
+                "{}: {} change{} needed (run `kernels apply {}`).",
+                args.file.display(),
+                changes(&rows),
+                plural(changes(&rows)),
+                args.file.display()
+            ));
+            return Ok(Code::Problems);
+        }
+        ctx.out.status("Dry run: nothing was changed.");
+        return Ok(Code::Ok);
+    }
+
+    let warnings = policy.map_err(render_plan::refusal_failure)?;
+    render_plan::print_warnings(ctx, &warnings, &plan);
+    render_plan::confirm_foreign_replacements(ctx, &plan)?;
+    let progress = render_plan::StepPrinter::new(&ctx.out);
+    let result = kernels::execute(&plan, &snapshot, &ctx.cancel, &progress);
+    // Whatever happened, what this run left in the user's home belongs to the user.
+    let mut written = written_paths(&plan, &target, &lock_cfg);
+    let outcome = match result {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            hand_over(ctx, &target, &written);
+            return Err(render_plan::execute_failure(err).into());
+        }
+    };
+
+    let mut failures: Vec<String> = Vec::new();
+    let mut pruned: Vec<Value> = Vec::new();
+    for c in &prune {
+        let dir = &c.kernel.resource_dir;
+        match &c.verdict {
+            Err(_) => {}
+            Ok(()) => match kernelspec::remove(dir) {
+                Ok(_) => {
+                    ctx.out.step(&format!(
+                        "• removed kernel {} ({}), no longer in {}",
+                        c.kernel.name,
+                        ctx.show_path(dir),
+                        args.file.display()
+                    ));
+                    pruned.push(json!({"name": c.kernel.name, "resource_dir": dir}));
+                }
+                Err(e) => failures.push(format!(
+                    "pruning kernel {}: {}",
+                    c.kernel.name,
+                    super::list::error_text(&e)
+                )),
+            },
+        }
+    }
+    warn_refused_prunes(ctx, &prune);
+
+    if !protect.is_empty() {
+        match write_protection(&target.host, &protect) {
+            Ok(path) => {
+                ctx.out.step(&format!(
+                    "• protected {} in {}",
+                    protect
+                        .iter()
+                        .map(|a| a.target.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    ctx.show_path(&path)
+                ));
+                written.push(path);
+            }
+            Err(f) => failures.push(f.cause),
+        }
+    }
+    hand_over(ctx, &target, &written);
+
+    if ctx.out.json {
+        let mut doc = render_plan::document(&plan, &warnings, Some(&outcome), false);
+        extend(&mut doc, &file, &rows, &target, args, converged, started);
+        if let Some(obj) = doc.as_object_mut() {
+            obj.insert("pruned".into(), json!(pruned));
+            obj.insert("ok".into(), json!(failures.is_empty()));
+            obj.insert("errors".into(), json!(failures));
+        }
+        ctx.out.json_doc(&doc);
+    } else {
+        print_rows(ctx, &rows);
+    }
+    if let Some(first) = failures.first() {
+        let mut cause = first.clone();
+        for more in &failures[1..] {
+            cause.push('\n');
+            cause.push_str(more);
+        }
+        return Err(Failure::failed(cause).into());
+    }
+    let n = rows_of_kernels(&rows);
+    ctx.out.status(&format!(
+        "Applied {}: {} kernel{}, {} change{} ({} ms).",
+        args.file.display(),
+        n,
+        plural(n),
+        changes(&rows),
+        plural(changes(&rows)),
+        started.elapsed().as_millis()
+    ));
+    Ok(Code::Ok)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn target(ctx: &Ctx, args: &ApplyArgs) -> Result<Machine, Failure> {
+    let Some(name) = &args.for_user else {
+        return Ok(Machine {
+            host: ctx.host().clone(),
+            paths: ctx.paths().clone(),
+            user: None,
+        });
+    };
+    for_user::require_root().map_err(|e| {
+        Failure::usage(e.to_string())
+            .hint("run it as root (a setup script), or leave --for-user out to apply for yourself")
+    })?;
+    let user = for_user::find_user(name, ctx.host(), &ctx.cancel).map_err(|e| match e {
+        ForUserError::NoSuchUser { .. } | ForUserError::NoHome { .. } => {
+            Failure::usage(e.to_string())
+        }
+        other => Failure::failed(super::list::error_text(&other)),
+    })?;
+    let host = for_user::host_for(&user, ctx.host());
+    let paths = JupyterPaths::new(&for_user::paths_input_for(&host));
+    ctx.out.detail(&format!(
+        "applying for {} (uid {}, gid {}, home {})",
+        user.name,
+        user.uid,
+        user.gid,
+        user.home.display()
+    ));
+    Ok(Machine {
+        host,
+        paths,
+        user: Some(user),
+    })
+}
+
+fn take_lock(ctx: &Ctx, cfg: &LockConfig) -> Result<RunLock, Failure> {
+    let out = &ctx.out;
+    RunLock::acquire(cfg, &ctx.cancel, &mut |pid| {
+        let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+        out.status(&format!("waiting for another kernels run{who}…"));
+    })
+    .map_err(render_plan::lock_failure)
+}
+
+/// A file that cannot be read or is invalid: exit 2, every problem on its own line.
+fn read_failure(err: ReadError) -> Failure {
+    match err {
+        ReadError::Invalid(errors) => {
+            let n = errors.errors.len();
+            Failure::usage(format!(
+                "{} has {} problem{}; nothing was changed:\n{errors}",
+                errors.path.display(),
+                n,
+                plural(n)
+            ))
+            .hint("the format is described in docs/reference/kernels-toml.md")
+        }
+        other => Failure::usage(super::list::error_text(&other)),
+    }
+}
+
+/// `protect = true` entries the policy does not already hold as required.
+fn pending_protection(file: &KernelsFile, plan: &Plan, policy: &Policy) -> Vec<Addition> {
+    let mut out = Vec::new();
+    for (entry, k) in file.kernels.iter().zip(&plan.kernels) {
+        if !entry.protect {
+            continue;
+        }
+        let has = |want: &Target| {
+            policy.entries().iter().any(|e| {
+                e.required
+                    && match (&e.target, want) {
+                        (Target::EnvPath(a), Target::EnvPath(b)) => same_dir(a, b),
+                        (a, b) => a == b,
+                    }
+            })
+        };
+        for t in [
+            Target::Kernel(k.name.to_string()),
+            Target::EnvPath(k.env.prefix.clone()),
+        ] {
+            if !has(&t) {
+                out.push(Addition {
+                    target: t,
+                    required: true,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    a == b
+        || matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
+}
+
+/// Writes the additions to the administrator's policy file when running as root, else to
+/// the user's; returns the file.
+fn write_protection(host: &envs::HostEnv, additions: &[Addition]) -> Result<PathBuf, Failure> {
+    let paths = PolicyPaths::from_host(host);
+    let (file, source) = if kernelspec::running_as_root() {
+        (paths.system.clone(), Source::System(paths.system.clone()))
+    } else {
+        let user = paths.user.clone().ok_or_else(|| {
+            Failure::failed("cannot record protection: no home directory for the user policy")
+        })?;
+        (user.clone(), Source::User(user))
+    };
+    kernels::policy::write_additions(&file, &source, additions).map_err(|e| {
+        Failure::failed(format!(
+            "recording protection: {}",
+            super::list::error_text(&e)
+        ))
+    })?;
+    Ok(file)
+}
+
+/// Everything this run may have written, for `--for-user`'s hand-over: changed kernelspecs
+/// and environments, the lock's directory and the installers' caches.
+fn written_paths(plan: &Plan, target: &Machine, lock: &LockConfig) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if target.user.is_none() {
+        return out;
+    }
+    let mut installers_ran = false;
+    for k in &plan.kernels {
+        if k.env_steps().next().is_some() {
+            installers_ran = true;
+            out.push(k.env.prefix.clone());
+        }
+        if k.write_step().is_some() {
+            out.push(k.kernel_dir.clone());
+        }
+    }
+    if let Some(dir) = lock.path.parent() {
+        out.push(dir.to_path_buf());
+    }
+    if installers_ran {
+        if let Some(home) = &target.host.home {
+            out.push(home.join(".cache/uv"));
+            out.push(home.join(".cache/pip"));
+        }
+    }
+    out
+}
+
+fn hand_over(ctx: &Ctx, target: &Machine, written: &[PathBuf]) {
+    let Some(user) = &target.user else {
+        return;
+    };
+    match for_user::hand_over(user, written) {
+        Ok(report) => {
+            ctx.out.detail(&format!(
+                "gave {} file{} to {}",
+                report.changed,
+                plural(report.changed),
+                user.name
+            ));
+            for p in &report.outside_home {
+                ctx.out.detail(&format!(
+                    "left {} as it is (outside {})",
+                    p.display(),
+                    user.home.display()
+                ));
+            }
+        }
+        Err(e) => ctx.out.warn(&super::list::error_text(&e)),
+    }
+}
+
+/// One row of the summary table.
+struct Row {
+    name: String,
+    action: String,
+    display_name: String,
+    env: Option<PathBuf>,
+    kernel_dir: PathBuf,
+    is_kernel: bool,
+}
+
+fn action_of(k: &KernelPlan, protect: bool) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    let creates = k.steps.iter().any(|s| matches!(s, Step::CreateEnv(_)));
+    let installs = k
+        .steps
+        .iter()
+        .any(|s| matches!(s, Step::InstallPackages(_)));
+    if creates {
+        parts.push("create");
+    } else {
+        if installs {
+            parts.push("install");
+        }
+        if k.write_step().is_some() {
+            parts.push(if k.replaces.is_some() {
+                "update"
+            } else {
+                "register"
+            });
+        }
+    }
+    if protect {
+        parts.push("protect");
+    }
+    if parts.is_empty() {
+        "unchanged".to_string()
+    } else {
+        parts.join("+")
+    }
+}
+
+fn rows(plan: &Plan, protect: &[Addition], prune: &[PruneCandidate<'_>]) -> Vec<Row> {
+    let mut out: Vec<Row> = plan
+        .kernels
+        .iter()
+        .map(|k| {
+            let protects = protect.iter().any(|a| match &a.target {
+                Target::Kernel(n) => n == k.name.as_str(),
+                Target::EnvPath(p) => p == &k.env.prefix,
+                _ => false,
+            });
+            Row {
+                name: k.name.to_string(),
+                action: action_of(k, protects),
+                display_name: k.display_name.clone(),
+                env: Some(k.env.prefix.clone()),
+                kernel_dir: k.kernel_dir.clone(),
+                is_kernel: true,
+            }
+        })
+        .collect();
+    for c in prune {
+        out.push(Row {
+            name: c.kernel.name.clone(),
+            action: if c.verdict.is_ok() {
+                "prune".into()
+            } else {
+                "keep (protected)".into()
+            },
+            display_name: c
+                .kernel
+                .spec
+                .as_ref()
+                .map(|s| s.display_name.clone())
+                .unwrap_or_default(),
+            env: None,
+            kernel_dir: c.kernel.resource_dir.clone(),
+            is_kernel: false,
+        });
+    }
+    out
+}
+
+fn rows_of_kernels(rows: &[Row]) -> usize {
+    rows.iter().filter(|r| r.is_kernel).count()
+}
+
+fn changes(rows: &[Row]) -> usize {
+    rows.iter()
+        .filter(|r| r.action != "unchanged" && !r.action.starts_with("keep"))
+        .count()
+}
+
+fn print_rows(ctx: &Ctx, rows: &[Row]) {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.name.clone(),
+                r.action.clone(),
+                r.display_name.clone(),
+                r.env
+                    .as_deref()
+                    .map(|p| ctx.show_path(p))
+                    .unwrap_or_else(|| ctx.show_path(&r.kernel_dir)),
+            ]
+        })
+        .collect();
+    for line in table(&["KERNEL", "ACTION", "DISPLAY NAME", "ENVIRONMENT"], &cells) {
+        ctx.out.line(&line);
+    }
+}
+
+fn warn_refused_prunes(ctx: &Ctx, prune: &[PruneCandidate<'_>]) {
+    for c in prune {
+        if let Err(refusal) = &c.verdict {
+            ctx.out
+                .warn(&format!("not pruning kernel {}: {refusal}", c.kernel.name));
+        }
+    }
+}
+
+/// Adds apply's own keys to the shared `--json` document.
+fn extend(
+    doc: &mut Value,
+    file: &KernelsFile,
+    rows: &[Row],
+    target: &Machine,
+    args: &ApplyArgs,
+    converged: bool,
+    started: Instant,
+) {
+    let Some(obj) = doc.as_object_mut() else {
+        return;
+    };
+    let kernels: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "name": r.name,
+                "action": r.action,
+                "display_name": r.display_name,
+                "env": r.env,
+                "kernel_dir": r.kernel_dir,
+                "listed": r.is_kernel,
+            })
+        })
+        .collect();
+    obj.insert("file".into(), json!(file.path));
+    obj.insert("check".into(), json!(args.check));
+    obj.insert("converged".into(), json!(converged));
+    obj.insert("kernels".into(), json!(kernels));
+    obj.insert(
+        "for_user".into(),
+        match &target.user {
+            Some(u) => json!(u),
+            None => Value::Null,
+        },
+    );
+    obj.insert("seconds".into(), json!(started.elapsed().as_secs_f64()));
 }

@@ -274,7 +274,6 @@ impl Walker<'_> {
     }
 
     fn kernel(&mut self, index: usize, span: Range<usize>, table: &DeTable<'_>) -> Option<Parsed> {
-        let errors_before = self.errors.len();
         // Refer to a kernel by its name when it has a usable one, else by position.
         let label = table
             .iter()
@@ -451,9 +450,8 @@ impl Walker<'_> {
             }
             return None;
         };
-        if self.errors.len() != errors_before {
-            return None;
-        }
+        // An entry with problems is still returned, so duplicate names are reported too;
+        // any problem makes the whole file an error.
         let line = self.line_col(span.start).0;
         Some(Parsed {
             entry: e.into_entry(name, line),

@@ -1,0 +1,605 @@
+//! `kernels apply`: the documented image-build scripts and kernels.toml executed as written
+//! (real venvs, real ipykernel, booted under the real jupyter_client), convergence, `--check`,
+//! `--dry-run`, `--prune`, `--json`, file errors, and `--for-user` with a throwaway account.
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::common::{kernels_bin, run, test_bin_dir, Sandbox};
+use crate::require_python;
+
+/// The repository's `docs/examples`.
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples")
+}
+
+fn support(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/support")
+        .join(file)
+}
+
+/// A sandbox whose PATH starts with the binary under test and the test venv's `bin` (uv).
+fn sandbox() -> Sandbox {
+    let mut sb = Sandbox::new();
+    if let Some(bin) = test_bin_dir() {
+        sb.prepend_path(&bin);
+    }
+    sb.prepend_path(kernels_bin().parent().unwrap());
+    sb
+}
+
+/// Installer shims: `uv` and `pip` (the ones that exist on the sandbox PATH) are replaced by
+/// scripts that log their arguments to `log` and then run the real tool. Returns the log.
+fn install_shims(sb: &mut Sandbox) -> PathBuf {
+    let dir = sb.root().join("shims");
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = sb.root().join("installers.log");
+    let path = sb.vars().get("PATH").cloned().unwrap_or_default();
+    for tool in ["uv", "pip", "pip3", "conda", "mamba", "micromamba"] {
+        let real = path
+            .split(':')
+            .map(|d| Path::new(d).join(tool))
+            .find(|p| p.is_file());
+        let Some(real) = real else { continue };
+        let shim = dir.join(tool);
+        std::fs::write(
+            &shim,
+            format!(
+                "#!/bin/sh\necho \"{tool} $*\" >> '{}'\nexec '{}' \"$@\"\n",
+                log.display(),
+                real.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+    }
+    sb.prepend_path(&dir);
+    log
+}
+
+fn read_log(log: &Path) -> String {
+    std::fs::read_to_string(log).unwrap_or_default()
+}
+
+fn current_user() -> String {
+    let out = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Runs code in a kernel with the real jupyter_client; returns its JSON verdict.
+fn run_in_kernel(sb: &Sandbox, python: &Path, kernel: &str, code: &str) -> Value {
+    let out = run(sb.command(python).arg(support("run_kernel.py")).args([
+        kernel,
+        code,
+        "--timeout",
+        "90",
+    ]));
+    assert_eq!(
+        out.code, 0,
+        "{kernel} did not start:\n{}\n{}",
+        out.stdout, out.stderr
+    );
+    serde_json::from_str(out.stdout.trim()).unwrap()
+}
+
+fn rows(doc: &Value) -> Vec<(String, String)> {
+    doc["kernels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["name"].as_str().unwrap().to_string(),
+                k["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn the_documented_image_scripts_create_check_and_restore_kernels() {
+    let python = require_python!();
+    let mut sb = sandbox();
+    let log = install_shims(&mut sb);
+    let toml = examples().join("kernels.toml");
+    let me = current_user();
+
+    // Creation script, first run: real environments, real ipykernel.
+    let create = run(sb
+        .command("bash")
+        .arg(examples().join("create-image.sh"))
+        .arg(&me));
+    create.ok();
+    let first_log = read_log(&log);
+    if test_bin_dir().is_some_and(|b| b.join("uv").is_file()) {
+        assert!(
+            first_log.contains("uv "),
+            "the first run should install with uv: {first_log:?}"
+        );
+    }
+    for name in ["data", "scratch"] {
+        assert!(
+            sb.user_kernels().join(name).join("kernel.json").is_file(),
+            "kernel {name} missing:\n{}",
+            create.stderr
+        );
+    }
+    // They boot under Jupyter's own client, with the file's env and packages.
+    let v = run_in_kernel(
+        &sb,
+        &python,
+        "data",
+        "import os, sys, tabulate; print(os.environ['MPLBACKEND'], sys.prefix)",
+    );
+    assert_eq!(v["status"], "ok", "{v}");
+    let out = v["stdout"].as_str().unwrap();
+    assert!(out.starts_with("Agg "), "{out}");
+    assert!(out.contains("kernels/envs/data"), "{out}");
+    let v = run_in_kernel(&sb, &python, "scratch", "print(6 * 7)");
+    assert_eq!(v["stdout"].as_str().unwrap().trim(), "42", "{v}");
+
+    // Second run, as the startup script: nothing to do, no installer started.
+    std::fs::write(&log, "").unwrap();
+    let startup = run(sb
+        .command("bash")
+        .arg(examples().join("startup.sh"))
+        .arg(&me));
+    startup.ok();
+    assert!(
+        startup.stdout.contains("kernels match"),
+        "{}",
+        startup.stdout
+    );
+    assert_eq!(
+        read_log(&log),
+        "",
+        "a converged machine must start no installer"
+    );
+    let again = sb.kernels(&["apply", toml.to_str().unwrap()]);
+    again.ok();
+    for name in ["data", "scratch"] {
+        assert!(
+            again
+                .stdout
+                .lines()
+                .any(|l| l.starts_with(name) && l.contains(" unchanged ")),
+            "{}",
+            again.stdout
+        );
+    }
+    let check = sb.kernels(&["apply", toml.to_str().unwrap(), "--check"]);
+    assert_eq!(check.code, 0, "{}\n{}", check.stdout, check.stderr);
+    assert_eq!(read_log(&log), "");
+
+    // A kernel removed by hand: --check says so (4), the startup script restores it.
+    std::fs::remove_dir_all(sb.user_kernels().join("scratch")).unwrap();
+    let check = sb.kernels(&["apply", toml.to_str().unwrap(), "--check", "--json"]);
+    assert_eq!(check.code, 4, "{}\n{}", check.stdout, check.stderr);
+    let doc = check.json();
+    assert_eq!(doc["converged"], false);
+    assert_eq!(
+        rows(&doc),
+        pairs(&[("data", "unchanged"), ("scratch", "register")])
+    );
+    assert!(
+        !sb.user_kernels().join("scratch").exists(),
+        "--check changed something"
+    );
+    let restore = run(sb
+        .command("bash")
+        .arg(examples().join("startup.sh"))
+        .arg(&me));
+    restore.ok();
+    assert_eq!(
+        read_log(&log),
+        "",
+        "restoring a kernelspec needs no installer"
+    );
+    assert!(sb.user_kernels().join("scratch/kernel.json").is_file());
+    let check = sb.kernels(&["apply", toml.to_str().unwrap(), "--check"]);
+    assert_eq!(check.code, 0, "{}\n{}", check.stdout, check.stderr);
+    let v = run_in_kernel(&sb, &python, "scratch", "print('back')");
+    assert_eq!(v["stdout"].as_str().unwrap().trim(), "back", "{v}");
+}
+
+/// A kernels.toml of kernels that register the test venv (which has ipykernel) as
+/// `existing`: planning and registering for real without installing anything.
+fn existing_file(dir: &Path, env: &Path, names: &[&str]) -> PathBuf {
+    let mut text = String::from("version = 1\n");
+    for n in names {
+        text.push_str(&format!(
+            "\n[[kernel]]\nname = \"{n}\"\ndisplay_name = \"Py {n}\"\nexisting = \"{}\"\nenv = {{ WHO = \"{n}\" }}\n",
+            env.display()
+        ));
+    }
+    let path = dir.join("kernels.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn test_env(python: &Path) -> PathBuf {
+    python.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+#[test]
+fn apply_converges_dry_runs_checks_and_reports_json() {
+    let python = require_python!();
+    let sb = sandbox();
+    let env = test_env(&python);
+    let file = existing_file(sb.root(), &env, &["k1", "k2"]);
+    let f = file.to_str().unwrap();
+
+    let dry = sb.kernels(&["apply", f, "--dry-run"]);
+    dry.ok();
+    assert!(dry.stdout.contains("k1      register"), "{}", dry.stdout);
+    assert!(!sb.user_kernels().exists(), "--dry-run wrote something");
+    let check = sb.kernels(&["apply", f, "--check"]);
+    assert_eq!(check.code, 4, "{}", check.stderr);
+    assert!(
+        check.stderr.contains("2 changes needed"),
+        "{}",
+        check.stderr
+    );
+
+    let first = sb.kernels(&["apply", f, "--json"]);
+    first.ok();
+    let doc = first.json();
+    assert_eq!(doc["ok"], true);
+    assert_eq!(rows(&doc), pairs(&[("k1", "register"), ("k2", "register")]));
+    assert_eq!(doc["plan"]["kernels"].as_array().unwrap().len(), 2);
+    let outcome = doc["outcome"]["kernels"].as_array().unwrap();
+    assert_eq!(outcome.len(), 2);
+    assert_eq!(outcome[0]["name"], "k1");
+    let spec: Value = serde_json::from_str(
+        &std::fs::read_to_string(sb.user_kernels().join("k1/kernel.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(spec["display_name"], "Py k1");
+    assert_eq!(spec["env"]["WHO"], "k1");
+    assert_eq!(spec["metadata"]["kernels"]["source"], "apply");
+    assert_eq!(
+        spec["metadata"]["kernels"]["apply_file"],
+        std::fs::canonicalize(&file).unwrap().display().to_string()
+    );
+
+    let second = sb.kernels(&["apply", f, "--json"]);
+    second.ok();
+    let doc = second.json();
+    assert_eq!(doc["converged"], true);
+    assert_eq!(
+        rows(&doc),
+        pairs(&[("k1", "unchanged"), ("k2", "unchanged")])
+    );
+    assert_eq!(doc["outcome"]["executed"].as_array().unwrap().len(), 0);
+    sb.kernels(&["apply", f, "--check"]).ok();
+
+    // A changed file converges: a new variable rewrites only that kernelspec.
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("WHO = \"k2\"", "WHO = \"k2\", EXTRA = \"1\"");
+    std::fs::write(&file, text).unwrap();
+    let third = sb.kernels(&["apply", f, "--json"]);
+    third.ok();
+    assert_eq!(
+        rows(&third.json()),
+        pairs(&[("k1", "unchanged"), ("k2", "update")])
+    );
+    let spec: Value = serde_json::from_str(
+        &std::fs::read_to_string(sb.user_kernels().join("k2/kernel.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(spec["env"]["EXTRA"], "1");
+
+    // The applied kernel really starts under Jupyter, with its variables.
+    let v = run_in_kernel(&sb, &python, "k2", "import os; print(os.environ['WHO'])");
+    assert_eq!(v["stdout"].as_str().unwrap().trim(), "k2", "{v}");
+}
+
+#[test]
+fn prune_removes_only_this_files_own_kernels() {
+    let python = require_python!();
+    let sb = sandbox();
+    let env = test_env(&python);
+    let dir_a = sb.root().join("a");
+    let dir_b = sb.root().join("b");
+    std::fs::create_dir_all(&dir_a).unwrap();
+    std::fs::create_dir_all(&dir_b).unwrap();
+    let a = existing_file(&dir_a, &env, &["keep", "drop", "guarded"]);
+    let b = existing_file(&dir_b, &env, &["other-file"]);
+    sb.kernels(&["apply", a.to_str().unwrap()]).ok();
+    sb.kernels(&["apply", b.to_str().unwrap()]).ok();
+    sb.kernels(&["add", "by-add", "--existing", env.to_str().unwrap()])
+        .ok();
+    sb.write_spec(
+        &sb.user_kernels(),
+        "foreign",
+        r#"{"argv": ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"], "display_name": "Foreign", "language": "python"}"#,
+    );
+    sb.kernels(&["protect", "guarded"]).ok();
+
+    // The file now lists only `keep`.
+    let a = existing_file(&dir_a, &env, &["keep"]);
+    let af = a.to_str().unwrap();
+    // Without --prune nothing is removed and the file counts as converged.
+    sb.kernels(&["apply", af, "--check"]).ok();
+    let check = sb.kernels(&["apply", af, "--check", "--prune", "--json"]);
+    assert_eq!(check.code, 4, "{}", check.stderr);
+    assert_eq!(
+        rows(&check.json()),
+        pairs(&[
+            ("keep", "unchanged"),
+            ("drop", "prune"),
+            ("guarded", "keep (protected)")
+        ])
+    );
+    let out = sb.kernels(&["apply", af, "--prune"]);
+    out.ok();
+    assert!(
+        out.stderr.contains("not pruning kernel guarded"),
+        "{}",
+        out.stderr
+    );
+    let left: BTreeSet<String> = std::fs::read_dir(sb.user_kernels())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let want: BTreeSet<String> = ["keep", "guarded", "other-file", "by-add", "foreign"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(left, want);
+    // The environment behind a pruned kernel stays.
+    assert!(env.join("pyvenv.cfg").is_file());
+    // Converged now, prune included (the protected one is not a pending change).
+    sb.kernels(&["apply", af, "--check", "--prune"]).ok();
+}
+
+#[test]
+fn invalid_files_are_usage_errors_with_line_field_and_suggestion() {
+    let sb = sandbox();
+    let file = sb.root().join("kernels.toml");
+    std::fs::write(
+        &file,
+        "[[kernel]]\nname = \"ok\"\npackges = [\"numpy\"]\n\n[[kernel]]\nname = \"OK\"\npython = 3.10\n",
+    )
+    .unwrap();
+    let out = sb.kernels(&["apply", file.to_str().unwrap()]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let f = file.display().to_string();
+    for want in [
+        format!("{f} has 3 problems; nothing was changed"),
+        format!("{f}:3:1: kernel `ok`.packges: unknown key `packges` (did you mean `packages`?)"),
+        format!("{f}:6:8: name: duplicate kernel name `ok` (first defined on line 2)"),
+        format!("{f}:7:10: kernel `OK`.python: expected a string, found a number"),
+    ] {
+        assert!(
+            out.stderr.contains(&want),
+            "missing {want:?} in:\n{}",
+            out.stderr
+        );
+    }
+    assert!(
+        !sb.home().join(".local").exists(),
+        "a bad file must change nothing"
+    );
+
+    let json = sb.kernels(&["apply", file.to_str().unwrap(), "--json"]);
+    assert_eq!(json.code, 2);
+    assert_eq!(json.json()["error"]["kind"], "usage");
+
+    let missing = sb.kernels(&["apply", sb.root().join("nope.toml").to_str().unwrap()]);
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    assert!(missing.stderr.contains("nope.toml"), "{}", missing.stderr);
+}
+
+#[test]
+fn for_user_is_refused_without_root_or_without_the_user() {
+    let sb = sandbox();
+    let file = sb.root().join("kernels.toml");
+    std::fs::write(&file, "[[kernel]]\nname = \"x\"\n").unwrap();
+    let out = sb.kernels(&[
+        "apply",
+        file.to_str().unwrap(),
+        "--for-user",
+        "no-such-user-kernels-test",
+    ]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    if kernelspec::running_as_root() {
+        assert!(
+            out.stderr
+                .contains("no user named \"no-such-user-kernels-test\""),
+            "{}",
+            out.stderr
+        );
+    } else {
+        assert!(
+            out.stderr.contains("--for-user needs root"),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+/// Deletes the throwaway account (and its home) however the test ends.
+struct UserGuard(String);
+
+impl Drop for UserGuard {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("userdel")
+            .args(["-r", "-f", &self.0])
+            .output();
+    }
+}
+
+fn have(tool: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn for_user_installs_into_the_users_home_owned_by_the_user() {
+    let python = require_python!();
+    if !kernelspec::running_as_root() || !have("useradd") || !have("userdel") {
+        eprintln!("skipped: needs root and useradd/userdel to create a throwaway user");
+        return;
+    }
+    let name = format!("kt{}", std::process::id() % 100_000);
+    let made = std::process::Command::new("useradd")
+        .args(["--create-home", "--shell", "/bin/sh", &name])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "useradd: {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let _guard = UserGuard(name.clone());
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    let entry: Vec<&str> = passwd
+        .lines()
+        .find(|l| l.starts_with(&format!("{name}:")))
+        .unwrap()
+        .split(':')
+        .collect();
+    let (uid, gid, home) = (
+        entry[2].parse::<u32>().unwrap(),
+        entry[3].parse::<u32>().unwrap(),
+        PathBuf::from(entry[5]),
+    );
+
+    let mut sb = sandbox();
+    // An interpreter the user can run (root's own may live under /root, which they cannot
+    // enter), so the kernel can later be started as the user.
+    let user_python = ["/usr/bin/python3", "/usr/local/bin/python3"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file());
+    if let Some(p) = &user_python {
+        sb.set("KERNELS_PYTHON", p);
+    }
+    let file = sb.root().join("kernels.toml");
+    std::fs::write(
+        &file,
+        "[[kernel]]\nname = \"mine\"\ndisplay_name = \"Mine\"\nenv = { OWNER = \"user\" }\n",
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let out = sb.kernels(&["apply", f, "--for-user", &name, "--json"]);
+    out.ok();
+    let doc = out.json();
+    assert_eq!(doc["for_user"]["name"], name.as_str());
+    assert_eq!(doc["for_user"]["uid"], uid);
+
+    // Placement: the user's home, not root's (the sandbox HOME).
+    let kdir = home.join(".local/share/jupyter/kernels/mine");
+    let env = home.join(".local/share/kernels/envs/mine");
+    assert!(kdir.join("kernel.json").is_file(), "{}", out.stderr);
+    assert!(env.join("bin/python").exists());
+    assert!(
+        !sb.user_kernels().exists(),
+        "root's own kernels dir was written"
+    );
+    assert!(!sb.home().join(".local/share/kernels").exists());
+    let spec: Value =
+        serde_json::from_str(&std::fs::read_to_string(kdir.join("kernel.json")).unwrap()).unwrap();
+    assert!(spec["argv"][0]
+        .as_str()
+        .unwrap()
+        .starts_with(home.to_str().unwrap()));
+
+    // Ownership: every file and directory under the user's home is the user's.
+    let mut not_theirs = Vec::new();
+    let mut count = 0;
+    for entry in walkdir(&home) {
+        count += 1;
+        let meta = std::fs::symlink_metadata(&entry).unwrap();
+        if meta.uid() != uid || meta.gid() != gid {
+            not_theirs.push(format!(
+                "{} ({}:{})",
+                entry.display(),
+                meta.uid(),
+                meta.gid()
+            ));
+        }
+    }
+    assert!(
+        count > 100,
+        "expected an environment under the home, saw {count} entries"
+    );
+    assert!(
+        not_theirs.is_empty(),
+        "not owned by {name}: {:#?}",
+        &not_theirs[..not_theirs.len().min(20)]
+    );
+
+    // A second run is converged and leaves ownership alone.
+    let again = sb.kernels(&["apply", f, "--for-user", &name, "--check"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+
+    // The kernel starts under Jupyter (as root, reading the user's kernels) ...
+    let mut as_root = Sandbox::new();
+    as_root.set("HOME", &home);
+    let v = run_in_kernel(
+        &as_root,
+        &python,
+        "mine",
+        "import os, sys; print(os.environ['OWNER'], sys.prefix)",
+    );
+    assert_eq!(v["status"], "ok", "{v}");
+    assert!(
+        v["stdout"]
+            .as_str()
+            .unwrap()
+            .contains(env.to_str().unwrap()),
+        "{v}"
+    );
+    // ... and as the user themselves, through kernels doctor --boot.
+    if user_python.is_some() && have("runuser") {
+        let boot = run(sb
+            .command("runuser")
+            .args(["-u", &name, "--"])
+            .arg(kernels_bin())
+            .args(["doctor", "--boot", "mine"])
+            .env("HOME", &home));
+        assert_eq!(
+            boot.code, 0,
+            "doctor --boot as {name}:\n{}\n{}",
+            boot.stdout, boot.stderr
+        );
+    } else {
+        eprintln!("note: no /usr/bin/python3 or runuser; the boot as the user was not tried");
+    }
+}
+
+fn walkdir(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(path.clone());
+            }
+            out.push(path);
+        }
+    }
+    out
+}
