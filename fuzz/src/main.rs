@@ -10,18 +10,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-mod targets;
-
-/// A target: `Ok(signature)` (a short string describing what the input did, used to keep
-/// interesting inputs), or `Err(invariant that broke)`.
-type Target = fn(&[u8]) -> Result<String, String>;
-
-const TARGETS: &[(&str, Target)] = &[
-    ("spec", targets::spec),
-    ("name", targets::name),
-    ("argv", targets::argv),
-    ("policy", targets::policy),
-];
+use kernels_fuzz::{Target, TARGETS};
 
 /// Byte strings worth splicing into JSON and shell text.
 const TOKENS: &[&[u8]] = &[

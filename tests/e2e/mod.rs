@@ -11,3 +11,4 @@ mod add_conda;
 mod apply;
 mod envs;
 mod install;
+mod reliability;

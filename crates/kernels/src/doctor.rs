@@ -106,6 +106,7 @@ pub struct KernelReport {
     /// The kernel name.
     pub name: String,
     /// Its spec directory.
+    #[serde(serialize_with = "crate::wrappers::lossy::path")]
     pub resource_dir: PathBuf,
     /// Where that directory comes from (`user`, `system`, ...).
     pub scope: &'static str,
@@ -151,7 +152,10 @@ pub struct ProtectedReport {
     /// One sentence.
     pub message: String,
     /// The kernel dirs or prefixes it matched.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "crate::wrappers::lossy::paths"
+    )]
     pub matches: Vec<PathBuf>,
 }
 

@@ -54,9 +54,9 @@ pub enum Source {
     /// Compiled into `kernels`.
     BuiltIn,
     /// The administrator's system policy file.
-    System(PathBuf),
+    System(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
     /// The user's policy file.
-    User(PathBuf),
+    User(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
 }
 
 impl Source {
@@ -108,7 +108,7 @@ pub enum Target {
     /// An environment by name (conda names; matched exactly).
     EnvName(String),
     /// An environment by prefix (matched after resolving symlinks).
-    EnvPath(PathBuf),
+    EnvPath(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
     /// The root ("base") environment of any conda installation.
     CondaBase,
 }

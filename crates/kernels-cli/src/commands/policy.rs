@@ -28,7 +28,6 @@ pub fn load(ctx: &Ctx) -> Policy {
 
 /// A refusal as the failure the CLI exits with: code 3, the refusal as the cause, its hint.
 /// (For `remove`, `add`, `apply`, `install`: every command that asks the policy.)
-#[allow(dead_code)] // until the mutating commands call it
 pub fn refused(refusal: &Refusal) -> Failure {
     Failure::new(Code::Refused, refusal.to_string()).hint(refusal.hint())
 }
@@ -43,7 +42,7 @@ pub fn run(ctx: &Ctx, _args: &PolicyArgs) -> anyhow::Result<Code> {
             .sources
             .iter()
             .map(|s| {
-                let mut v = json!({"source": s.source.word(), "path": s.source.path()});
+                let mut v = json!({"source": s.source.word(), "path": lossy(s.source.path())});
                 if let (Value::Object(obj), Ok(Value::Object(state))) =
                     (&mut v, serde_json::to_value(&s.state))
                 {
@@ -61,11 +60,11 @@ pub fn run(ctx: &Ctx, _args: &PolicyArgs) -> anyhow::Result<Code> {
                     "value": value,
                     "required": r.entry.required,
                     "source": r.entry.source.word(),
-                    "source_path": r.entry.source.path(),
+                    "source_path": lossy(r.entry.source.path()),
                     "reason": r.entry.reason,
                     "present": r.present,
                     "healthy": r.status != Status::Problem,
-                    "matches": r.matches,
+                    "matches": r.matches.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -127,6 +126,11 @@ pub fn run(ctx: &Ctx, _args: &PolicyArgs) -> anyhow::Result<Code> {
         ctx.out.line(&line);
     }
     Ok(Code::Ok)
+}
+
+/// A path for a JSON document (lossy: a non-UTF-8 path must not abort the document).
+fn lossy(path: Option<&std::path::Path>) -> Option<String> {
+    path.map(|p| p.to_string_lossy().into_owned())
 }
 
 /// `(kind, value)` of a target, for tables and JSON.

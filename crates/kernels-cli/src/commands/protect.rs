@@ -46,6 +46,12 @@ pub fn run(ctx: &Ctx, args: &ProtectArgs) -> anyhow::Result<Code> {
         })?;
         (user.clone(), Source::User(user))
     };
+    // Mutations are serialised per user (the policy file is read, changed, written back).
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(ctx.lock()?)
+    };
     let machine = Machine::gather(ctx.paths(), ctx.host());
     let additions: Vec<Addition> = if args.snapshot {
         let kernel_envs: Vec<PathBuf> = machine
@@ -119,7 +125,7 @@ fn report(
         ctx.out.json_doc(&json!({
             "ok": true,
             "dry_run": dry_run,
-            "file": file,
+            "file": file.to_string_lossy(),
             "entries": entries,
             "changed": changed,
         }));

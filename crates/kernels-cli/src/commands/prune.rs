@@ -22,6 +22,12 @@ pub struct PruneArgs {
 
 /// Runs `kernels prune`.
 pub fn run(ctx: &Ctx, args: &PruneArgs) -> anyhow::Result<Code> {
+    // Mutations are serialised per user; a dry run changes nothing and needs no lock.
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(ctx.lock()?)
+    };
     let machine = Machine::gather(ctx.paths(), ctx.host());
     let policy = super::policy::load(ctx);
     let plan = plan_prune(&machine, &policy);

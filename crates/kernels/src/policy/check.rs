@@ -21,6 +21,7 @@ pub enum RegisterWarning {
         /// The kernel name.
         name: String,
         /// The spec directory that will be hidden.
+        #[serde(serialize_with = "crate::wrappers::lossy::path")]
         hidden: PathBuf,
     },
     /// A kernel of the same name in a higher-priority directory hides the new one: Jupyter
@@ -29,6 +30,7 @@ pub enum RegisterWarning {
         /// The kernel name.
         name: String,
         /// The spec directory that wins.
+        #[serde(serialize_with = "crate::wrappers::lossy::path")]
         winner: PathBuf,
     },
     /// Another visible kernel has the same display name (frontends cannot tell them apart).
@@ -38,11 +40,13 @@ pub enum RegisterWarning {
         /// The other kernel.
         other: String,
         /// Its spec directory.
+        #[serde(serialize_with = "crate::wrappers::lossy::path")]
         other_dir: PathBuf,
     },
     /// The target directory is not on Jupyter's search path.
     NotOnSearchPath {
         /// The directory.
+        #[serde(serialize_with = "crate::wrappers::lossy::path")]
         dir: PathBuf,
     },
 }

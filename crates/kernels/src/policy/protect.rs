@@ -57,8 +57,8 @@ impl ProtectError {
     }
 }
 
-/// Checks that `input` can be a name at all: no `/` (paths are taken only when absolute), no
-/// NUL or control characters, not `.`/`..`, at most 255 bytes.
+/// Checks that `input` can be a name at all: a kernel name or a conda environment name, i.e.
+/// 1 to 255 bytes of `[A-Za-z0-9._+@-]`, not `.`/`..` (paths are taken only when absolute).
 fn check_name(input: &str) -> Result<(), ProtectError> {
     let invalid = |why: &str| ProtectError::Invalid {
         input: input.to_string(),
@@ -70,9 +70,6 @@ fn check_name(input: &str) -> Result<(), ProtectError> {
     if input.len() > kernelspec::MAX_NAME_LEN {
         return Err(invalid("it is longer than 255 bytes"));
     }
-    if input.chars().any(char::is_control) {
-        return Err(invalid("it contains a control character"));
-    }
     if input == "." || input == ".." {
         return Err(invalid("'.' and '..' are not names"));
     }
@@ -80,6 +77,12 @@ fn check_name(input: &str) -> Result<(), ProtectError> {
         return Err(invalid(
             "relative paths are not accepted; give an absolute path",
         ));
+    }
+    if let Some(c) = input
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "._+@-".contains(*c)))
+    {
+        return Err(invalid(&format!("it contains {c:?}")));
     }
     Ok(())
 }
@@ -260,6 +263,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
     use kernelspec::{FoundKernel, KernelSpec, Scope};
+    use std::fs;
 
     fn found(name: &str) -> FoundKernel {
         FoundKernel {
@@ -320,7 +324,9 @@ mod tests {
             shadowed: vec![],
             problems: vec![],
         };
-        for bad in ["../x", "a/b", "a\0b", ".", "..", ""] {
+        for bad in [
+            "../x", "a/b", "a\0b", ".", "..", "", "a b", "a\\b", "\u{212a}",
+        ] {
             let e = plan_protect(&[bad.to_string()], &d, &[]).unwrap_err();
             assert!(e.is_usage(), "{bad:?}: {e}");
         }

@@ -111,6 +111,7 @@ pub enum Refusal {
         /// The kernel's name.
         name: String,
         /// Its spec directory.
+        #[serde(serialize_with = "crate::wrappers::lossy::path")]
         dir: PathBuf,
         /// The rule.
         by: Box<Protection>,
@@ -125,10 +126,12 @@ pub enum Refusal {
         /// The new kernel's name.
         name: String,
         /// Where it would be written.
+        #[serde(serialize_with = "crate::wrappers::lossy::path")]
         target_dir: PathBuf,
         /// How the two meet.
         clash: Clash,
         /// The protected spec directory.
+        #[serde(serialize_with = "crate::wrappers::lossy::path")]
         existing_dir: PathBuf,
         /// The rule.
         by: Box<Protection>,
@@ -153,6 +156,7 @@ pub enum Refusal {
         /// What was about to happen.
         action: EnvAction,
         /// The environment's prefix.
+        #[serde(serialize_with = "crate::wrappers::lossy::path")]
         prefix: PathBuf,
         /// The rule.
         by: Box<Protection>,
@@ -167,6 +171,7 @@ pub enum Refusal {
         /// What was about to happen.
         action: EnvAction,
         /// The environment's prefix.
+        #[serde(serialize_with = "crate::wrappers::lossy::path")]
         prefix: PathBuf,
         /// The marker's message, if it has one.
         message: Option<String>,

@@ -35,9 +35,9 @@ pub struct Locator<'a> {
 #[serde(tag = "status", content = "path", rename_all = "snake_case")]
 pub enum ProgramStatus {
     /// It exists at this path.
-    Found(PathBuf),
+    Found(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
     /// An absolute path that does not exist.
-    Missing(PathBuf),
+    Missing(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
     /// A bare name not found on `PATH`.
     NotOnPath(String),
     /// Cannot be told from here (a relative path, the `{prefix}` placeholder, ...).
@@ -61,9 +61,9 @@ pub enum EnvStatus {
     /// No environment is selected (a system interpreter, a plain program).
     NotSelected,
     /// It exists.
-    Exists(PathBuf),
+    Exists(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
     /// The prefix (or the pixi manifest, or the uv project) does not exist.
-    Missing(PathBuf),
+    Missing(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
     /// A name no known environment has.
     UnknownName(String),
     /// Cannot be told from here (why).
@@ -85,11 +85,11 @@ impl EnvStatus {
 #[serde(tag = "what", content = "path", rename_all = "snake_case")]
 pub enum Gone {
     /// `argv[0]`, an absolute path, does not exist.
-    Launcher(PathBuf),
+    Launcher(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
     /// The environment's prefix (or manifest) does not exist.
-    Env(PathBuf),
+    Env(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
     /// The interpreter inside the wrappers, an absolute path, does not exist.
-    Program(PathBuf),
+    Program(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
 }
 
 impl std::fmt::Display for Gone {

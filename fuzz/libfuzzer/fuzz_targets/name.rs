@@ -1,0 +1,6 @@
+//! libFuzzer target `name` (see ../../src/targets.rs).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    kernels_fuzz::check(kernels_fuzz::targets::name, data);
+});
