@@ -514,3 +514,129 @@ fn kernels_inside_a_frozen_environment_are_never_pruned() {
     );
     assert_eq!(tree(sb.root()), before);
 }
+
+/// The prefix of the test interpreter's venv (it has ipykernel), for `add --existing`.
+fn test_env() -> Option<PathBuf> {
+    crate::common::test_python().and_then(|p| p.parent()?.parent().map(Path::to_path_buf))
+}
+
+#[test]
+fn add_refuses_to_shadow_or_collide_with_a_protected_kernel_case_insensitively() {
+    // Finding 2 of the peer review: the image's kernel lives in the system dir; a user kernel
+    // named `Python38-AzureML` would take it over.
+    let Some(env) = test_env() else {
+        eprintln!("skipped: KERNELS_TEST_PYTHON is not set");
+        return;
+    };
+    let env = env.to_str().expect("utf8");
+    let sb = isolated();
+    sb.write_spec(
+        &system_kernels(&sb),
+        "python38-azureml",
+        &spec_argv(&["python3", "{connection_file}"], "Python 3.8 - AzureML"),
+    );
+    let before = tree(sb.root());
+    let out = sb.kernels(&["add", "Python38-AzureML", "--existing", env]);
+    assert_refused(&out, "would shadow the protected kernel", "built-in defaults");
+    // Its display name cannot be borrowed either.
+    let out = sb.kernels(&[
+        "add",
+        "mine",
+        "--existing",
+        env,
+        "--display-name",
+        "Python 3.8 - AzureML",
+    ]);
+    assert_refused(&out, "display name of the protected kernel", "built-in defaults");
+    assert_eq!(tree(sb.root()), before, "a refused add changed files");
+
+    // A kernel the user protected: re-registering it in place is refused too.
+    sb.kernels(&["add", "mine", "--existing", env]).ok();
+    sb.kernels(&["protect", "mine"]).ok();
+    let before = tree(sb.root());
+    let out = sb.kernels(&[
+        "add",
+        "MINE",
+        "--existing",
+        env,
+        "--display-name",
+        "Changed",
+    ]);
+    assert_refused(&out, "would replace the protected kernel", "user policy");
+    assert_eq!(tree(sb.root()), before);
+}
+
+#[test]
+fn add_warns_about_shadowing_and_duplicate_display_names_of_unprotected_kernels() {
+    let Some(env) = test_env() else {
+        eprintln!("skipped: KERNELS_TEST_PYTHON is not set");
+        return;
+    };
+    let sb = isolated();
+    sb.write_spec(
+        &system_kernels(&sb),
+        "shared",
+        &spec_argv(&["python3", "{connection_file}"], "Shared"),
+    );
+    sb.write_spec(
+        &system_kernels(&sb),
+        "other",
+        &spec_argv(&["python3", "{connection_file}"], "Twin"),
+    );
+    let out = sb.kernels(&[
+        "add",
+        "Shared",
+        "--existing",
+        env.to_str().expect("utf8"),
+        "--display-name",
+        "Twin",
+    ]);
+    out.ok();
+    assert!(out.stderr.contains("will hide the kernel of the same name"), "{}", out.stderr);
+    assert!(out.stderr.contains("also used by kernel `other`"), "{}", out.stderr);
+    assert!(sb.user_kernels().join("shared/kernel.json").is_file());
+}
+
+#[test]
+fn install_into_a_frozen_environment_is_refused_but_a_protected_one_is_allowed() {
+    let sb = isolated();
+    let env = sb.root().join("envs/frozen");
+    let python = fake_venv(&env);
+    std::fs::create_dir_all(env.join("conda-meta")).expect("conda-meta");
+    std::fs::write(env.join("conda-meta/frozen"), "").expect("frozen");
+    sb.write_spec(&sb.user_kernels(), "icy", &spec_for(&python, "Icy"));
+    let before = tree(sb.root());
+    let out = sb.kernels(&["install", "icy", "somepackage"]);
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("frozen"), "{}", out.stderr);
+    assert_eq!(tree(sb.root()), before);
+    // Protected but not frozen: the policy has no objection (a dry run shows the plan).
+    let env2 = sb.root().join("envs/shared");
+    let python2 = fake_venv(&env2);
+    sb.write_spec(&sb.user_kernels(), "shared", &spec_for(&python2, "Shared"));
+    sb.kernels(&["protect", env2.to_str().expect("utf8")]).ok();
+    let out = sb.kernels(&["install", "shared", "somepackage", "--dry-run"]);
+    assert_ne!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+}
+
+#[test]
+fn remove_with_env_refuses_a_protected_environment() {
+    let sb = isolated();
+    let env = sb.root().join("envs/made-by-kernels");
+    let python = fake_venv(&env);
+    let mut spec: serde_json::Value =
+        serde_json::from_str(&spec_for(&python, "Made")).expect("json");
+    spec["metadata"] = serde_json::json!({"kernels": {
+        "managed": true, "env": env, "env_created": true, "backend": "venv",
+        "activation": {"method": "computed", "vars": []}, "source": "add"}});
+    sb.write_spec(&sb.user_kernels(), "made", &spec.to_string());
+    write_policy(
+        &system_policy(&sb),
+        &serde_json::json!({"envs": [{"path": env, "reason": "shared by the team"}]}),
+    );
+    let before = tree(sb.root());
+    let out = sb.kernels(&["remove", "made", "--with-env"]);
+    assert_refused(&out, "refusing to remove environment", "system policy");
+    assert!(out.stderr.contains("shared by the team"), "{}", out.stderr);
+    assert_eq!(tree(sb.root()), before);
+}
