@@ -9,6 +9,7 @@ mod doctor;
 mod add;
 mod add_conda;
 mod apply;
+mod docs;
 mod envs;
 mod install;
 mod reliability;
