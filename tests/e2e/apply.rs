@@ -603,3 +603,36 @@ fn walkdir(root: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[test]
+fn a_kernelspec_kernels_did_not_make_is_replaced_only_with_yes() {
+    let python = require_python!();
+    let sb = sandbox();
+    let env = test_env(&python);
+    let foreign = r#"{"argv": ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"], "display_name": "Hand made", "language": "python"}"#;
+    sb.write_spec(&sb.user_kernels(), "k1", foreign);
+    let file = existing_file(sb.root(), &env, &["k1"]);
+    let f = file.to_str().unwrap();
+
+    let check = sb.kernels(&["apply", f, "--check", "--json"]);
+    assert_eq!(check.code, 4);
+    assert_eq!(rows(&check.json()), pairs(&[("k1", "update")]));
+    // No terminal and no --yes: refused, nothing changed.
+    let refused = sb.kernels(&["apply", f]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("kernels did not make"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
+    let kernel_json = sb.user_kernels().join("k1/kernel.json");
+    assert_eq!(std::fs::read_to_string(&kernel_json).unwrap(), foreign);
+    // With --yes it is replaced, and from then on it is ours.
+    sb.kernels(&["apply", f, "--yes"]).ok();
+    let spec: Value =
+        serde_json::from_str(&std::fs::read_to_string(&kernel_json).unwrap()).unwrap();
+    assert_eq!(spec["display_name"], "Py k1");
+    assert_eq!(spec["metadata"]["kernels"]["source"], "apply");
+    sb.kernels(&["apply", f, "--check"]).ok();
+}
