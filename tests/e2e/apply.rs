@@ -426,6 +426,20 @@ fn for_user_is_refused_without_root_or_without_the_user() {
             "{}",
             out.stderr
         );
+        // An account without a home (the usual `nobody`) is refused before anything runs.
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        if passwd
+            .lines()
+            .any(|l| l.starts_with("nobody:") && l.contains(":/nonexistent:"))
+        {
+            let out = sb.kernels(&["apply", file.to_str().unwrap(), "--for-user", "nobody"]);
+            assert_eq!(out.code, 2, "{}", out.stderr);
+            assert!(
+                out.stderr.contains("(/nonexistent) does not exist"),
+                "{}",
+                out.stderr
+            );
+        }
     } else {
         assert!(
             out.stderr.contains("--for-user needs root"),

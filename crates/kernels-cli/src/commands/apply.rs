@@ -262,6 +262,14 @@ fn target(ctx: &Ctx, args: &ApplyArgs) -> Result<Machine, Failure> {
         }
         other => Failure::failed(super::list::error_text(&other)),
     })?;
+    if !user.home.is_dir() {
+        return Err(Failure::usage(format!(
+            "the home directory of {} ({}) does not exist",
+            user.name,
+            user.home.display()
+        ))
+        .hint("create it first (for example `useradd --create-home` or `mkhomedir_helper USER`)"));
+    }
     let host = for_user::host_for(&user, ctx.host());
     let paths = JupyterPaths::new(&for_user::paths_input_for(&host));
     ctx.out.detail(&format!(
