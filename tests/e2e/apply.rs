@@ -650,3 +650,33 @@ fn a_kernelspec_kernels_did_not_make_is_replaced_only_with_yes() {
     assert_eq!(spec["metadata"]["kernels"]["source"], "apply");
     sb.kernels(&["apply", f, "--check"]).ok();
 }
+
+#[test]
+fn a_plan_touching_a_protected_kernel_is_refused_with_one_json_document() {
+    let python = require_python!();
+    let sb = sandbox();
+    let env = test_env(&python);
+    sb.write_spec(
+        &sb.user_kernels(),
+        "guarded",
+        r#"{"argv": ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"], "display_name": "Guarded", "language": "python"}"#,
+    );
+    sb.kernels(&["protect", "guarded"]).ok();
+    let before = std::fs::read_to_string(sb.user_kernels().join("guarded/kernel.json")).unwrap();
+    let file = existing_file(sb.root(), &env, &["guarded"]);
+    let f = file.to_str().unwrap();
+    for args in [
+        &["apply", f, "--check", "--json"][..],
+        &["apply", f, "--dry-run", "--json"][..],
+        &["apply", f, "--json", "--yes"][..],
+    ] {
+        let out = sb.kernels(args);
+        assert_eq!(out.code, 3, "{args:?}: {}", out.stderr);
+        let doc = out.json(); // exactly one document
+        assert_eq!(doc["ok"], false, "{args:?}");
+        assert_eq!(doc["error"]["kind"], "refused", "{args:?}");
+        assert!(out.stderr.contains("guarded"), "{}", out.stderr);
+    }
+    let after = std::fs::read_to_string(sb.user_kernels().join("guarded/kernel.json")).unwrap();
+    assert_eq!(before, after);
+}

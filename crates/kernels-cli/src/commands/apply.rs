@@ -108,6 +108,14 @@ pub fn run(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<Code> {
         if ctx.out.json {
             let mut doc = render_plan::document(&plan, &warnings, None, args.dry_run);
             extend(&mut doc, &file, &rows, &target, args, converged, started);
+            if let Err(refusal) = &policy {
+                // One document: the plan, and why it would be refused.
+                let failure = render_plan::refusal_failure(refusal.clone());
+                mark_failed(&mut doc, &failure);
+                ctx.out.json_doc(&doc);
+                ctx.out.error(&failure.cause, failure.hint.as_deref());
+                return Ok(failure.code);
+            }
             ctx.out.json_doc(&doc);
         } else {
             render_plan::print_warnings(ctx, &warnings, &plan);
@@ -203,25 +211,25 @@ pub fn run(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<Code> {
     }
     hand_over(ctx, &target, &written);
 
+    // The plan ran; a prune or protection step that failed afterwards is reported in the
+    // same single document (and on stderr), with exit 1.
+    let failure = (!failures.is_empty()).then(|| Failure::failed(failures.join("\n")));
     if ctx.out.json {
         let mut doc = render_plan::document(&plan, &warnings, Some(&outcome), false);
         extend(&mut doc, &file, &rows, &target, args, converged, started);
         if let Some(obj) = doc.as_object_mut() {
             obj.insert("pruned".into(), json!(pruned));
-            obj.insert("ok".into(), json!(failures.is_empty()));
-            obj.insert("errors".into(), json!(failures));
+        }
+        if let Some(f) = &failure {
+            mark_failed(&mut doc, f);
         }
         ctx.out.json_doc(&doc);
     } else {
         print_rows(ctx, &rows);
     }
-    if let Some(first) = failures.first() {
-        let mut cause = first.clone();
-        for more in &failures[1..] {
-            cause.push('\n');
-            cause.push_str(more);
-        }
-        return Err(Failure::failed(cause).into());
+    if let Some(f) = failure {
+        ctx.out.error(&f.cause, f.hint.as_deref());
+        return Ok(f.code);
     }
     let n = rows_of_kernels(&rows);
     ctx.out.status(&format!(
@@ -544,6 +552,18 @@ fn warn_refused_prunes(ctx: &Ctx, prune: &[PruneCandidate<'_>]) {
             ctx.out
                 .warn(&format!("not pruning kernel {}: {refusal}", c.kernel.name));
         }
+    }
+}
+
+/// Marks the document as failed, with the error as `main` would have printed it.
+fn mark_failed(doc: &mut Value, failure: &Failure) {
+    if let Some(obj) = doc.as_object_mut() {
+        obj.insert("ok".into(), json!(false));
+        obj.insert("exit_code".into(), json!(failure.code.as_u8()));
+        obj.insert(
+            "error".into(),
+            json!({"kind": failure.code.word(), "message": failure.cause, "hint": failure.hint}),
+        );
     }
 }
 
