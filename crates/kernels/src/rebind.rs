@@ -2,9 +2,10 @@
 //! `metadata.kernelspec` (`name`, `display_name`, `language`) of `.ipynb` files — and nothing
 //! else in them.
 //!
-//! The file is never re-serialised. A small JSON scanner (the private `scan` module) finds the byte ranges of
-//! the kernelspec's values and only those bytes are replaced, in the notebook's own style
-//! (nbformat writes one-space indents, sorted keys, `": "` separators and raw UTF-8); outputs,
+//! The file is never re-serialised. A small JSON scanner (the private `scan` module) finds
+//! the byte ranges of the kernelspec's values and only those bytes are replaced, in the
+//! notebook's own style (nbformat writes one-space indents, sorted keys, `": "` separators and
+//! raw UTF-8); outputs,
 //! cell ids, key order and the trailing newline stay byte-for-byte as they were. Files are
 //! replaced atomically (temp file in the same directory, then rename) with their permission
 //! bits and owner kept.
