@@ -5,10 +5,9 @@
 //! The file is never re-serialised. A small JSON scanner (the private `scan` module) finds
 //! the byte ranges of the kernelspec's values and only those bytes are replaced, in the
 //! notebook's own style (nbformat writes one-space indents, sorted keys, `": "` separators and
-//! raw UTF-8); outputs,
-//! cell ids, key order and the trailing newline stay byte-for-byte as they were. Files are
-//! replaced atomically (temp file in the same directory, then rename) with their permission
-//! bits and owner kept.
+//! raw UTF-8); outputs, cell ids, key order and the trailing newline stay byte-for-byte as
+//! they were. Files are replaced atomically (temp file in the same directory, then rename)
+//! with their permission bits and owner kept.
 //!
 //! Which notebooks match: those whose `metadata.kernelspec.name` equals OLD compared
 //! ASCII-case-insensitively (Jupyter lowercases kernel names when it looks them up).
