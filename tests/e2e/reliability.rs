@@ -523,7 +523,7 @@ fn names_that_escape_the_kernels_dir_are_rejected_before_anything_is_touched() {
 fn a_system_kernel_dir_that_cannot_be_written_is_a_clear_error_and_nothing_is_lost() {
     // Root ignores permission bits, so the directory is made immutable (chattr +i) instead;
     // without chattr support the case says why it skipped.
-    let mut suite = Suite::new("read-only");
+    let mut suite = Suite::new("read-only-prune");
     let sb = sandbox_with_control();
     let sys = system_kernels(&sb);
     let gone = sb.root().join("gone/bin/python");
@@ -552,6 +552,456 @@ fn a_system_kernel_dir_that_cannot_be_written_is_a_clear_error_and_nothing_is_lo
             }
             Ok(_) if tree(sb.root()) != before => Err("files changed".into()),
             Ok(_) => Ok(()),
+        },
+    );
+    suite.finish();
+}
+
+/// The prefix of the test interpreter's venv (it has ipykernel), for `add --existing`.
+fn test_env() -> Option<String> {
+    crate::common::test_python().and_then(|p| p.parent()?.parent().map(|e| e.display().to_string()))
+}
+
+/// Whether every kernel.json under `dir` parses and no temporary or half-made entry is left.
+fn kernels_dir_is_consistent(dir: &Path) -> Result<(), String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.starts_with('.') {
+            return Err(format!("a leftover temporary entry {name}"));
+        }
+        let spec = e.path().join("kernel.json");
+        let text = std::fs::read(&spec).map_err(|err| format!("{name}: no kernel.json ({err})"))?;
+        if kernelspec::KernelSpec::from_json_bytes(&text).is_err() {
+            return Err(format!("{name}: a half-written kernel.json"));
+        }
+    }
+    Ok(())
+}
+
+/// Starts `kernels ARGS` in the background.
+fn spawn(sb: &Sandbox, args: &[&str], extra_env: &[(&str, &str)]) -> std::process::Child {
+    let mut cmd = sb.command(kernels_bin());
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("spawn kernels")
+}
+
+fn finish(child: std::process::Child) -> Run {
+    let out = child.wait_with_output().expect("wait");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn eight_concurrent_adds_and_removes_leave_a_consistent_state() {
+    let Some(env) = test_env() else {
+        eprintln!("skipped: KERNELS_TEST_PYTHON is not set");
+        return;
+    };
+    let mut suite = Suite::new("concurrency");
+    let sb = sandbox_with_control();
+    for r in ["r0", "r1"] {
+        sb.kernels(&["add", r, "--existing", &env]).ok();
+    }
+    // Round 1: runs wait for the lock (60 s), so all serialise: same names and different.
+    let jobs: Vec<Vec<&str>> = vec![
+        vec!["add", "a0", "--existing", &env],
+        vec!["add", "a1", "--existing", &env],
+        vec!["add", "same", "--existing", &env],
+        vec!["add", "same", "--existing", &env],
+        vec!["add", "Same", "--existing", &env],
+        vec!["remove", "r0"],
+        vec!["remove", "r1"],
+        vec!["remove", "r0"],
+    ];
+    let children: Vec<_> = jobs
+        .iter()
+        .map(|args| spawn(&sb, args, &[("KERNELS_LOCK_TIMEOUT", "120")]))
+        .collect();
+    let runs: Vec<Run> = children.into_iter().map(finish).collect();
+    let mut removed_r0 = 0;
+    for (args, run) in jobs.iter().zip(&runs) {
+        let label = format!("waiting: kernels {}", args.join(" "));
+        let result = if run.stderr.contains("panicked") {
+            Err(format!("panicked: {}", run.stderr))
+        } else if run.code == 0 {
+            if args[..2] == ["remove", "r0"] {
+                removed_r0 += 1;
+            }
+            Ok(())
+        } else if run.code == 1 && args[0] == "remove" && run.stderr.contains("no kernel named") {
+            Ok(())
+        } else {
+            Err(format!("exit {}: {}", run.code, run.stderr))
+        };
+        suite.record(label, result);
+    }
+    suite.record(
+        "waiting: r0 removed exactly once",
+        (removed_r0 == 1)
+            .then_some(())
+            .ok_or(format!("{removed_r0} removals succeeded")),
+    );
+    let k = sb.user_kernels();
+    let state = ["a0", "a1", "same", "control"]
+        .iter()
+        .all(|n| k.join(n).join("kernel.json").is_file())
+        && !k.join("r0").exists()
+        && !k.join("r1").exists();
+    suite.record(
+        "waiting: final state",
+        if state {
+            Ok(())
+        } else {
+            Err(format!("{:?}", tree(&k).keys().collect::<Vec<_>>()))
+        },
+    );
+    suite.record(
+        "waiting: every kernel.json whole",
+        kernels_dir_is_consistent(&k),
+    );
+
+    // Round 2: no waiting. Each run either succeeds or says "busy" (exit 5) and changes nothing.
+    let names: Vec<String> = (0..8).map(|i| format!("b{i}")).collect();
+    let children: Vec<_> = names
+        .iter()
+        .map(|n| {
+            spawn(
+                &sb,
+                &["add", n, "--existing", &env],
+                &[("KERNELS_LOCK_TIMEOUT", "0")],
+            )
+        })
+        .collect();
+    let runs: Vec<Run> = children.into_iter().map(finish).collect();
+    for (n, run) in names.iter().zip(&runs) {
+        let exists = k.join(n).join("kernel.json").is_file();
+        let result = match run.code {
+            0 if exists => Ok(()),
+            5 if !exists && run.stderr.contains("busy") => Ok(()),
+            code => Err(format!(
+                "exit {code}, kernel present: {exists}: {}",
+                run.stderr
+            )),
+        };
+        suite.record(format!("no wait: kernels add {n}"), result);
+    }
+    suite.record(
+        "no wait: every kernel.json whole",
+        kernels_dir_is_consistent(&k),
+    );
+    suite.finish();
+}
+
+/// A fake `uv` that runs the real one but stops (sleeping, having announced itself) before
+/// or after the call whose first argument is `step`.
+fn gated_uv(dir: &Path, real: &Path, step: &str, when: &str, started: &Path) -> PathBuf {
+    let script = format!(
+        "#!/bin/sh\n\
+         if [ \"$1\" = '{step}' ]; then\n\
+           if [ '{when}' = before ]; then : > '{started}'; sleep 120; exit 1; fi\n\
+           '{real}' \"$@\"; rc=$?; : > '{started}'; sleep 120; exit $rc\n\
+         fi\n\
+         exec '{real}' \"$@\"\n",
+        started = started.display(),
+        real = real.display()
+    );
+    std::fs::create_dir_all(dir).expect("dir");
+    let path = dir.join("uv");
+    std::fs::write(&path, script).expect("uv");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path
+}
+
+#[test]
+fn an_interrupt_at_each_step_of_add_leaves_the_machine_as_it_was() {
+    let Some(python) = crate::common::test_python() else {
+        eprintln!("skipped: KERNELS_TEST_PYTHON is not set");
+        return;
+    };
+    let bin = python.parent().expect("bin").to_path_buf();
+    let real_uv = bin.join("uv");
+    let base = super::add::base_python();
+    let mut suite = Suite::new("interrupt");
+
+    // 1. The tool steps of a new venv kernel (`uv venv`, `uv pip install`), each interrupted
+    //    just before and just after the tool ran, by SIGINT and by SIGTERM.
+    if !real_uv.is_file() || base.is_none() {
+        println!("reliability: interrupt: tool steps skipped (no uv or base interpreter next to KERNELS_TEST_PYTHON)");
+    } else {
+        for step in ["venv", "pip"] {
+            for when in ["before", "after"] {
+                for signal in ["INT", "TERM"] {
+                    let mut sb = sandbox_with_control();
+                    super::add::warm_caches(&mut sb);
+                    if let Some(b) = &base {
+                        sb.set("KERNELS_PYTHON", b);
+                    }
+                    let started = sb.root().join("started");
+                    let uv = gated_uv(&sb.root().join("gate"), &real_uv, step, when, &started);
+                    sb.set("KERNELS_UV", &uv);
+                    let before = tree(sb.root());
+                    let child = spawn(&sb, &["add", "fresh", "--backend", "venv"], &[]);
+                    let deadline = Instant::now() + Duration::from_secs(120);
+                    while !started.exists() && Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    let reached = started.exists();
+                    let _ = std::fs::remove_file(&started);
+                    let _ = Command::new("kill")
+                        .arg(format!("-{signal}"))
+                        .arg(child.id().to_string())
+                        .status();
+                    let run = finish(child);
+                    let mut after = tree(sb.root());
+                    after.remove("started");
+                    let result = if !reached {
+                        Err(format!("the {step} step never ran: {}", run.stderr))
+                    } else if run.code != 130 {
+                        Err(format!("exit {} (expected 130): {}", run.code, run.stderr))
+                    } else if after != before {
+                        let added: Vec<_> =
+                            after.keys().filter(|k| !before.contains_key(*k)).collect();
+                        let gone: Vec<_> =
+                            before.keys().filter(|k| !after.contains_key(*k)).collect();
+                        Err(format!("not as before: added {added:?}, removed {gone:?}"))
+                    } else {
+                        Ok(())
+                    };
+                    suite.record(format!("SIG{signal} {when} `uv {step}`"), result);
+                }
+            }
+        }
+    }
+
+    // 2. The kernel-writing steps (checks, kernel.json, logos) of registering an existing
+    //    environment take a few milliseconds: signals are sent at delays 0.5 ms apart so that
+    //    some land in each step. Every outcome must be all (exit 0, a whole kernel) or nothing.
+    let env = bin.parent().expect("env").display().to_string();
+    let mut interrupted = 0;
+    for signal in ["INT", "TERM"] {
+        for delay_us in (0..20_000u64).step_by(500) {
+            let sb = sandbox_with_control();
+            let before = tree(sb.root());
+            let child = spawn(&sb, &["add", "quick", "--existing", &env], &[]);
+            std::thread::sleep(Duration::from_micros(delay_us));
+            let _ = Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(child.id().to_string())
+                .status();
+            let run = finish(child);
+            let whole = kernels_dir_is_consistent(&sb.user_kernels()).is_ok()
+                && sb.user_kernels().join("quick/kernel.json").is_file();
+            let result = match run.code {
+                0 if whole => Ok(()),
+                130 | -1 if tree(sb.root()) == before => {
+                    interrupted += 1;
+                    Ok(())
+                }
+                code => Err(format!(
+                    "exit {code}, kernel whole: {whole}: {}",
+                    run.stderr
+                )),
+            };
+            suite.record(
+                format!(
+                    "SIG{signal} after {:.1} ms of `add --existing`",
+                    delay_us as f64 / 1000.0
+                ),
+                result,
+            );
+        }
+    }
+    println!("reliability: interrupt: {interrupted} of the timed runs were stopped part-way and left nothing behind");
+    suite.finish();
+}
+
+/// Unmounts on drop, so a failing test does not leave a mount behind.
+struct Mount(PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A tiny tmpfs at `dir`, filled to the last byte; `None` (with the reason) when mounting is
+/// not allowed here.
+fn full_tmpfs(dir: &Path) -> Result<Mount, String> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let out = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=128k", "tmpfs"])
+        .arg(dir)
+        .output()
+        .map_err(|e| format!("mount: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "mount failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(Mount(dir.to_path_buf()))
+}
+
+fn fill(dir: &Path) {
+    let mut f = std::fs::File::create(dir.join(".filler")).expect("filler");
+    let chunk = vec![0u8; 4096];
+    while f.write_all(&chunk).is_ok() {}
+    let _ = f.sync_all();
+    // Small files may still fit in a partial block: take those too.
+    for i in 0..64 {
+        if std::fs::write(dir.join(format!(".filler-{i}")), b"x").is_err() {
+            break;
+        }
+    }
+}
+
+#[test]
+fn a_full_disk_is_a_clear_error_and_nothing_is_lost() {
+    let Some(env) = test_env() else {
+        eprintln!("skipped: KERNELS_TEST_PYTHON is not set");
+        return;
+    };
+    let mut suite = Suite::new("full-disk");
+    let sb = sandbox_with_control();
+    let kernels_dir = sb.user_kernels();
+    let keep = kernels_dir.join(CONTROL).join("kernel.json");
+    let keep_text = std::fs::read(&keep).expect("control");
+    // Mount over the user kernels dir (hiding the control kernel), then put it back inside.
+    let mount = match full_tmpfs(&kernels_dir) {
+        Ok(m) => m,
+        Err(why) => {
+            println!("reliability: full-disk: skipped, a tmpfs cannot be mounted here ({why})");
+            return;
+        }
+    };
+    write_bytes(&kernels_dir.join(CONTROL).join("kernel.json"), &keep_text);
+    fill(&kernels_dir);
+    let before = tree(sb.root());
+    let run = kernels_limited(&sb, &["add", "newk", "--existing", &env]);
+    suite.record(
+        "add onto a full disk",
+        match run {
+            Err(e) => Err(e),
+            Ok(r) if r.code != 1 => Err(format!("exit {} (expected 1): {}", r.code, r.stderr)),
+            Ok(r) if !r.stderr.contains("No space left") => Err(format!("unclear: {}", r.stderr)),
+            Ok(_) if tree(sb.root()) != before => Err("files changed".into()),
+            Ok(_) => Ok(()),
+        },
+    );
+    let run = kernels_limited(&sb, &["protect", CONTROL]);
+    // The policy file is on the (not full) home disk: protecting works.
+    suite.record(
+        "protect while the kernels disk is full",
+        run.and_then(|r| if r.code == 0 { Ok(()) } else { Err(r.stderr) }),
+    );
+    let run = kernels_limited(&sb, &["doctor", CONTROL]);
+    suite.record(
+        "doctor on a full disk",
+        run.and_then(|r| {
+            if r.code == 0 || r.code == 4 {
+                Ok(())
+            } else {
+                Err(r.stderr)
+            }
+        }),
+    );
+    drop(mount);
+
+    // The policy file's disk is full: protect fails clearly and the old file is intact.
+    let sb = sandbox_with_control();
+    sb.write_spec(
+        &sb.user_kernels(),
+        "second",
+        &spec_argv(&["python3", "{connection_file}"], "S"),
+    );
+    sb.kernels(&["protect", CONTROL]).ok();
+    let policy_dir = sb.home().join(".config/kernels");
+    let old = std::fs::read(policy_dir.join("policy.json")).expect("policy");
+    let Ok(mount) = full_tmpfs(&policy_dir) else {
+        suite.finish();
+        return;
+    };
+    write_bytes(&policy_dir.join("policy.json"), &old);
+    fill(&policy_dir);
+    let run = kernels_limited(&sb, &["protect", "second"]);
+    let intact = std::fs::read(policy_dir.join("policy.json")).ok() == Some(old.clone());
+    let leftovers = std::fs::read_dir(&policy_dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(".policy.json."))
+                .count()
+        })
+        .unwrap_or(0);
+    suite.record(
+        "protect onto a full disk",
+        match run {
+            Err(e) => Err(e),
+            Ok(r) if r.code != 1 => Err(format!("exit {} (expected 1): {}", r.code, r.stderr)),
+            Ok(r) if !r.stderr.contains("No space left") => Err(format!("unclear: {}", r.stderr)),
+            Ok(_) if !intact => Err("the old policy file changed".into()),
+            Ok(_) if leftovers > 0 => Err("a temporary file was left".into()),
+            Ok(_) => Ok(()),
+        },
+    );
+    drop(mount);
+    suite.finish();
+}
+
+#[test]
+fn an_immutable_kernels_dir_is_a_clear_error_for_add_and_remove() {
+    let Some(env) = test_env() else {
+        eprintln!("skipped: KERNELS_TEST_PYTHON is not set");
+        return;
+    };
+    let mut suite = Suite::new("read-only");
+    let sb = sandbox_with_control();
+    let dir = sb.user_kernels();
+    if !Command::new("chattr")
+        .arg("+i")
+        .arg(&dir)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        println!("reliability: read-only: skipped, `chattr +i` is not supported here");
+        return;
+    }
+    let before = tree(sb.root());
+    let add = kernels_limited(&sb, &["add", "newk", "--existing", &env]);
+    let remove = kernels_limited(&sb, &["remove", CONTROL]);
+    let after = tree(sb.root());
+    let _ = Command::new("chattr").arg("-i").arg(&dir).status();
+    for (label, run) in [
+        ("add into an immutable dir", add),
+        ("remove from an immutable dir", remove),
+    ] {
+        suite.record(
+            label,
+            match run {
+                Err(e) => Err(e),
+                Ok(r) if r.code != 1 => Err(format!("exit {} (expected 1): {}", r.code, r.stderr)),
+                Ok(r) if r.stderr.contains("panicked") || !r.stderr.contains("error:") => {
+                    Err(format!("unclear: {}", r.stderr))
+                }
+                Ok(_) => Ok(()),
+            },
+        );
+    }
+    suite.record(
+        "nothing changed",
+        if after == before {
+            Ok(())
+        } else {
+            Err("files changed".into())
         },
     );
     suite.finish();

@@ -205,14 +205,14 @@ pub fn check(machine: &Machine<'_>, policy: &Policy, selected: &[String]) -> Doc
         .iter()
         .filter(|k| selected.is_empty() || selected.iter().any(|s| s == &k.name))
         .collect();
-    let kernels = chosen
+    let kernels: Vec<KernelReport> = chosen
         .iter()
         .map(|k| kernel::check_kernel(k, machine, policy))
         .collect();
     let mut machine_checks = Vec::new();
     let mut protected = Vec::new();
     if selected.is_empty() {
-        protected = protected::check_entries(machine, policy);
+        protected = protected::check_entries_with(machine, policy, &kernels);
         if let Some(report) = policy.system_file_unusable() {
             let reason = match &report.state {
                 crate::policy::SourceState::Ignored { reason } => reason.clone(),

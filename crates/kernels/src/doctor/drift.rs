@@ -22,16 +22,15 @@ pub(super) fn check(spec: &KernelSpec, machine: &Machine<'_>) -> Option<Check> {
         // The environment check reports a missing environment.
         return None;
     };
-    let now = match envs::activate(&env, machine.host) {
+    let now = match machine.activation(&env) {
         Ok(a) => a,
         Err(e) => {
             return Some(Check::new(
                 "drift",
                 Status::Warning,
                 format!(
-                    "could not compute the activation of {} to compare: {}",
-                    prefix.display(),
-                    super::kernel::error_chain(&e)
+                    "could not compute the activation of {} to compare: {e}",
+                    prefix.display()
                 ),
             ))
         }

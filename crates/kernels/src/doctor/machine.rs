@@ -24,6 +24,7 @@ pub struct Machine<'a> {
     pub conda_roots: Vec<PathBuf>,
     known: Vec<KnownEnv>,
     inspected: RefCell<HashMap<PathBuf, Option<Environment>>>,
+    activations: RefCell<HashMap<PathBuf, Result<envs::Activation, String>>>,
 }
 
 impl<'a> Machine<'a> {
@@ -63,6 +64,7 @@ impl<'a> Machine<'a> {
             conda_roots,
             known,
             inspected: RefCell::new(HashMap::new()),
+            activations: RefCell::new(HashMap::new()),
         }
     }
 
@@ -92,6 +94,18 @@ impl<'a> Machine<'a> {
             .borrow_mut()
             .entry(prefix.to_path_buf())
             .or_insert_with(|| Environment::inspect(prefix))
+            .clone()
+    }
+
+    /// What activating `env` gives now (computed once per prefix; running its activate.d
+    /// scripts costs a shell). The error is the failure's text.
+    pub fn activation(&self, env: &Environment) -> Result<envs::Activation, String> {
+        self.activations
+            .borrow_mut()
+            .entry(env.prefix.clone())
+            .or_insert_with(|| {
+                envs::activate(env, self.host).map_err(|e| super::kernel::error_chain(&e))
+            })
             .clone()
     }
 

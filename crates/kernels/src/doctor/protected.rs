@@ -5,17 +5,27 @@ use std::path::PathBuf;
 use envs::{EnvKind, Environment};
 use kernelspec::FoundKernel;
 
-use super::{kernel, Machine, ProtectedReport, Status};
+use super::{kernel, KernelReport, Machine, ProtectedReport, Status};
 use crate::policy::{same_path, Entry, Policy, Target};
 
 /// One report per policy entry, in policy order: is what it protects present and healthy?
 pub fn check_entries(machine: &Machine<'_>, policy: &Policy) -> Vec<ProtectedReport> {
+    check_entries_with(machine, policy, &[])
+}
+
+/// [`check_entries`], reusing the kernel reports already made (`done`) instead of checking
+/// those kernels again.
+pub(super) fn check_entries_with(
+    machine: &Machine<'_>,
+    policy: &Policy,
+    done: &[KernelReport],
+) -> Vec<ProtectedReport> {
     policy
         .entries()
         .iter()
         .map(|entry| match &entry.target {
-            Target::Kernel(name) => kernel_entry(entry, machine, policy, |k| &k.name == name),
-            Target::DisplayName(d) => kernel_entry(entry, machine, policy, |k| {
+            Target::Kernel(name) => kernel_entry(entry, machine, policy, done, |k| &k.name == name),
+            Target::DisplayName(d) => kernel_entry(entry, machine, policy, done, |k| {
                 k.spec
                     .as_ref()
                     .is_ok_and(|s| s.display_name.trim().to_lowercase() == d.trim().to_lowercase())
@@ -75,6 +85,7 @@ fn kernel_entry(
     entry: &Entry,
     machine: &Machine<'_>,
     policy: &Policy,
+    done: &[KernelReport],
     matches: impl Fn(&FoundKernel) -> bool,
 ) -> ProtectedReport {
     let winners: Vec<&FoundKernel> = machine
@@ -107,7 +118,14 @@ fn kernel_entry(
         ));
     }
     for k in &winners {
-        let report = kernel::check_kernel(k, machine, policy);
+        let fresh;
+        let report = match done.iter().find(|r| r.resource_dir == k.resource_dir) {
+            Some(r) => r,
+            None => {
+                fresh = kernel::check_kernel(k, machine, policy);
+                &fresh
+            }
+        };
         for c in report.checks.iter().filter(|c| c.status == Status::Problem) {
             problems.push(format!("{}: {}", k.name, c.message));
         }

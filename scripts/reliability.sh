@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The reliability suite, in one command: hostile kernel.json files, names that try to escape
+# the kernels dir, concurrent runs, interrupts at each step of `add`, a full disk and an
+# immutable kernels dir (tests/e2e/reliability.rs), then a fuzz smoke run of the parsers
+# (fuzz/run.sh). Prints how many cases were tried and passed, per group and in total; exits
+# non-zero when any case failed.
+#
+#   scripts/reliability.sh            # FUZZ_SECONDS=10 (total, split across the targets)
+#   FUZZ_SECONDS=600 scripts/reliability.sh
+#
+# Some cases need root (mounting a tmpfs, chattr +i); without it they print why they skipped.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+# The Python with jupyter_client and ipykernel the tests drive (as scripts/test.sh makes it).
+if [ -z "${KERNELS_TEST_PYTHON:-}" ]; then
+    venv="$root/.ci-venv"
+    if ! "$venv/bin/python" -c 'import jupyter_client, ipykernel' >/dev/null 2>&1 || [ ! -x "$venv/bin/uv" ]; then
+        echo "==> creating $venv with jupyter_client, ipykernel and uv from PyPI" >&2
+        rm -rf "$venv"
+        "${PYTHON:-python3}" -m venv "$venv" &&
+            "$venv/bin/python" -m pip install --quiet --disable-pip-version-check jupyter_client ipykernel uv
+    fi
+    export KERNELS_TEST_PYTHON="$venv/bin/python"
+    export PATH="$venv/bin:$PATH"
+fi
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+echo "==> tests/e2e/reliability.rs" >&2
+cargo test --release --test tests -- e2e::reliability --nocapture --test-threads=1 >"$log" 2>&1
+tests_status=$?
+grep -E '^reliability: .*FAIL' "$log" || true
+if [ $tests_status -ne 0 ] && ! grep -q '^reliability ' "$log"; then
+    tail -40 "$log"
+fi
+grep -E '^reliability: .*skipped' "$log" || true
+
+fuzz_seconds="${FUZZ_SECONDS:-10}"
+per_target=$(awk -v s="$fuzz_seconds" 'BEGIN { printf "%.2f", s / 4 }')
+echo "==> fuzz/run.sh $per_target (each of 4 targets)" >&2
+fuzz_out=$(./fuzz/run.sh "$per_target" 2>&1)
+fuzz_status=$?
+echo "$fuzz_out" | grep -E '^fuzz ' >&2 || echo "$fuzz_out" | tail -20 >&2
+
+echo
+echo "reliability suite"
+tried=0
+passed=0
+while read -r group n p; do
+    printf '  %-12s %5d cases tried, %5d passed\n' "$group" "$n" "$p"
+    tried=$((tried + n))
+    passed=$((passed + p))
+done < <(sed -nE 's/^reliability ([a-z-]+): ([0-9]+) cases tried, ([0-9]+) passed$/\1 \2 \3/p' "$log")
+fuzz_tried=$(echo "$fuzz_out" | grep -cE '^fuzz [a-z]+: ')
+fuzz_passed=$(echo "$fuzz_out" | grep -cE '^fuzz [a-z]+: .* 0 failures')
+inputs=$(echo "$fuzz_out" | sed -nE 's/^fuzz [a-z]+: ([0-9]+) inputs.*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+printf '  %-12s %5d targets tried, %3d passed (%d inputs in %s s)\n' fuzz "$fuzz_tried" "$fuzz_passed" "$inputs" "$fuzz_seconds"
+tried=$((tried + fuzz_tried))
+passed=$((passed + fuzz_passed))
+printf '  %-12s %5d cases tried, %5d passed\n' total "$tried" "$passed"
+if [ $tests_status -ne 0 ] || [ $fuzz_status -ne 0 ] || [ "$tried" -ne "$passed" ] || [ "$tried" -eq 0 ]; then
+    exit 1
+fi
