@@ -13,3 +13,4 @@ mod docs;
 mod envs;
 mod install;
 mod reliability;
+mod prune;
