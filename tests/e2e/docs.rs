@@ -289,3 +289,62 @@ fn quiet_silences_status_and_verbose_adds_detail() {
     let both = sb.kernels(&["-q", "-v", "list"]);
     assert_eq!(both.code, 2, "{}", both.stderr);
 }
+
+/// The image-build guide shows the example files inline; they must be exactly the files the
+/// apply tests execute (`<!-- file: examples/NAME -->` followed by a fenced block).
+#[test]
+fn the_image_build_guide_shows_the_scripts_the_tests_run() {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let guide = std::fs::read_to_string(docs.join("image-builds.md")).unwrap();
+    let mut seen = 0;
+    let mut rest = guide.as_str();
+    while let Some(at) = rest.find("<!-- file: ") {
+        let after = &rest[at + "<!-- file: ".len()..];
+        let name = &after[..after.find(" -->").unwrap()];
+        let fence_start = after.find("```").unwrap();
+        let body_start = fence_start + after[fence_start..].find('\n').unwrap() + 1;
+        let body_end = body_start + after[body_start..].find("\n```").unwrap();
+        let shown = &after[body_start..body_end];
+        let file = std::fs::read_to_string(docs.join(name)).unwrap();
+        assert_eq!(
+            shown,
+            file.trim_end_matches('\n'),
+            "docs/image-builds.md shows a different {name} than docs/{name}"
+        );
+        seen += 1;
+        rest = &after[body_end..];
+    }
+    assert_eq!(
+        seen, 4,
+        "expected kernels.toml, both scripts and the Dockerfile inline"
+    );
+}
+
+/// Relative links in the user docs this suite covers point at files that exist.
+#[test]
+fn relative_links_in_the_guides_resolve() {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    for page in [
+        "image-builds.md",
+        "search-order.md",
+        "reference/kernels-toml.md",
+        "reference/exit-codes.md",
+        "reference/cli.md",
+    ] {
+        let path = docs.join(page);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let dir = path.parent().unwrap();
+        for (i, _) in text.match_indices("](") {
+            let target = &text[i + 2..];
+            let target = &target[..target.find(')').unwrap()];
+            if target.contains("://") || target.starts_with('#') || target.starts_with("mailto:") {
+                continue;
+            }
+            let file = target.split('#').next().unwrap();
+            assert!(
+                dir.join(file).exists(),
+                "{page} links to {target}, which does not exist"
+            );
+        }
+    }
+}
