@@ -76,10 +76,16 @@ impl Sandbox {
         // The system policy file lives in the sandbox, never /etc.
         vars.insert(
             "KERNELS_SYSTEM_POLICY".into(),
-            dir.path().join("etc/kernels/policy.json").display().to_string(),
+            dir.path()
+                .join("etc/kernels/policy.json")
+                .display()
+                .to_string(),
         );
         // IPython's legacy dir, under the sandbox home by default anyway; explicit for clarity.
-        vars.insert("IPYTHONDIR".into(), home.join(".ipython").display().to_string());
+        vars.insert(
+            "IPYTHONDIR".into(),
+            home.join(".ipython").display().to_string(),
+        );
         // Let a developer point the conda tests at a real conda.
         if let Ok(conda) = std::env::var("KERNELS_TEST_CONDA") {
             vars.insert("KERNELS_TEST_CONDA".into(), conda);
@@ -105,8 +111,10 @@ impl Sandbox {
 
     /// Sets a variable for every later run.
     pub fn set(&mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> &mut Sandbox {
-        self.vars
-            .insert(key.to_string(), value.as_ref().to_string_lossy().into_owned());
+        self.vars.insert(
+            key.to_string(),
+            value.as_ref().to_string_lossy().into_owned(),
+        );
         self
     }
 
@@ -151,7 +159,11 @@ impl Sandbox {
     /// Runs `python -m jupyter ARGS` with the test interpreter, if there is one.
     pub fn jupyter(&self, args: &[&str]) -> Option<Run> {
         let python = test_python()?;
-        Some(run(self.command(python).arg("-m").arg("jupyter").args(args)))
+        Some(run(self
+            .command(python)
+            .arg("-m")
+            .arg("jupyter")
+            .args(args)))
     }
 
     /// Writes `<dir>/<name>/kernel.json` with the given text.

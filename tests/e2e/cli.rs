@@ -47,9 +47,16 @@ fn completions_and_man_page_are_generated() {
         let out = sb.kernels(&["completions", shell]);
         assert_eq!(out.code, 0, "{shell}: {}", out.stderr);
         assert!(out.stdout.contains("kernels"), "{shell}");
-        assert!(out.stdout.contains("doctor"), "{shell} completion lacks subcommands");
+        assert!(
+            out.stdout.contains("doctor"),
+            "{shell} completion lacks subcommands"
+        );
     }
     let man = sb.kernels(&["man"]);
     assert_eq!(man.code, 0);
-    assert!(man.stdout.starts_with(".ie") || man.stdout.contains(".TH kernels"), "{}", &man.stdout[..man.stdout.len().min(200)]);
+    assert!(
+        man.stdout.starts_with(".ie") || man.stdout.contains(".TH kernels"),
+        "{}",
+        &man.stdout[..man.stdout.len().min(200)]
+    );
 }
