@@ -537,7 +537,11 @@ fn add_refuses_to_shadow_or_collide_with_a_protected_kernel_case_insensitively()
     );
     let before = tree(sb.root());
     let out = sb.kernels(&["add", "Python38-AzureML", "--existing", env]);
-    assert_refused(&out, "would shadow the protected kernel", "built-in defaults");
+    assert_refused(
+        &out,
+        "would shadow the protected kernel",
+        "built-in defaults",
+    );
     // Its display name cannot be borrowed either.
     let out = sb.kernels(&[
         "add",
@@ -547,7 +551,11 @@ fn add_refuses_to_shadow_or_collide_with_a_protected_kernel_case_insensitively()
         "--display-name",
         "Python 3.8 - AzureML",
     ]);
-    assert_refused(&out, "display name of the protected kernel", "built-in defaults");
+    assert_refused(
+        &out,
+        "display name of the protected kernel",
+        "built-in defaults",
+    );
     assert_eq!(tree(sb.root()), before, "a refused add changed files");
 
     // A kernel the user protected: re-registering it in place is refused too.
@@ -592,8 +600,16 @@ fn add_warns_about_shadowing_and_duplicate_display_names_of_unprotected_kernels(
         "Twin",
     ]);
     out.ok();
-    assert!(out.stderr.contains("will hide the kernel of the same name"), "{}", out.stderr);
-    assert!(out.stderr.contains("also used by kernel `other`"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("will hide the kernel of the same name"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("also used by kernel `other`"),
+        "{}",
+        out.stderr
+    );
     assert!(sb.user_kernels().join("shared/kernel.json").is_file());
 }
 
