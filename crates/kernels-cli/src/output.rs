@@ -127,6 +127,19 @@ fn paint(enabled: bool, style: Style, text: &str) -> String {
     format!("\x1b[{code}m{text}\x1b[0m")
 }
 
+/// A path as a JSON string. Lossy: a non-UTF-8 path (possible on Linux) must not abort a
+/// document, so its invalid bytes become U+FFFD.
+pub fn json_path(path: &std::path::Path) -> serde_json::Value {
+    serde_json::Value::String(path.to_string_lossy().into_owned())
+}
+
+/// Paths as a JSON list of strings (see [`json_path`]).
+pub fn json_paths<'a>(
+    paths: impl IntoIterator<Item = &'a std::path::PathBuf>,
+) -> serde_json::Value {
+    serde_json::Value::Array(paths.into_iter().map(|p| json_path(p)).collect())
+}
+
 /// Lays out rows as left-aligned columns separated by two spaces; the last column is not padded.
 /// Widths count characters, so non-ASCII display names line up.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> Vec<String> {

@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::Ctx;
 use crate::exit::Code;
-use crate::output::{table, Style};
+use crate::output::{json_path, json_paths, table, Style};
 
 /// Arguments of `kernels list`.
 #[derive(Debug, Args)]
@@ -45,13 +45,13 @@ pub fn to_json(paths: &JupyterPaths, found: &Discovery) -> Value {
                 specs.insert(
                     k.name.clone(),
                     json!({
-                        "resource_dir": k.resource_dir,
+                        "resource_dir": json_path(&k.resource_dir),
                         "spec": spec.to_jupyter_json(),
                         "kernels": {
                             "scope": k.scope.as_str(),
                             "name_valid": k.name_valid,
                             "symlink": k.is_symlink,
-                            "shadows": k.shadows,
+                            "shadows": json_paths(&k.shadows),
                             "warnings": warnings,
                         },
                     }),
@@ -59,10 +59,10 @@ pub fn to_json(paths: &JupyterPaths, found: &Discovery) -> Value {
             }
             Err(err) => broken.push(json!({
                 "name": k.name,
-                "resource_dir": k.resource_dir,
+                "resource_dir": json_path(&k.resource_dir),
                 "scope": k.scope.as_str(),
                 "error": error_text(err),
-                "shadows": k.shadows,
+                "shadows": json_paths(&k.shadows),
             })),
         }
     }
@@ -72,9 +72,9 @@ pub fn to_json(paths: &JupyterPaths, found: &Discovery) -> Value {
         .map(|k| {
             json!({
                 "name": k.name,
-                "resource_dir": k.resource_dir,
+                "resource_dir": json_path(&k.resource_dir),
                 "scope": k.scope.as_str(),
-                "shadowed_by": k.shadowed_by,
+                "shadowed_by": k.shadowed_by.as_deref().map(json_path),
                 "loads": k.spec.is_ok(),
             })
         })
@@ -82,12 +82,12 @@ pub fn to_json(paths: &JupyterPaths, found: &Discovery) -> Value {
     let problems: Vec<Value> = found
         .problems
         .iter()
-        .map(|p| json!({"path": p.path, "error": error_text(p)}))
+        .map(|p| json!({"path": json_path(&p.path), "error": error_text(p)}))
         .collect();
     let search_path: Vec<Value> = paths
         .kernel_dirs()
         .iter()
-        .map(|d| json!({"path": d.path, "scope": d.scope.as_str()}))
+        .map(|d| json!({"path": json_path(&d.path), "scope": d.scope.as_str()}))
         .collect();
     json!({
         "kernelspecs": specs,

@@ -18,6 +18,7 @@ use serde_json::json;
 use super::names::{parse_name, printable, unknown_kernel};
 use super::Ctx;
 use crate::exit::{Code, Failure};
+use crate::output::json_path;
 
 /// Arguments of `kernels remove`.
 #[derive(Debug, Args)]
@@ -201,13 +202,13 @@ fn report(ctx: &Ctx, targets: &[&FoundKernel], envs: &EnvDecisions, dry_run: boo
     if ctx.out.json {
         let removed: Vec<_> = targets
             .iter()
-            .map(|k| json!({"name": k.name, "resource_dir": k.resource_dir, "scope": k.scope.as_str()}))
+            .map(|k| json!({"name": k.name, "resource_dir": json_path(&k.resource_dir), "scope": k.scope.as_str()}))
             .collect();
-        let envs_removed: Vec<_> = envs.delete.iter().map(|(p, _)| p).collect();
+        let envs_removed: Vec<_> = envs.delete.iter().map(|(p, _)| json_path(p)).collect();
         let envs_kept: Vec<_> = envs
             .kept
             .iter()
-            .map(|(p, why)| json!({"prefix": p, "reason": why}))
+            .map(|(p, why)| json!({"prefix": json_path(p), "reason": why}))
             .collect();
         ctx.out.json_doc(&json!({
             "ok": true,

@@ -7,7 +7,7 @@ use super::list::error_text;
 use super::names::{parse_name, unknown_kernel};
 use super::Ctx;
 use crate::exit::Code;
-use crate::output::Style;
+use crate::output::{json_path, Style};
 
 /// Arguments of `kernels show`.
 #[derive(Debug, Args)]
@@ -32,11 +32,11 @@ pub fn run(ctx: &Ctx, args: &ShowArgs) -> anyhow::Result<Code> {
     if ctx.out.json {
         let shadowed_json: Vec<Value> = shadowed
             .iter()
-            .map(|s| json!({"resource_dir": s.resource_dir, "scope": s.scope.as_str(), "loads": s.spec.is_ok()}))
+            .map(|s| json!({"resource_dir": json_path(&s.resource_dir), "scope": s.scope.as_str(), "loads": s.spec.is_ok()}))
             .collect();
         ctx.out.json_doc(&json!({
             "name": k.name,
-            "resource_dir": k.resource_dir,
+            "resource_dir": json_path(&k.resource_dir),
             "scope": k.scope.as_str(),
             "symlink": k.is_symlink,
             "spec": k.spec.as_ref().ok().map(kernelspec::KernelSpec::to_jupyter_json),
