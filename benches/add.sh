@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Benchmark of `kernels add` (release binary, warm caches, one run prints medians and ratios):
+#   * kernels add on the venv backend with uv      vs the manual recipe   (target >= 5x faster)
+#   * kernels add on the venv backend without uv   vs the manual recipe   (target: faster)
+#     manual recipe = python -m venv; pip install ipykernel; python -m ipykernel install --user
+#   * a satisfied re-run of kernels add                                   (target < 50 ms)
+#   * kernels envs over 30 generated conda-meta environments              (target < 20 ms)
+#   * kernel start latency of the spec kernels writes (activation baked into `env`) vs a
+#     plain ipykernel spec of the same environment (reported, for docs/activation.md)
+#
+# Needs: python3 (or KERNELS_TEST_PYTHON, whose venv also provides jupyter_client and uv).
+# Everything happens in a throw-away HOME; only the uv/pip caches are the user's.
+# Usage: benches/add.sh [RUNS]      (RUNS of each slow case; default 3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-3}
+
+target_dir=${CARGO_TARGET_DIR:-target}
+cargo build --release --quiet
+kernels="$target_dir/release/kernels"
+
+test_python=${KERNELS_TEST_PYTHON:-}
+if [ -z "$test_python" ] && [ -x .ci-venv/bin/python ]; then test_python=.ci-venv/bin/python; fi
+if [ -n "$test_python" ]; then
+    base_python=$("$test_python" -c 'import sys; print(sys._base_executable)')
+    uv="$(dirname "$test_python")/uv"
+else
+    base_python=$(python3 -c 'import sys; print(sys.executable)')
+    uv=""
+fi
+if [ -z "$uv" ] || [ ! -x "$uv" ]; then uv=$(command -v uv || true); fi
+harness_python=${test_python:-$base_python}
+
+echo "== kernels $("$kernels" --version | cut -d' ' -f2) ($kernels)"
+status=0
+"$harness_python" benches/bench_add.py --kernels "$kernels" --python "$base_python" \
+    ${uv:+--uv "$uv"} --runs "$runs" || status=$?
+
+if [ -n "$test_python" ] && "$test_python" -c 'import jupyter_client' 2>/dev/null; then
+    echo
+    home=$(mktemp -d)
+    trap 'rm -rf "$home"' EXIT
+    env HOME="$home" PATH=/usr/bin:/bin KERNELS_PYTHON="$base_python" ${uv:+KERNELS_UV="$uv"} \
+        UV_CACHE_DIR="${UV_CACHE_DIR:-$HOME/.cache/uv}" PIP_CACHE_DIR="${PIP_CACHE_DIR:-$HOME/.cache/pip}" \
+        ${SSL_CERT_FILE:+SSL_CERT_FILE="$SSL_CERT_FILE"} \
+        "$kernels" add latency --backend venv -q
+    env HOME="$home" "$test_python" benches/kernel_start.py latency --runs 10
+else
+    echo "(kernel start latency skipped: KERNELS_TEST_PYTHON with jupyter_client is not set)"
+fi
+exit $status
