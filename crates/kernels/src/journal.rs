@@ -245,7 +245,10 @@ mod tests {
         );
         assert_eq!(report.undone.len(), 4, "{report:?}");
         assert_eq!(report.kept.len(), 1);
-        assert!(report.kept[0].contains("cannot be uninstalled"), "{report:?}");
+        assert!(
+            report.kept[0].contains("cannot be uninstalled"),
+            "{report:?}"
+        );
         assert!(report.failed.is_empty());
     }
 }
