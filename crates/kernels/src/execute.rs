@@ -24,7 +24,7 @@ use envs::{
 use kernelspec::{InstallError, InstallRequest};
 use serde::Serialize;
 
-use crate::journal::{backup_kernel_dir, Journal, JournalEntry, RollbackReport};
+use crate::journal::{backup_kernel_dir, missing_ancestors, Journal, JournalEntry, RollbackReport};
 use crate::plan::{CreateEnvStep, InstallAction, InstallStep, KernelStatus, Plan, Step};
 use crate::snapshot::{EnvFacts, Snapshot};
 use crate::spec_for_env::{spec_for_env, BackendLabel, SpecForEnvError};
@@ -286,6 +286,7 @@ pub fn execute(
             journal.record(JournalEntry::KernelWritten {
                 dir: w.dir.clone(),
                 backup,
+                new_parents: missing_ancestors(&w.dir),
             });
             progress.step(&format!("Writing kernel {} to {}", k.name, w.dir.display()));
             let kernels_dir = w.dir.parent().unwrap_or(Path::new("."));
@@ -355,6 +356,7 @@ fn run_create(
     journal.record(JournalEntry::EnvCreated {
         prefix: c.prefix.clone(),
         was_empty_dir: c.prefix.is_dir(),
+        new_parents: missing_ancestors(&c.prefix),
     });
     backend
         .create(&c.create, cancel, progress)

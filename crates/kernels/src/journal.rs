@@ -27,6 +27,9 @@ pub enum JournalEntry {
         prefix: PathBuf,
         /// It was an empty directory before (kept, emptied, on rollback).
         was_empty_dir: bool,
+        /// Its ancestors that did not exist yet (the tool creates them; removed again on
+        /// rollback when empty), nearest first. See [`missing_ancestors`].
+        new_parents: Vec<PathBuf>,
     },
     /// Packages are being installed into an environment that existed before.
     PackagesInstalled {
@@ -41,6 +44,9 @@ pub enum JournalEntry {
         dir: PathBuf,
         /// A copy of the kernelspec it replaced.
         backup: Option<tempfile::TempDir>,
+        /// Its ancestors that did not exist yet (the kernels dir, the Jupyter data dir),
+        /// nearest first; removed again on rollback when empty.
+        new_parents: Vec<PathBuf>,
     },
 }
 
@@ -97,7 +103,11 @@ impl Journal {
                 JournalEntry::EnvCreated {
                     prefix,
                     was_empty_dir,
-                } => undo_env(&prefix, was_empty_dir, &mut report),
+                    new_parents,
+                } => {
+                    undo_env(&prefix, was_empty_dir, &mut report);
+                    remove_empty(&new_parents);
+                }
                 JournalEntry::PackagesInstalled { prefix, packages } => report.kept.push(format!(
                     "the environment {} existed before this run and is not rolled back: \
                      packages cannot be uninstalled, so whatever the installer put in before \
@@ -105,12 +115,37 @@ impl Journal {
                     prefix.display(),
                     packages.join(" ")
                 )),
-                JournalEntry::KernelWritten { dir, backup } => {
-                    undo_kernel(&dir, backup, &mut report)
+                JournalEntry::KernelWritten {
+                    dir,
+                    backup,
+                    new_parents,
+                } => {
+                    undo_kernel(&dir, backup, &mut report);
+                    remove_empty(&new_parents);
                 }
             }
         }
         report
+    }
+}
+
+/// The ancestors of `path` that do not exist, nearest first (what `mkdir -p` of `path` would
+/// create).
+pub fn missing_ancestors(path: &Path) -> Vec<PathBuf> {
+    path.ancestors()
+        .skip(1)
+        .take_while(|a| !a.as_os_str().is_empty() && std::fs::symlink_metadata(a).is_err())
+        .map(Path::to_path_buf)
+        .collect()
+}
+
+/// Removes the directories of `dirs` (nearest first) that are empty; stops at the first that
+/// is not (something else now lives there).
+fn remove_empty(dirs: &[PathBuf]) {
+    for d in dirs {
+        if std::fs::remove_dir(d).is_err() {
+            break;
+        }
     }
 }
 
@@ -198,6 +233,35 @@ mod tests {
     use std::fs;
 
     #[test]
+    fn directories_this_run_made_for_an_env_go_too_unless_something_else_lives_there() {
+        let t = tempfile::tempdir().unwrap();
+        let prefix = t.path().join("a/b/env");
+        let parents = missing_ancestors(&prefix);
+        assert_eq!(parents, [t.path().join("a/b"), t.path().join("a")]);
+        fs::create_dir_all(prefix.join("bin")).unwrap();
+        let mut j = Journal::new();
+        j.record(JournalEntry::EnvCreated {
+            prefix: prefix.clone(),
+            was_empty_dir: false,
+            new_parents: parents.clone(),
+        });
+        j.rollback();
+        assert!(!t.path().join("a").exists());
+
+        fs::create_dir_all(prefix.join("bin")).unwrap();
+        fs::create_dir_all(t.path().join("a/other")).unwrap();
+        let mut j = Journal::new();
+        j.record(JournalEntry::EnvCreated {
+            prefix,
+            was_empty_dir: false,
+            new_parents: parents,
+        });
+        j.rollback();
+        assert!(!t.path().join("a/b").exists());
+        assert!(t.path().join("a/other").is_dir());
+    }
+
+    #[test]
     fn rollback_undoes_in_reverse_and_keeps_what_it_cannot_undo() {
         let t = tempfile::tempdir().unwrap();
         let new_env = t.path().join("new");
@@ -218,10 +282,12 @@ mod tests {
         j.record(JournalEntry::EnvCreated {
             prefix: new_env.clone(),
             was_empty_dir: false,
+            new_parents: Vec::new(),
         });
         j.record(JournalEntry::EnvCreated {
             prefix: was_empty.clone(),
             was_empty_dir: true,
+            new_parents: Vec::new(),
         });
         j.record(JournalEntry::PackagesInstalled {
             prefix: "/pre/existing".into(),
@@ -230,10 +296,12 @@ mod tests {
         j.record(JournalEntry::KernelWritten {
             dir: fresh.clone(),
             backup: None,
+            new_parents: Vec::new(),
         });
         j.record(JournalEntry::KernelWritten {
             dir: replaced.clone(),
             backup: Some(backup),
+            new_parents: Vec::new(),
         });
         let report = j.rollback();
         assert!(!new_env.exists());

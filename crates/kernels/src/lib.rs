@@ -50,7 +50,7 @@ pub mod vars;
 pub use execute::{
     delete_env, execute, ExecFailure, ExecuteError, ExecutedStep, KernelOutcome, Outcome,
 };
-pub use journal::{backup_kernel_dir, Journal, JournalEntry, RollbackReport};
+pub use journal::{backup_kernel_dir, missing_ancestors, Journal, JournalEntry, RollbackReport};
 pub use lock::{LockConfig, LockError, RunLock};
 pub use plan::{
     plan, CommandView, CreateEnvStep, EnvPlan, InstallStep, KernelPlan, KernelStatus, Plan,
