@@ -608,7 +608,7 @@ fn plan_one(req: &KernelRequest, t: &TargetFacts, host: &HostEnv) -> Result<Kern
                         .to_owned(),
                 );
             }
-            let install = missing_packages(req, facts)?;
+            let install = missing_packages(req, facts, t.tools.conda.is_some())?;
             let mut predicted = false;
             let mut spec_facts = (**facts).clone();
             if !install.pkgs.is_empty() || install.requirements.is_some() {
@@ -718,7 +718,14 @@ fn has_constraint(spec: &str) -> bool {
     spec.contains(['=', '<', '>', '!', '~', '@', ' ', '*'])
 }
 
-fn missing_packages(req: &KernelRequest, f: &EnvFacts) -> Result<Missing, PlanError> {
+/// What `f` lacks for `req`. The kernel package goes to conda in a conda environment when a
+/// conda-family tool was found, else to the environment's own pip (a conda environment whose
+/// tool is not on this machine's search path can still be registered).
+fn missing_packages(
+    req: &KernelRequest,
+    f: &EnvFacts,
+    conda_tool: bool,
+) -> Result<Missing, PlanError> {
     let mode = req.install_mode;
     let p = &req.packages;
     let mut m = Missing::default();
@@ -738,7 +745,7 @@ fn missing_packages(req: &KernelRequest, f: &EnvFacts) -> Result<Missing, PlanEr
                 push_unique(&mut m.pkgs.conda, "pip");
             }
             if f.ipykernel.is_none() {
-                if conda_env {
+                if conda_env && (conda_tool || f.env.python.is_none()) {
                     push_unique(&mut m.pkgs.conda, "ipykernel");
                 } else {
                     push_unique(&mut m.pkgs.pip, "ipykernel");

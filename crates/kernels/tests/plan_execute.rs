@@ -379,3 +379,43 @@ fn kernels_error_text(e: &dyn std::error::Error) -> String {
     }
     t
 }
+
+#[test]
+fn a_conda_env_without_a_conda_tool_gets_ipykernel_from_its_own_pip() {
+    let m = Machine::new();
+    let prefix = m.root().join("conda-envs/ml");
+    fs::create_dir_all(prefix.join("conda-meta")).unwrap();
+    fs::write(prefix.join("conda-meta/history"), "").unwrap();
+    fs::write(prefix.join("conda-meta/python-3.12.1-h0.json"), "{}").unwrap();
+    fs::create_dir_all(prefix.join("bin")).unwrap();
+    fs::write(prefix.join("bin/python"), "").unwrap();
+    let mut r = KernelRequest::new(KernelName::parse("ml").unwrap());
+    r.env = EnvSource::Existing {
+        path: prefix.clone(),
+    };
+    let snap = m.snapshot(std::slice::from_ref(&r));
+    let p = plan(std::slice::from_ref(&r), &snap).unwrap();
+    let Step::InstallPackages(i) = &p.kernels[0].steps[0] else {
+        panic!("{:?}", p.kernels[0].steps)
+    };
+    assert!(i.conda.is_empty());
+    assert_eq!(i.pip, ["ipykernel"]);
+    assert_eq!(
+        i.commands[0].argv,
+        [
+            prefix.join("bin/python").display().to_string(),
+            "-m".into(),
+            "pip".into(),
+            "install".into(),
+            "--no-input".into(),
+            "ipykernel".into()
+        ]
+    );
+    // A conda package, though, needs the tool.
+    r.packages.conda = vec!["numpy".into()];
+    let snap = m.snapshot(std::slice::from_ref(&r));
+    assert!(matches!(
+        plan(&[r], &snap),
+        Err(PlanError::CondaToolMissing { .. })
+    ));
+}
