@@ -775,3 +775,39 @@ fn a_non_environment_at_the_target_is_refused_and_untouched() {
     assert_eq!(fingerprint(&target), kept);
     assert!(!sb.user_kernels().join("x").exists());
 }
+
+#[test]
+fn a_protected_name_is_refused_with_exit_3_also_in_a_dry_run_with_one_json_document() {
+    let sb = Sandbox::new();
+    let prefix = sb.root().join("venvs/proj");
+    fake_registered_venv(&prefix);
+    let protected = sb.write_spec(
+        &sb.user_kernels(),
+        "python38-azureml",
+        r#"{"argv": ["python"], "display_name": "Python 3.8 - AzureML", "language": "python"}"#,
+    );
+    let before = fingerprint(&protected);
+    let p = prefix.to_str().unwrap();
+    let out = sb.kernels(&[
+        "add",
+        "Python38-AzureML",
+        "--existing",
+        p,
+        "--dry-run",
+        "--json",
+    ]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let doc = out.json();
+    assert_eq!(doc["ok"], false);
+    assert_eq!(doc["exit_code"], 3);
+    assert_eq!(doc["dry_run"], true);
+    assert_eq!(doc["plan"]["kernels"][0]["name"], "python38-azureml");
+    assert!(doc["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("protected"));
+    let out = sb.kernels(&["add", "python38-azureml", "--existing", p, "--yes"]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("hint:"), "{}", out.stderr);
+    assert_eq!(fingerprint(&protected), before);
+}

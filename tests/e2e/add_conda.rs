@@ -319,7 +319,16 @@ fn conda_family_real() {
     }
     let prefix = sb.root().join("envs/real1");
     let p = prefix.to_str().unwrap().to_owned();
-    let args = ["real1", "--backend", flavor, "--prefix", &p];
+    // conda-forge: no Terms-of-Service gate, and it has everything these tests ask for.
+    let args = [
+        "real1",
+        "--backend",
+        flavor,
+        "--prefix",
+        &p,
+        "-c",
+        "conda-forge",
+    ];
     let doc = add_json(&sb, &args);
     assert_eq!(status_and_steps(&doc).0, "create");
     let calls = log_lines(&log);
@@ -352,6 +361,8 @@ fn conda_family_real() {
         flavor,
         "--prefix",
         sb.root().join("envs/real2").to_str().unwrap(),
+        "-c",
+        "conda-forge",
         "-p",
         "kernels-e2e-no-such-package-0xdead",
     ]);

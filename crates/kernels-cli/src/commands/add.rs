@@ -117,18 +117,7 @@ pub fn run(ctx: &Ctx, args: &AddArgs) -> anyhow::Result<Code> {
     let policy = plan.check_policy(&snapshot);
     if args.dry_run {
         // A dry run shows the plan even when the policy would refuse it, then says so.
-        let warnings = policy.as_ref().ok().cloned().unwrap_or_default();
-        if ctx.out.json {
-            ctx.out
-                .json_doc(&render_plan::document(&plan, &warnings, None, true));
-        } else {
-            render_plan::print_warnings(ctx, &warnings, &plan);
-            render_plan::print_plan(ctx, &plan);
-        }
-        return match policy {
-            Ok(_) => Ok(Code::Ok),
-            Err(refusal) => Err(render_plan::refusal_failure(refusal).into()),
-        };
+        return render_plan::finish_dry_run(ctx, &plan, policy);
     }
     let warnings = policy.map_err(render_plan::refusal_failure)?;
     render_plan::print_warnings(ctx, &warnings, &plan);

@@ -163,6 +163,40 @@ pub fn document(
     })
 }
 
+/// Ends a `--dry-run` of `add`/`install`: the plan (one JSON document, or text), and when the
+/// policy would refuse it, the refusal (exit 3) — inside that same document in `--json` mode.
+pub fn finish_dry_run(
+    ctx: &Ctx,
+    plan: &Plan,
+    policy: Result<Vec<PlanWarning>, kernels::policy::Refusal>,
+) -> anyhow::Result<Code> {
+    let warnings = policy.as_ref().ok().cloned().unwrap_or_default();
+    let refused = policy.err().map(refusal_failure);
+    if ctx.out.json {
+        let mut doc = document(plan, &warnings, None, true);
+        if let (Some(f), Some(obj)) = (&refused, doc.as_object_mut()) {
+            obj.insert("ok".into(), json!(false));
+            obj.insert("exit_code".into(), json!(f.code.as_u8()));
+            obj.insert(
+                "error".into(),
+                json!({"kind": f.code.word(), "message": f.cause, "hint": f.hint}),
+            );
+        }
+        ctx.out.json_doc(&doc);
+        if let Some(f) = refused {
+            ctx.out.error(&f.cause, f.hint.as_deref());
+            return Ok(f.code);
+        }
+        return Ok(Code::Ok);
+    }
+    print_warnings(ctx, &warnings, plan);
+    print_plan(ctx, plan);
+    match refused {
+        Some(f) => Err(f.into()),
+        None => Ok(Code::Ok),
+    }
+}
+
 /// Prints warnings on stderr.
 pub fn print_warnings(ctx: &Ctx, warnings: &[PlanWarning], plan: &Plan) {
     for w in warnings {
