@@ -35,7 +35,10 @@ impl Tree {
         d
     }
 
-    /// Search path: JUPYTER_PATH = jp1:jp2, data dir = data, IPython dir = ipy.
+    /// Search path: JUPYTER_PATH = jp1:jp2, data dir = data, IPython dir = ipy; the system
+    /// dirs are moved into the tree too (platform-dirs mode reads them from XDG_DATA_DIRS), so
+    /// kernels installed on the machine (Debian's IRkernel puts `ir` in /usr/share/jupyter)
+    /// cannot leak into these tests.
     fn paths(&self) -> JupyterPaths {
         let r = |p: &str| self.root.join(p).display().to_string();
         let input = PathsInput::new(Platform::current(), Some(self.root.join("home")))
@@ -50,7 +53,9 @@ impl Tree {
             )
             .var("JUPYTER_DATA_DIR", &r("data"))
             .var("IPYTHONDIR", &r("ipy"))
-            .var("PYTHONNOUSERSITE", "1");
+            .var("PYTHONNOUSERSITE", "1")
+            .var("JUPYTER_PLATFORM_DIRS", "1")
+            .var("XDG_DATA_DIRS", &r("sys"));
         JupyterPaths::new(&input)
     }
 }
