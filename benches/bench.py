@@ -22,11 +22,12 @@ import time
 def run_once(argv, env, cwd):
     start = time.perf_counter()
     proc = subprocess.run(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace")
-        sys.exit(f"benchmark command failed (exit {proc.returncode}): {' '.join(argv)}\n{err}")
+        out = proc.stdout.decode(errors="replace")[-3000:]
+        err = proc.stderr.decode(errors="replace")[-3000:]
+        sys.exit(f"benchmark command failed (exit {proc.returncode}): {' '.join(argv)}\n{out}\n{err}")
     return elapsed
 
 

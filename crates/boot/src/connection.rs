@@ -1,10 +1,12 @@
 //! The connection file: free ports, a fresh key, JSON in jupyter_client's key order, mode 0600.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
 use std::net::{Ipv4Addr, TcpListener};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use serde::Serialize;
 
@@ -70,21 +72,47 @@ impl ConnectionInfo {
     }
 }
 
+/// Ports this process has already handed to a kernel. The OS may give a just-released port
+/// to the next `bind(0)`, and `boot_many` picks ports for many kernels within milliseconds;
+/// remembering them keeps two of our own kernels from ever being given the same port.
+static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
 /// Bind five listeners to port 0 at once (so the ports differ), read them, close them.
+/// A port this process already gave to another kernel is skipped (bounded retries).
 ///
 /// Like jupyter_client this can race with another process taking a port before the
 /// kernel binds it; the kernel then fails to start and is reported as such.
 fn free_ports() -> Result<[u16; 5], BootError> {
-    let mut listeners = Vec::with_capacity(5);
+    let mut handed_out = HANDED_OUT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut listeners = Vec::with_capacity(16);
     let mut ports = [0u16; 5];
-    for port in &mut ports {
+    let mut found = 0;
+    // Every listener stays open until all five are read, so the OS never repeats one here.
+    for _ in 0..64 {
+        if found == ports.len() {
+            break;
+        }
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .map_err(|source| BootError::PickPorts { source })?;
-        *port = listener
+        let port = listener
             .local_addr()
             .map_err(|source| BootError::PickPorts { source })?
             .port();
         listeners.push(listener);
+        if handed_out.insert(port) {
+            ports[found] = port;
+            found += 1;
+        }
+    }
+    if found < ports.len() {
+        return Err(BootError::PickPorts {
+            source: std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                "no free port that this process has not already used",
+            ),
+        });
     }
     Ok(ports)
 }
@@ -161,6 +189,16 @@ impl Drop for ConnectionFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ports_are_never_handed_out_twice_in_one_process() {
+        let mut seen = BTreeSet::new();
+        for _ in 0..40 {
+            for port in free_ports().unwrap() {
+                assert!(seen.insert(port), "port {port} handed out twice");
+            }
+        }
+    }
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
