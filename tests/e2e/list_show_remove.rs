@@ -235,17 +235,24 @@ fn remove_dry_run_and_json() {
 
 #[test]
 fn remove_with_env_deletes_only_environments_kernels_created() {
-    let _python = crate::require_python!();
+    let python = crate::require_python!();
     let mut sb = sandbox();
     if let Some(bin) = crate::common::test_bin_dir() {
         sb.prepend_path(&bin);
     }
     let envs = sb.home().join(".local/share/kernels/envs");
+    let env_created = |name: &str| -> serde_json::Value {
+        let doc = sb.kernels(&["show", name, "--json"]).json();
+        doc["spec"]["metadata"]["kernels"]["env_created"].clone()
+    };
     sb.kernels(&["add", "rmenv", "--backend", "venv"]).ok();
     assert!(envs.join("rmenv/bin/python").exists());
-    // A second kernel registered on the same environment (which it did not create).
+    assert!(envs.join("rmenv/.kernels-env.json").exists());
+    // A second kernel registered on the same environment: the environment itself records
+    // that kernels made it, so this kernel knows too.
     let existing = envs.join("rmenv").display().to_string();
     sb.kernels(&["add", "other", "--existing", &existing]).ok();
+    assert_eq!(env_created("other"), true);
 
     // The env is still used by `other`: the kernel goes, the env stays, with a warning.
     let out = sb.kernels(&["remove", "rmenv", "--with-env"]);
@@ -257,20 +264,43 @@ fn remove_with_env_deletes_only_environments_kernels_created() {
     );
     assert!(!sb.user_kernels().join("rmenv").exists());
     assert!(envs.join("rmenv").exists());
+    // Its last user goes: so does the environment.
+    sb.kernels(&["remove", "other", "--with-env"]).ok();
+    assert!(!envs.join("rmenv").exists());
 
-    // `other` did not create it: --with-env refuses and removes nothing.
-    let out = sb.kernels(&["remove", "other", "--with-env"]);
+    // An environment kernels did not make: --with-env refuses and removes nothing.
+    let foreign = sb.root().join("foreign");
+    let made = std::process::Command::new(&python)
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&foreign)
+        .status()
+        .expect("python -m venv");
+    assert!(made.success());
+    sb.write_spec(
+        &sb.user_kernels(),
+        "foreign",
+        &format!(
+            r#"{{"argv": ["{}", "-m", "ipykernel_launcher", "-f", "{{connection_file}}"], "display_name": "F", "language": "python"}}"#,
+            foreign.join("bin/python").display()
+        ),
+    );
+    let out = sb.kernels(&["remove", "foreign", "--with-env"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
         out.stderr.contains("not created by kernels"),
         "{}",
         out.stderr
     );
-    assert!(sb.user_kernels().join("other").exists());
-    assert!(envs.join("rmenv").exists());
+    assert!(sb.user_kernels().join("foreign").exists());
+    assert!(foreign.join("bin/python").exists());
 
-    // A kernel whose env it created, alone on it: both go, and Jupyter no longer sees it.
+    // A kernel whose kernel.json was deleted by hand and then restored by a re-run of add
+    // still knows kernels made its environment; --with-env then removes both, and Jupyter no
+    // longer sees the kernel.
     sb.kernels(&["add", "solo", "--backend", "venv"]).ok();
+    std::fs::remove_dir_all(sb.user_kernels().join("solo")).expect("rm -r kernel dir");
+    sb.kernels(&["add", "solo", "--backend", "venv"]).ok();
+    assert_eq!(env_created("solo"), true);
     let dry = sb.kernels(&["remove", "solo", "--with-env", "--dry-run"]);
     dry.ok();
     assert!(

@@ -93,6 +93,17 @@ pub enum ExecFailure {
         /// The prefix.
         prefix: PathBuf,
     },
+    /// A file of ours could not be written.
+    #[error("failed to {action} {}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The kernelspec to be replaced could not be backed up.
     #[error("failed to back up the kernelspec {} before replacing it", dir.display())]
     Backup {
@@ -361,6 +372,17 @@ fn run_create(
     backend
         .create(&c.create, cancel, progress)
         .map_err(|e| Box::new((action.clone(), e.into())))?;
+    // Before anything else lands in it: the environment records that kernels made it.
+    crate::write_env_marker(&c.prefix, BackendLabel::created_by(c.backend, c.uv)).map_err(|e| {
+        Box::new((
+            action.clone(),
+            ExecFailure::Io {
+                action: "record that kernels created the environment in",
+                path: c.prefix.join(crate::ENV_MARKER),
+                source: e,
+            },
+        ))
+    })?;
     // An environment file may leave out the kernel package; add it in one more call.
     if c.create.environment_file.is_some() {
         let started = Instant::now();

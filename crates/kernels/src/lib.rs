@@ -41,6 +41,7 @@ pub mod wrappers;
 mod execute;
 mod journal;
 pub mod lock;
+mod marker;
 mod plan;
 mod request;
 mod snapshot;
@@ -52,6 +53,7 @@ pub use execute::{
 };
 pub use journal::{backup_kernel_dir, missing_ancestors, Journal, JournalEntry, RollbackReport};
 pub use lock::{LockConfig, LockError, RunLock};
+pub use marker::{read_env_marker, write_env_marker, ENV_MARKER};
 pub use plan::{
     plan, CommandView, CreateEnvStep, EnvPlan, InstallStep, KernelPlan, KernelStatus, Plan,
     PlanError, PlanWarning, Replaced, Step, WriteKernelStep,

@@ -589,9 +589,14 @@ fn plan_one(req: &KernelRequest, t: &TargetFacts, host: &HostEnv) -> Result<Kern
             (facts, BackendLabel::created_by(kind, uv), true, true)
         }
         (_, PrefixState::Env(facts)) => {
-            let (env_created, backend) = match &existing_meta {
-                Some(m) => (m.env_created, m.backend),
-                None => (false, BackendLabel::Existing),
+            // Who made the environment: the kernel that records it, else the marker
+            // `kernels` leaves in every environment it creates (so a kernel restored after
+            // its kernel.json was deleted still knows), else someone else.
+            let (env_created, backend) = match (&existing_meta, facts.created_by_kernels) {
+                (Some(m), _) if m.env_created => (true, m.backend),
+                (_, Some(label)) => (true, label),
+                (Some(m), None) => (m.env_created, m.backend),
+                (None, None) => (false, BackendLabel::Existing),
             };
             if let Some(want) = &req.packages.python {
                 let have = facts.python_version.as_deref().unwrap_or("");
@@ -924,6 +929,7 @@ fn predicted_facts(
         activation,
         r: None,
         externally_managed: false,
+        created_by_kernels: None,
         env,
     };
     predict_installed(&mut facts, req.language);

@@ -20,7 +20,7 @@ use kernelspec::{Discovery, JupyterPaths, KernelSpec};
 
 use crate::policy::{Policy, PolicyPaths};
 use crate::request::{BackendChoice, EnvSource, KernelRequest, KernelScope};
-use crate::spec_for_env::ManagedMeta;
+use crate::spec_for_env::{BackendLabel, ManagedMeta};
 
 /// Prefixes that are the operating system's, not environments: they are registered as they
 /// are, never activated (no `PATH` or other variables are baked for them).
@@ -134,6 +134,9 @@ pub struct EnvFacts {
     pub r: Option<RFacts>,
     /// The interpreter is marked `EXTERNALLY-MANAGED` (PEP 668) and the prefix is no venv.
     pub externally_managed: bool,
+    /// `kernels` created this environment, as recorded inside it ([`crate::read_env_marker`]),
+    /// and how; `None` for environments made by anything else.
+    pub created_by_kernels: Option<BackendLabel>,
 }
 
 impl EnvFacts {
@@ -195,6 +198,7 @@ impl EnvFacts {
             activation,
             r,
             externally_managed,
+            created_by_kernels: crate::read_env_marker(prefix),
         })
     }
 

@@ -514,6 +514,7 @@ mod tests {
             })),
             r: None,
             externally_managed: false,
+            created_by_kernels: None,
         }
     }
 
