@@ -10,7 +10,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use kernels_fuzz::{Target, TARGETS};
+use kernels_fuzz::TARGETS;
 
 /// Byte strings worth splicing into JSON and shell text.
 const TOKENS: &[&[u8]] = &[
