@@ -104,6 +104,19 @@ impl Out {
         }
     }
 
+    /// Asks a yes/no question on stderr and reads the answer from stdin; anything but
+    /// y/yes (including EOF or a read error) is no. Callers ask only when stdin is a terminal
+    /// and `--yes` was not given: nothing ever prompts in a script.
+    pub fn ask_yes_no(&self, question: &str) -> bool {
+        eprint!("{question} [y/N] ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        if std::io::stdin().read_line(&mut answer).is_err() {
+            return false;
+        }
+        matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES")
+    }
+
     /// An error and its hint on stderr (always shown).
     pub fn error(&self, cause: &str, hint: Option<&str>) {
         eprintln!("{} {cause}", paint(self.color_stderr, Style::Bad, "error:"));

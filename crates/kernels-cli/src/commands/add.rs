@@ -122,17 +122,7 @@ pub fn run(ctx: &Ctx, args: &AddArgs) -> anyhow::Result<Code> {
     let warnings = policy.map_err(render_plan::refusal_failure)?;
     render_plan::print_warnings(ctx, &warnings, &plan);
     render_plan::confirm_foreign_replacements(ctx, &plan)?;
-    let progress = render_plan::StepPrinter::new(&ctx.out);
-    let outcome = kernels::execute(&plan, &snapshot, &ctx.cancel, &progress)
-        .map_err(render_plan::execute_failure)?;
-    if ctx.out.json {
-        ctx.out.json_doc(&render_plan::document(
-            &plan,
-            &warnings,
-            Some(&outcome),
-            false,
-        ));
-    }
+    let outcome = render_plan::execute_and_document(ctx, &plan, &snapshot, &warnings)?;
     render_plan::print_outcome(ctx, &plan, &outcome);
     Ok(Code::Ok)
 }

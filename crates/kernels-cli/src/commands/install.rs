@@ -142,17 +142,7 @@ pub fn run(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Code> {
         return render_plan::finish_dry_run(ctx, &plan, policy);
     }
     let warnings = policy.map_err(render_plan::refusal_failure)?;
-    let progress = render_plan::StepPrinter::new(&ctx.out);
-    let outcome = kernels::execute(&plan, &snapshot, &ctx.cancel, &progress)
-        .map_err(render_plan::execute_failure)?;
-    if ctx.out.json {
-        ctx.out.json_doc(&render_plan::document(
-            &plan,
-            &warnings,
-            Some(&outcome),
-            false,
-        ));
-    }
+    let outcome = render_plan::execute_and_document(ctx, &plan, &snapshot, &warnings)?;
     let installed = plan.kernels[0]
         .steps
         .iter()

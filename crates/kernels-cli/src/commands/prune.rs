@@ -2,7 +2,7 @@
 //! wrappers (`conda run`, shell activation, envkernel, ...). Protected kernels are never
 //! pruned; they are listed as kept, with the rule that keeps them.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 
 use clap::Args;
 use kernels::doctor::Machine;
@@ -35,7 +35,7 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> anyhow::Result<Code> {
         show_plan(ctx, &plan, args.dry_run);
         return Ok(Code::Ok);
     }
-    if !ctx.global.yes && std::io::stdin().is_terminal() && !confirm(ctx, &plan)? {
+    if !ctx.global.yes && std::io::stdin().is_terminal() && !confirm(ctx, &plan) {
         ctx.out.status("Nothing removed.");
         return Ok(Code::Ok);
     }
@@ -124,7 +124,7 @@ fn show_kept(ctx: &Ctx, plan: &PrunePlan) {
     }
 }
 
-fn confirm(ctx: &Ctx, plan: &PrunePlan) -> anyhow::Result<bool> {
+fn confirm(ctx: &Ctx, plan: &PrunePlan) -> bool {
     eprintln!("Stale kernels to remove:");
     for s in &plan.remove {
         eprintln!(
@@ -134,9 +134,6 @@ fn confirm(ctx: &Ctx, plan: &PrunePlan) -> anyhow::Result<bool> {
             s.reason
         );
     }
-    eprint!("Remove {} kernel(s)? [y/N] ", plan.remove.len());
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
+    ctx.out
+        .ask_yes_no(&format!("Remove {} kernel(s)?", plan.remove.len()))
 }

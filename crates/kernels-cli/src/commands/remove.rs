@@ -5,7 +5,7 @@
 //! one unknown or invalid name and nothing is touched.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -91,7 +91,7 @@ pub fn run(ctx: &Ctx, args: &RemoveArgs) -> anyhow::Result<Code> {
         report(ctx, &targets, &envs, true);
         return Ok(Code::Ok);
     }
-    if !ctx.global.yes && std::io::stdin().is_terminal() && !confirm(ctx, &targets)? {
+    if !ctx.global.yes && std::io::stdin().is_terminal() && !confirm(ctx, &targets) {
         ctx.out.status("Nothing removed.");
         return Ok(Code::Ok);
     }
@@ -240,16 +240,13 @@ fn report(ctx: &Ctx, targets: &[&FoundKernel], envs: &EnvDecisions, dry_run: boo
     }
 }
 
-fn confirm(ctx: &Ctx, targets: &[&FoundKernel]) -> anyhow::Result<bool> {
+fn confirm(ctx: &Ctx, targets: &[&FoundKernel]) -> bool {
     eprintln!("Kernels to remove:");
     for k in targets {
         eprintln!("  {:<20}  {}", k.name, ctx.show_path(&k.resource_dir));
     }
-    eprint!("Remove {} kernel(s)? [y/N] ", targets.len());
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
+    ctx.out
+        .ask_yes_no(&format!("Remove {} kernel(s)?", targets.len()))
 }
 
 fn removal_failure(ctx: &Ctx, k: &FoundKernel, err: RemoveError) -> Failure {

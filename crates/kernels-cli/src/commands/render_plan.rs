@@ -6,7 +6,7 @@
 //! `{"ok": true, "dry_run": bool, "plan": {"kernels": [...]}, "warnings": [...],
 //!   "outcome": {"kernels": [...], "executed": [...]} | null}`.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 
 use kernels::{
     ExecuteError, KernelStatus, LockConfig, LockError, Outcome, Plan, PlanError, PlanWarning,
@@ -126,15 +126,11 @@ pub fn confirm_foreign_replacements(ctx: &Ctx, plan: &Plan) -> Result<(), Failur
         .map(|k| format!("{} ({})", k.name, ctx.show_path(&k.kernel_dir)))
         .collect();
     if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && !ctx.out.json {
-        eprint!(
-            "Replace the kernelspec{} not made by kernels: {}? [y/N] ",
+        if ctx.out.ask_yes_no(&format!(
+            "Replace the kernelspec{} not made by kernels: {}?",
             if list.len() > 1 { "s" } else { "" },
             list.join(", ")
-        );
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut answer);
-        if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+        )) {
             return Ok(());
         }
         return Err(Failure::failed("nothing was changed"));
@@ -302,4 +298,22 @@ pub fn print_outcome(ctx: &Ctx, plan: &Plan, outcome: &Outcome) {
                 .status(&format!("Kernel {} is up to date; nothing to do", k.name)),
         }
     }
+}
+
+/// Runs a plan the policy accepted, one progress line per step, and prints the JSON document
+/// (plan and outcome) when `--json` was given. What `add` and `install` do after planning.
+pub fn execute_and_document(
+    ctx: &Ctx,
+    plan: &Plan,
+    snapshot: &kernels::Snapshot,
+    warnings: &[PlanWarning],
+) -> Result<Outcome, Failure> {
+    let progress = StepPrinter::new(&ctx.out);
+    let outcome =
+        kernels::execute(plan, snapshot, &ctx.cancel, &progress).map_err(execute_failure)?;
+    if ctx.out.json {
+        ctx.out
+            .json_doc(&document(plan, warnings, Some(&outcome), false));
+    }
+    Ok(outcome)
 }
