@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod exit;
 mod output;
+mod progress;
 
 fn main() -> std::process::ExitCode {
     commands::main()

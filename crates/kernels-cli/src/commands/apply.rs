@@ -154,8 +154,11 @@ pub fn run(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<Code> {
     let warnings = policy.map_err(render_plan::refusal_failure)?;
     render_plan::print_warnings(ctx, &warnings, &plan);
     render_plan::confirm_foreign_replacements(ctx, &plan)?;
-    let progress = render_plan::StepPrinter::new(&ctx.out);
-    let result = kernels::execute(&plan, &snapshot, &ctx.cancel, &progress);
+    let result = {
+        // The progress printer (and its spinner line) ends with the steps.
+        let progress = render_plan::StepPrinter::new(&ctx.out);
+        kernels::execute(&plan, &snapshot, &ctx.cancel, &progress)
+    };
     // Whatever happened, what this run left in the user's home belongs to the user.
     let mut written = written_paths(&plan, &target, &lock_cfg);
     let outcome = match result {

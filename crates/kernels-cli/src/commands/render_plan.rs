@@ -16,29 +16,8 @@ use serde_json::{json, Value};
 
 use super::Ctx;
 use crate::exit::{Code, Failure};
-use crate::output::Out;
 
-/// Prints one line per step on stderr (silenced by `-q`); tool output lines only with `-v`.
-pub struct StepPrinter<'a> {
-    out: &'a Out,
-}
-
-impl<'a> StepPrinter<'a> {
-    /// A printer writing through `out`.
-    pub fn new(out: &'a Out) -> StepPrinter<'a> {
-        StepPrinter { out }
-    }
-}
-
-impl envs::Progress for StepPrinter<'_> {
-    fn step(&self, msg: &str) {
-        self.out.step(&format!("• {msg}"));
-    }
-
-    fn line(&self, tool_line: &str) {
-        self.out.detail(&format!("    {tool_line}"));
-    }
-}
+pub use crate::progress::StepPrinter;
 
 /// Takes the run lock, telling the user once when it has to wait for another run.
 pub fn take_lock(ctx: &Ctx) -> Result<RunLock, Failure> {
