@@ -322,3 +322,66 @@ fn remove_with_env_deletes_only_environments_kernels_created() {
         assert!(j.json()["kernelspecs"].get("solo").is_none());
     }
 }
+
+#[test]
+fn list_and_show_say_when_a_kernels_environment_or_interpreter_is_gone() {
+    let sb = sandbox();
+    let gone_env = sb.root().join("envs/deleted");
+    let live_env = sb.root().join("envs/live");
+    std::fs::create_dir_all(live_env.join("bin")).expect("env");
+    std::fs::write(live_env.join("bin/python"), "").expect("python");
+    let spec_for = |python: &Path| {
+        format!(
+            r#"{{"argv": ["{}", "-m", "ipykernel_launcher", "-f", "{{connection_file}}"], "display_name": "x", "language": "python"}}"#,
+            python.display()
+        )
+    };
+    sb.write_spec(
+        &sb.user_kernels(),
+        "stale",
+        &spec_for(&gone_env.join("bin/python")),
+    );
+    sb.write_spec(
+        &sb.user_kernels(),
+        "live",
+        &spec_for(&live_env.join("bin/python")),
+    );
+    sb.write_spec(
+        &sb.user_kernels(),
+        "no-interpreter",
+        &spec_for(&live_env.join("bin/python3.99")),
+    );
+
+    let out = sb.kernels(&["list"]);
+    out.ok();
+    let row = |name: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        row("stale").contains("environment missing"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        row("no-interpreter").contains("interpreter missing"),
+        "{}",
+        out.stdout
+    );
+    assert!(row("live").contains(" ok "), "{}", out.stdout);
+
+    let doc = sb.kernels(&["list", "--json"]).json();
+    let extra = |name: &str| doc["kernelspecs"][name]["kernels"].clone();
+    assert_eq!(extra("stale")["missing"]["what"], "environment");
+    assert_eq!(extra("stale")["env"], gone_env.display().to_string());
+    assert_eq!(extra("live")["missing"], serde_json::Value::Null);
+    assert_eq!(extra("no-interpreter")["missing"]["what"], "interpreter");
+
+    let show = sb.kernels(&["show", "stale"]);
+    show.ok();
+    assert!(show.stdout.contains("environment:"), "{}", show.stdout);
+    assert!(show.stdout.contains("is missing"), "{}", show.stdout);
+}

@@ -7,7 +7,10 @@
 //! `search_path` lists. Specs Jupyter cannot load are never hidden: they are in `broken`.
 
 use clap::Args;
-use kernelspec::{Discovery, FoundKernel, JupyterPaths, SpecWarning};
+use std::path::PathBuf;
+
+use kernels::SpecEnv;
+use kernelspec::{Discovery, FoundKernel, JupyterPaths, KernelSpec, SpecWarning};
 use serde_json::{json, Map, Value};
 
 use super::Ctx;
@@ -42,6 +45,7 @@ pub fn to_json(paths: &JupyterPaths, found: &Discovery) -> Value {
         match &k.spec {
             Ok(spec) => {
                 let warnings: Vec<String> = spec.lint().iter().map(ToString::to_string).collect();
+                let health = EnvHealth::of(spec);
                 specs.insert(
                     k.name.clone(),
                     json!({
@@ -53,6 +57,8 @@ pub fn to_json(paths: &JupyterPaths, found: &Discovery) -> Value {
                             "symlink": k.is_symlink,
                             "shadows": json_paths(&k.shadows),
                             "warnings": warnings,
+                            "env": health.env.as_deref().map(json_path),
+                            "missing": health.missing.as_ref().map(|(what, p)| json!({"what": what, "path": json_path(p)})),
                         },
                     }),
                 );
@@ -203,6 +209,10 @@ fn status(ctx: &Ctx, k: &FoundKernel, is_shadowed: bool) -> String {
                     severe |= is_severe;
                 }
             }
+            if let Some((what, path)) = EnvHealth::of(spec).missing {
+                notes.push(format!("{what} missing: {}", ctx.show_path(&path)));
+                severe = true;
+            }
             if !k.shadows.is_empty() {
                 notes.push(format!(
                     "shadows {}",
@@ -221,6 +231,37 @@ fn status(ctx: &Ctx, k: &FoundKernel, is_shadowed: bool) -> String {
                 ctx.out.paint(Style::Warn, &notes.join("; "))
             }
         }
+    }
+}
+
+/// Where a kernel runs and whether that is still on disk: a stat or two, so `list` stays as
+/// fast as reading the files (`kernels doctor` checks much more, and can start the kernel).
+pub struct EnvHealth {
+    /// The environment prefix the spec runs in (our metadata, a wrapper's `-p`, or the prefix
+    /// of an absolute interpreter path).
+    pub env: Option<PathBuf>,
+    /// What is gone (`"environment"` or `"interpreter"`) and its path.
+    pub missing: Option<(&'static str, PathBuf)>,
+}
+
+impl EnvHealth {
+    /// Looks at `spec`'s environment and interpreter.
+    pub fn of(spec: &KernelSpec) -> EnvHealth {
+        let env = match kernels::env_of_spec(spec) {
+            Some(SpecEnv::Prefix(p)) => Some(p),
+            _ => None,
+        };
+        let program = spec
+            .argv
+            .first()
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute());
+        let missing = match (&env, program) {
+            (Some(prefix), _) if !prefix.exists() => Some(("environment", prefix.clone())),
+            (_, Some(program)) if !program.exists() => Some(("interpreter", program)),
+            _ => None,
+        };
+        EnvHealth { env, missing }
     }
 }
 

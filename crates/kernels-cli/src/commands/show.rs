@@ -3,7 +3,7 @@
 use clap::Args;
 use serde_json::{json, Value};
 
-use super::list::error_text;
+use super::list::{error_text, EnvHealth};
 use super::names::{parse_name, unknown_kernel};
 use super::Ctx;
 use crate::exit::Code;
@@ -25,10 +25,14 @@ pub fn run(ctx: &Ctx, args: &ShowArgs) -> anyhow::Result<Code> {
     };
     let shadowed: Vec<&kernelspec::FoundKernel> =
         found.shadowed.iter().filter(|s| s.name == k.name).collect();
-    let warnings: Vec<String> = match &k.spec {
+    let health = k.spec.as_ref().ok().map(EnvHealth::of);
+    let mut warnings: Vec<String> = match &k.spec {
         Ok(spec) => spec.lint().iter().map(ToString::to_string).collect(),
         Err(_) => Vec::new(),
     };
+    if let Some((what, path)) = health.as_ref().and_then(|h| h.missing.as_ref()) {
+        warnings.insert(0, format!("its {what} {} is missing", ctx.show_path(path)));
+    }
     if ctx.out.json {
         let shadowed_json: Vec<Value> = shadowed
             .iter()
@@ -43,6 +47,7 @@ pub fn run(ctx: &Ctx, args: &ShowArgs) -> anyhow::Result<Code> {
             "file": k.spec.as_ref().ok().map(kernelspec::KernelSpec::to_file_json),
             "error": k.spec.as_ref().err().map(|e| error_text(e)),
             "warnings": warnings,
+            "env": health.as_ref().and_then(|h| h.env.as_deref()).map(json_path),
             "shadows": shadowed_json,
         }));
         return Ok(Code::Ok);
@@ -58,6 +63,9 @@ pub fn run(ctx: &Ctx, args: &ShowArgs) -> anyhow::Result<Code> {
             field("language", &spec.language);
             field("interrupt", spec.interrupt_mode.as_str());
             field("argv", &shell_words(&spec.argv));
+            if let Some(env) = health.as_ref().and_then(|h| h.env.as_deref()) {
+                field("environment", &ctx.show_path(env));
+            }
             for (i, (key, value)) in spec.env.iter().enumerate() {
                 field(if i == 0 { "env" } else { "" }, &format!("{key}={value}"));
             }
