@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use kernels::SpecEnv;
 use kernelspec::{Discovery, FoundKernel, JupyterPaths, KernelSpec, SpecWarning};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::Ctx;
 use crate::exit::Code;
@@ -38,70 +38,99 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<Code> {
 }
 
 /// The `--json` document.
+///
+/// Built from owned values directly: `json!` would serialise every embedded `Value` again
+/// (a deep copy), which was half of `list --json`'s instructions.
 pub fn to_json(paths: &JupyterPaths, found: &Discovery) -> Value {
     let mut specs = Map::new();
     let mut broken = Vec::new();
     for k in &found.kernels {
         match &k.spec {
             Ok(spec) => {
-                let warnings: Vec<String> = spec.lint().iter().map(ToString::to_string).collect();
+                let warnings: Vec<Value> = spec
+                    .lint()
+                    .iter()
+                    .map(|w| Value::String(w.to_string()))
+                    .collect();
                 let health = EnvHealth::of(spec);
+                let missing = health.missing.as_ref().map_or(Value::Null, |(what, p)| {
+                    object([("what", Value::from(*what)), ("path", json_path(p))])
+                });
+                let extra = object([
+                    ("scope", Value::from(k.scope.as_str())),
+                    ("name_valid", Value::Bool(k.name_valid)),
+                    ("symlink", Value::Bool(k.is_symlink)),
+                    ("shadows", json_paths(&k.shadows)),
+                    ("warnings", Value::Array(warnings)),
+                    ("env", health.env.as_deref().map_or(Value::Null, json_path)),
+                    ("missing", missing),
+                ]);
                 specs.insert(
                     k.name.clone(),
-                    json!({
-                        "resource_dir": json_path(&k.resource_dir),
-                        "spec": spec.to_jupyter_json(),
-                        "kernels": {
-                            "scope": k.scope.as_str(),
-                            "name_valid": k.name_valid,
-                            "symlink": k.is_symlink,
-                            "shadows": json_paths(&k.shadows),
-                            "warnings": warnings,
-                            "env": health.env.as_deref().map(json_path),
-                            "missing": health.missing.as_ref().map(|(what, p)| json!({"what": what, "path": json_path(p)})),
-                        },
-                    }),
+                    object([
+                        ("resource_dir", json_path(&k.resource_dir)),
+                        ("spec", spec.to_jupyter_json()),
+                        ("kernels", extra),
+                    ]),
                 );
             }
-            Err(err) => broken.push(json!({
-                "name": k.name,
-                "resource_dir": json_path(&k.resource_dir),
-                "scope": k.scope.as_str(),
-                "error": error_text(err),
-                "shadows": json_paths(&k.shadows),
-            })),
+            Err(err) => broken.push(object([
+                ("name", Value::from(k.name.as_str())),
+                ("resource_dir", json_path(&k.resource_dir)),
+                ("scope", Value::from(k.scope.as_str())),
+                ("error", Value::String(error_text(err))),
+                ("shadows", json_paths(&k.shadows)),
+            ])),
         }
     }
     let shadowed: Vec<Value> = found
         .shadowed
         .iter()
         .map(|k| {
-            json!({
-                "name": k.name,
-                "resource_dir": json_path(&k.resource_dir),
-                "scope": k.scope.as_str(),
-                "shadowed_by": k.shadowed_by.as_deref().map(json_path),
-                "loads": k.spec.is_ok(),
-            })
+            object([
+                ("name", Value::from(k.name.as_str())),
+                ("resource_dir", json_path(&k.resource_dir)),
+                ("scope", Value::from(k.scope.as_str())),
+                (
+                    "shadowed_by",
+                    k.shadowed_by.as_deref().map_or(Value::Null, json_path),
+                ),
+                ("loads", Value::Bool(k.spec.is_ok())),
+            ])
         })
         .collect();
     let problems: Vec<Value> = found
         .problems
         .iter()
-        .map(|p| json!({"path": json_path(&p.path), "error": error_text(p)}))
+        .map(|p| {
+            object([
+                ("path", json_path(&p.path)),
+                ("error", Value::String(error_text(p))),
+            ])
+        })
         .collect();
     let search_path: Vec<Value> = paths
         .kernel_dirs()
         .iter()
-        .map(|d| json!({"path": json_path(&d.path), "scope": d.scope.as_str()}))
+        .map(|d| {
+            object([
+                ("path", json_path(&d.path)),
+                ("scope", Value::from(d.scope.as_str())),
+            ])
+        })
         .collect();
-    json!({
-        "kernelspecs": specs,
-        "broken": broken,
-        "shadowed": shadowed,
-        "problems": problems,
-        "search_path": search_path,
-    })
+    object([
+        ("kernelspecs", Value::Object(specs)),
+        ("broken", Value::Array(broken)),
+        ("shadowed", Value::Array(shadowed)),
+        ("problems", Value::Array(problems)),
+        ("search_path", Value::Array(search_path)),
+    ])
+}
+
+/// A JSON object with these keys, in this order.
+fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
 }
 
 /// An error and its causes on one line.
