@@ -361,7 +361,8 @@ fn venv_suite(vb: &VenvBox, name: &str) {
     assert!(log_lines(&vb.py_log).is_empty());
     assert!(log_lines(&vb.pth_log).is_empty());
     eprintln!("satisfied re-run (with an activate.d script) took {took:?}");
-    assert!(took < Duration::from_secs(2), "{took:?}");
+    // Speed is the benchmarks' business (benches/add.sh has the targets); here it is only
+    // reported.
     if let Some((run, execs)) = traced_execs(sb, &["add", name, "--backend", "venv"]) {
         run.ok();
         let others: Vec<&String> = execs

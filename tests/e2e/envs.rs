@@ -1,7 +1,7 @@
 //! `kernels envs`: environments from disk (no conda process), and the kernels using them.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::Value;
 
@@ -88,7 +88,8 @@ fn lists_thirty_conda_envs_and_their_kernels_without_running_conda() {
     assert_eq!(proj["kernels"], serde_json::json!(["proj"]));
     assert!(!marker.exists(), "conda was run");
     eprintln!("kernels envs over 32 environments took {took:?}");
-    assert!(took < Duration::from_secs(2), "{took:?}");
+    // Speed is the benchmarks' business (benches/add.sh has the targets); here it is only
+    // reported.
 
     let out = sb.kernels(&["envs"]);
     out.ok();
