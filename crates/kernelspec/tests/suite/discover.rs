@@ -225,7 +225,7 @@ fn closest_names_suggest_similar_kernels() {
 }
 
 #[test]
-fn fifty_specs_are_discovered_quickly() {
+fn fifty_specs_are_discovered_repeatably() {
     let t = Tree::new();
     let body = std::fs::read_to_string(
         super::support::fixtures().join("valid/ipykernel-7.4-env/kernel.json"),
@@ -247,7 +247,6 @@ fn fifty_specs_are_discovered_quickly() {
         assert_eq!(found.loaded().count(), 50);
     }
     let per_run = start.elapsed() / runs;
+    // Reported only: the speed target is checked by benches/list.sh, not by a timed test.
     eprintln!("discovering 50 specs took {per_run:?} per run");
-    // Generous bound for debug builds on slow CI machines; the release target is ~1-2 ms.
-    assert!(per_run.as_millis() < 200, "{per_run:?}");
 }
