@@ -28,7 +28,7 @@ use clap::Args;
 use kernels::declarative::{self, KernelsFile, PruneCandidate, ReadError};
 use kernels::for_user::{self, ForUserError, UserAccount};
 use kernels::policy::{Addition, Policy, PolicyPaths, Source, Target};
-use kernels::{KernelPlan, LockConfig, Plan, RunLock, Snapshot, Step};
+use kernels::{KernelPlan, LockConfig, Plan, Snapshot, Step};
 use kernelspec::JupyterPaths;
 use serde_json::{json, Value};
 
@@ -85,7 +85,7 @@ pub fn run(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<Code> {
     let changing = !args.dry_run && !args.check;
     let lock_cfg = LockConfig::from_host(&target.host);
     let _lock = if changing {
-        Some(take_lock(ctx, &lock_cfg)?)
+        Some(render_plan::take_lock_at(ctx, &lock_cfg)?)
     } else {
         None
     };
@@ -295,15 +295,6 @@ fn target(ctx: &Ctx, args: &ApplyArgs) -> Result<Machine, Failure> {
         paths,
         user: Some(user),
     })
-}
-
-fn take_lock(ctx: &Ctx, cfg: &LockConfig) -> Result<RunLock, Failure> {
-    let out = &ctx.out;
-    RunLock::acquire(cfg, &ctx.cancel, &mut |pid| {
-        let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
-        out.status(&format!("waiting for another kernels run{who}…"));
-    })
-    .map_err(render_plan::lock_failure)
 }
 
 /// A file that cannot be read or is invalid: exit 2, every problem on its own line.

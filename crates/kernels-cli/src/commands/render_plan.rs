@@ -19,11 +19,15 @@ use crate::exit::{Code, Failure};
 
 pub use crate::progress::StepPrinter;
 
-/// Takes the run lock, telling the user once when it has to wait for another run.
+/// Takes this user's run lock, telling the user once when it has to wait for another run.
 pub fn take_lock(ctx: &Ctx) -> Result<RunLock, Failure> {
-    let cfg = LockConfig::from_host(ctx.host());
+    take_lock_at(ctx, &LockConfig::from_host(ctx.host()))
+}
+
+/// Takes the run lock described by `cfg` (`apply --for-user` locks the target user's).
+pub fn take_lock_at(ctx: &Ctx, cfg: &LockConfig) -> Result<RunLock, Failure> {
     let out = &ctx.out;
-    RunLock::acquire(&cfg, &ctx.cancel, &mut |pid| {
+    RunLock::acquire(cfg, &ctx.cancel, &mut |pid| {
         let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
         out.status(&format!("waiting for another kernels run{who}…"));
     })
