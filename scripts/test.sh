@@ -17,7 +17,6 @@ if ! "$venv/bin/python" -c 'import jupyter_client, ipykernel' >/dev/null 2>&1 ||
 fi
 export KERNELS_TEST_PYTHON="$venv/bin/python"
 export PATH="$venv/bin:$PATH"
-export KERNELS_FIXTURES_DIR="${KERNELS_FIXTURES_DIR:-$root/../shared/fixtures}"
 
 echo "==> test tools: $("$venv/bin/python" -c 'import jupyter_client, ipykernel, sys; print("python", sys.version.split()[0], "jupyter_client", jupyter_client.__version__, "ipykernel", ipykernel.__version__)'), $("$venv/bin/uv" --version)" >&2
 if command -v R >/dev/null 2>&1; then echo "==> R: $(R --version | head -1)" >&2; else echo "==> R: not installed (the R kernel test will say it skipped)" >&2; fi

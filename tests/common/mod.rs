@@ -219,10 +219,7 @@ macro_rules! require_python {
     };
 }
 
-/// The shared conda fixtures (real conda outputs).
+/// Real conda outputs kept in the repository (`tests/fixtures/conda`, see its `index.md`).
 pub fn conda_fixtures() -> PathBuf {
-    if let Some(dir) = std::env::var_os("KERNELS_FIXTURES_DIR") {
-        return PathBuf::from(dir).join("conda");
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/conda")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conda")
 }

@@ -590,13 +590,9 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    /// `KERNELS_FIXTURES_DIR`, else `<workspace>/../shared/fixtures`.
+    /// A real conda output from the repository's `tests/fixtures/conda` (see its `index.md`).
     fn fixture(name: &str) -> String {
-        let dir = std::env::var_os(crate::vars::KERNELS_FIXTURES_DIR)
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-            });
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
         let p = dir.join("conda").join(name);
         std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("fixture {}: {e}", p.display()))
     }

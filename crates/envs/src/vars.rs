@@ -47,8 +47,6 @@ pub const CONDARC: &str = "CONDARC";
 pub const KERNELS_TEST_PYTHON: &str = "KERNELS_TEST_PYTHON";
 /// Tests only: a conda-family executable to drive instead of the bundled stand-in.
 pub const KERNELS_TEST_CONDA: &str = "KERNELS_TEST_CONDA";
-/// Tests only: directory holding the shared fixtures (`conda/…`).
-pub const KERNELS_FIXTURES_DIR: &str = "KERNELS_FIXTURES_DIR";
 /// Read by the conda stand-in script (not by Rust code): the interpreter that its
 /// environments' `bin/python` points at.
 pub const KERNELS_STANDIN_PYTHON: &str = "KERNELS_STANDIN_PYTHON";
