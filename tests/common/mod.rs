@@ -1,11 +1,17 @@
 //! The per-test sandbox: a temp dir with its own HOME and Jupyter/XDG dirs, and a scrubbed
 //! environment, so no test reads or writes the real home or the machine's kernels.
+//!
+//! A test that cannot run here says so with [`skip`] (or `require!`/`require_python!`), which
+//! counts it: see `tests/common/skip.rs`. Never return early with only a message.
 
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+#[allow(unused_imports)]
+pub use crate::skip::{opt_in, skip};
 
 /// Variables never inherited by the binary under test: they would change what it sees.
 const SCRUBBED_PREFIXES: &[&str] = &[
@@ -73,6 +79,26 @@ impl Sandbox {
             .filter(|(k, _)| !SCRUBBED_PREFIXES.iter().any(|p| k.starts_with(p)))
             .collect();
         vars.insert("HOME".into(), home.display().to_string());
+        // Hermetic: nothing of the machine's conda or Jupyter is found by accident. No usual
+        // conda root (/anaconda, /opt/conda, ...: a test names its conda with KERNELS_CONDA),
+        // no PATH directory holding a conda-family tool, and the Jupyter system kernel dirs
+        // are the sandbox's `sys/jupyter` (not /usr/local/share/jupyter).
+        vars.insert("KERNELS_CONDA_ROOTS".into(), String::new());
+        if let Some(path) = vars.get("PATH") {
+            let kept: Vec<&str> = path
+                .split(':')
+                .filter(|d| {
+                    !["conda", "mamba", "micromamba"]
+                        .iter()
+                        .any(|t| Path::new(d).join(t).exists())
+                })
+                .collect();
+            vars.insert("PATH".into(), kept.join(":"));
+        }
+        let sys = dir.path().join("sys");
+        std::fs::create_dir_all(&sys).expect("sys");
+        vars.insert("JUPYTER_PLATFORM_DIRS".into(), "1".into());
+        vars.insert("XDG_DATA_DIRS".into(), sys.display().to_string());
         // The system policy file lives in the sandbox, never /etc.
         vars.insert(
             "KERNELS_SYSTEM_POLICY".into(),
@@ -86,10 +112,6 @@ impl Sandbox {
             "IPYTHONDIR".into(),
             home.join(".ipython").display().to_string(),
         );
-        // Let a developer point the conda tests at a real conda.
-        if let Ok(conda) = std::env::var("KERNELS_TEST_CONDA") {
-            vars.insert("KERNELS_TEST_CONDA".into(), conda);
-        }
         // The uv cache stays shared (warm) between tests.
         Sandbox { dir, vars }
     }
@@ -202,20 +224,16 @@ pub fn test_bin_dir() -> Option<PathBuf> {
     test_python().and_then(|p| p.parent().map(Path::to_path_buf))
 }
 
-/// Returns the test interpreter, or prints why the calling test is skipped and returns from it.
+/// Returns the test interpreter, or records why the calling test is skipped (see
+/// [`crate::skip`]) and returns from it.
 #[macro_export]
 macro_rules! require_python {
     () => {
-        match $crate::common::test_python() {
-            Some(p) => p,
-            None => {
-                eprintln!(
-                    "skipped: KERNELS_TEST_PYTHON is not set to a Python with jupyter_client and \
-                     ipykernel (.ci/run sets it)"
-                );
-                return;
-            }
-        }
+        $crate::require!(
+            $crate::common::test_python(),
+            "KERNELS_TEST_PYTHON is not set to a Python with jupyter_client and ipykernel \
+             (scripts/test.sh sets it)"
+        )
     };
 }
 

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
-use crate::common::{test_bin_dir, test_python, Run, Sandbox};
+use crate::common::{skip, test_bin_dir, test_python, Run, Sandbox};
 use crate::require_python;
 
 /// The interpreter the test Python's venv was made from (a version manager's shim would not
@@ -194,7 +194,7 @@ impl VenvBox {
         if uv {
             let real_uv = bin.join("uv");
             if !real_uv.exists() {
-                eprintln!("skipped: no uv next to KERNELS_TEST_PYTHON");
+                skip("no uv next to KERNELS_TEST_PYTHON (scripts/test.sh installs it)");
                 return None;
             }
             let w = recorder(&wrappers, "uv", &real_uv, &uv_log, "");
@@ -416,8 +416,9 @@ fn venv_suite(vb: &VenvBox, name: &str) {
         "import time; time.sleep(60)",
         &["--interrupt-after", "1"],
     );
+    // The 60 s sleep ended in KeyboardInterrupt: the interrupt arrived (how fast is
+    // benches/add.sh's business, not a test's).
     assert_eq!(report["ename"], "KeyboardInterrupt", "{report:#}");
-    assert!(report["elapsed"].as_f64().unwrap() < 5.0, "{report:#}");
 
     // 7. An unknown package: the new env is removed, no kernel is left, and the env above
     //    is untouched.
@@ -458,8 +459,7 @@ fn venv_suite(vb: &VenvBox, name: &str) {
 fn venv_with_uv_end_to_end() {
     require_python!();
     let Some(vb) = VenvBox::new(true) else {
-        eprintln!("skipped: no base interpreter or uv found for KERNELS_TEST_PYTHON");
-        return;
+        return skip("no base interpreter or uv found for KERNELS_TEST_PYTHON");
     };
     venv_suite(&vb, "e2e-uv");
 
@@ -481,8 +481,7 @@ fn venv_with_uv_end_to_end() {
 fn venv_with_pip_end_to_end() {
     require_python!();
     let Some(vb) = VenvBox::new(false) else {
-        eprintln!("skipped: no base interpreter found for KERNELS_TEST_PYTHON");
-        return;
+        return skip("no base interpreter found for KERNELS_TEST_PYTHON");
     };
     venv_suite(&vb, "e2e-pip");
 }
@@ -490,9 +489,11 @@ fn venv_with_pip_end_to_end() {
 #[test]
 fn ctrl_c_during_install_removes_the_new_env() {
     require_python!();
-    let (Some(bin), Some(base)) = (test_bin_dir(), base_python()) else {
-        eprintln!("skipped: no uv/base interpreter next to KERNELS_TEST_PYTHON");
-        return;
+    let (Some(uv), Some(base)) = (
+        test_bin_dir().map(|b| b.join("uv")).filter(|u| u.is_file()),
+        base_python(),
+    ) else {
+        return skip("no uv or base interpreter next to KERNELS_TEST_PYTHON");
     };
     let mut sb = Sandbox::new();
     warm_caches(&mut sb);
@@ -505,7 +506,7 @@ fn ctrl_c_during_install_removes_the_new_env() {
         &fake,
         format!(
             "#!/bin/sh\nif [ \"$1\" = venv ]; then exec '{}' \"$@\"; fi\n: > '{}'\nsleep 60\n",
-            bin.join("uv").display(),
+            uv.display(),
             started.display()
         ),
     )
@@ -527,9 +528,17 @@ fn ctrl_c_during_install_removes_the_new_env() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut child = child;
     let deadline = Instant::now() + Duration::from_secs(60);
     while !started.exists() {
-        assert!(Instant::now() < deadline, "the install never started");
+        if !matches!(child.try_wait(), Ok(None)) || Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the install never started\n--- stderr\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     let prefix = envs_home.join("slow");
@@ -537,7 +546,6 @@ fn ctrl_c_during_install_removes_the_new_env() {
         prefix.join("pyvenv.cfg").is_file(),
         "uv venv ran before the install"
     );
-    let signalled = Instant::now();
     let kill = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -545,8 +553,8 @@ fn ctrl_c_during_install_removes_the_new_env() {
     assert!(kill.success());
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
+    // 130, not the fake uv's own end after 60 s: the interrupt stopped it.
     assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert!(signalled.elapsed() < Duration::from_secs(10));
     assert!(stderr.contains("interrupted"), "{stderr}");
     assert!(stderr.contains("rolled back"), "{stderr}");
     assert!(!prefix.exists(), "the half-made env is gone");
@@ -569,11 +577,10 @@ fn r_kernel_from_existing_usr() {
     .iter()
     .any(|p| Path::new(p).is_dir());
     if r_bin.is_none() || !irkernel {
-        eprintln!(
-            "skipped: R with IRkernel is not installed under /usr (.ci/run installs r-base-core \
-             r-cran-irkernel)"
+        return skip(
+            "R with IRkernel is not installed under /usr (.ci/run installs r-base-core \
+             r-cran-irkernel)",
         );
-        return;
     }
     let sb = Sandbox::new();
     let doc = add_json(&sb, &["r-test", "--language", "r", "--existing", "/usr"]);

@@ -471,8 +471,9 @@ fn have(tool: &str) -> bool {
 fn for_user_installs_into_the_users_home_owned_by_the_user() {
     let python = require_python!();
     if !kernelspec::running_as_root() || !have("useradd") || !have("userdel") {
-        eprintln!("skipped: needs root and useradd/userdel to create a throwaway user");
-        return;
+        return crate::common::skip(
+            "needs root and useradd/userdel to create a throwaway user (.ci/run runs as root)",
+        );
     }
     let name = format!("kt{}", std::process::id() % 100_000);
     let made = std::process::Command::new("useradd")

@@ -24,7 +24,7 @@ fn good(display: &str) -> String {
 /// A sandbox whose Jupyter prefix is the test venv; `None` (with a printed reason) without one.
 fn sandbox() -> Option<Sandbox> {
     let python = test_python().or_else(|| {
-        eprintln!("skipped: KERNELS_TEST_PYTHON is not set (.ci/run sets it)");
+        crate::common::skip("KERNELS_TEST_PYTHON is not set (scripts/test.sh sets it)");
         None
     })?;
     let prefix = venv_prefix(&python);

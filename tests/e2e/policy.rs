@@ -347,8 +347,9 @@ fn protect_system_writes_the_admin_file_and_refuses_when_it_cannot() {
         .arg(&locked)
         .status();
     if !chattr.is_ok_and(|s| s.success()) {
-        eprintln!("skipped the unwritable part: `chattr +i` is not available on this file system");
-        return;
+        return crate::common::skip(
+            "the unwritable part: `chattr +i` is not available on this file system",
+        );
     }
     let mut sb2 = isolated();
     sb2.set("KERNELS_SYSTEM_POLICY", locked.join("policy.json"));
@@ -525,8 +526,7 @@ fn add_refuses_to_shadow_or_collide_with_a_protected_kernel_case_insensitively()
     // Finding 2 of the peer review: the image's kernel lives in the system dir; a user kernel
     // named `Python38-AzureML` would take it over.
     let Some(env) = test_env() else {
-        eprintln!("skipped: KERNELS_TEST_PYTHON is not set");
-        return;
+        return crate::common::skip("KERNELS_TEST_PYTHON is not set (scripts/test.sh sets it)");
     };
     let env = env.to_str().expect("utf8");
     let sb = isolated();
@@ -577,8 +577,7 @@ fn add_refuses_to_shadow_or_collide_with_a_protected_kernel_case_insensitively()
 #[test]
 fn add_warns_about_shadowing_and_duplicate_display_names_of_unprotected_kernels() {
     let Some(env) = test_env() else {
-        eprintln!("skipped: KERNELS_TEST_PYTHON is not set");
-        return;
+        return crate::common::skip("KERNELS_TEST_PYTHON is not set (scripts/test.sh sets it)");
     };
     let sb = isolated();
     sb.write_spec(

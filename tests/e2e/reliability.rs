@@ -535,7 +535,7 @@ fn a_system_kernel_dir_that_cannot_be_written_is_a_clear_error_and_nothing_is_lo
     let immutable = Command::new("chattr").arg("+i").arg(&sys).status();
     if !immutable.is_ok_and(|s| s.success()) {
         println!("reliability: read-only: skipped, `chattr +i` is not supported here");
-        return;
+        return crate::common::skip("`chattr +i` is not supported here");
     }
     let before = tree(sb.root());
     let result = kernels_limited(&sb, &["prune", "--json"]);
@@ -603,8 +603,7 @@ fn finish(child: std::process::Child) -> Run {
 #[test]
 fn eight_concurrent_adds_and_removes_leave_a_consistent_state() {
     let Some(env) = test_env() else {
-        eprintln!("skipped: KERNELS_TEST_PYTHON is not set");
-        return;
+        return crate::common::skip("KERNELS_TEST_PYTHON is not set (scripts/test.sh sets it)");
     };
     let mut suite = Suite::new("concurrency");
     let sb = sandbox_with_control();
@@ -725,8 +724,7 @@ fn gated_uv(dir: &Path, real: &Path, step: &str, when: &str, started: &Path) -> 
 #[test]
 fn an_interrupt_at_each_step_of_add_leaves_the_machine_as_it_was() {
     let Some(python) = crate::common::test_python() else {
-        eprintln!("skipped: KERNELS_TEST_PYTHON is not set");
-        return;
+        return crate::common::skip("KERNELS_TEST_PYTHON is not set (scripts/test.sh sets it)");
     };
     let bin = python.parent().expect("bin").to_path_buf();
     let real_uv = bin.join("uv");
@@ -737,6 +735,9 @@ fn an_interrupt_at_each_step_of_add_leaves_the_machine_as_it_was() {
     //    just before and just after the tool ran, by SIGINT and by SIGTERM.
     if !real_uv.is_file() || base.is_none() {
         println!("reliability: interrupt: tool steps skipped (no uv or base interpreter next to KERNELS_TEST_PYTHON)");
+        crate::common::skip(
+            "the tool steps of the interrupt suite (no uv or base interpreter next to KERNELS_TEST_PYTHON)",
+        );
     } else {
         for step in ["venv", "pip"] {
             for when in ["before", "after"] {
@@ -868,8 +869,7 @@ fn fill(dir: &Path) {
 #[test]
 fn a_full_disk_is_a_clear_error_and_nothing_is_lost() {
     let Some(env) = test_env() else {
-        eprintln!("skipped: KERNELS_TEST_PYTHON is not set");
-        return;
+        return crate::common::skip("KERNELS_TEST_PYTHON is not set (scripts/test.sh sets it)");
     };
     let mut suite = Suite::new("full-disk");
     let sb = sandbox_with_control();
@@ -881,7 +881,7 @@ fn a_full_disk_is_a_clear_error_and_nothing_is_lost() {
         Ok(m) => m,
         Err(why) => {
             println!("reliability: full-disk: skipped, a tmpfs cannot be mounted here ({why})");
-            return;
+            return crate::common::skip(&format!("a tmpfs cannot be mounted here ({why})"));
         }
     };
     write_bytes(&kernels_dir.join(CONTROL).join("kernel.json"), &keep_text);
@@ -960,8 +960,7 @@ fn a_full_disk_is_a_clear_error_and_nothing_is_lost() {
 #[test]
 fn an_immutable_kernels_dir_is_a_clear_error_for_add_and_remove() {
     let Some(env) = test_env() else {
-        eprintln!("skipped: KERNELS_TEST_PYTHON is not set");
-        return;
+        return crate::common::skip("KERNELS_TEST_PYTHON is not set (scripts/test.sh sets it)");
     };
     let mut suite = Suite::new("read-only");
     let sb = sandbox_with_control();
@@ -973,7 +972,7 @@ fn an_immutable_kernels_dir_is_a_clear_error_for_add_and_remove() {
         .is_ok_and(|s| s.success())
     {
         println!("reliability: read-only: skipped, `chattr +i` is not supported here");
-        return;
+        return crate::common::skip("`chattr +i` is not supported here");
     }
     let before = tree(sb.root());
     let add = kernels_limited(&sb, &["add", "newk", "--existing", &env]);

@@ -1,9 +1,12 @@
 //! Boots real ipykernel kernels over the real wire protocol.
 //!
 //! Needs `KERNELS_TEST_PYTHON`: an interpreter with ipykernel installed. Without it
-//! every test prints a skip reason and returns.
+//! every test records why it skipped (tests/common/skip.rs) and returns.
 
 #![allow(clippy::unwrap_used)]
+
+#[path = "../../../tests/common/skip.rs"]
+mod skip;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,7 +30,9 @@ fn python() -> Option<PathBuf> {
     match std::env::var_os(KERNELS_TEST_PYTHON) {
         Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
         _ => {
-            eprintln!("skipped: {KERNELS_TEST_PYTHON} not set");
+            skip::skip(&format!(
+                "{KERNELS_TEST_PYTHON} is not set (scripts/test.sh sets it)"
+            ));
             None
         }
     }

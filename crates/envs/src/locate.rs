@@ -6,8 +6,8 @@
 //! 2. `CONDA_EXE` (set by conda's shell integration);
 //! 3. `MAMBA_EXE` (set by mamba/micromamba shell integration);
 //! 4. `conda`, `mamba`, `micromamba` on `PATH`, in that order;
-//! 5. the usual install roots ([`usual_roots`]): `<root>/bin/conda`, `<root>/bin/mamba`,
-//!    `<root>/condabin/conda`.
+//! 5. the usual install roots ([`usual_roots`], or those `KERNELS_CONDA_ROOTS` lists):
+//!    `<root>/bin/conda`, `<root>/bin/mamba`, `<root>/condabin/conda`.
 //!
 //! With a specific [`BackendPreference`] (`Mamba`, `Micromamba`, `Conda`) only tools of that
 //! flavour are accepted; with `Venv` no conda-family tool is looked for.
@@ -170,8 +170,16 @@ fn conda_candidates(env: &HostEnv) -> Vec<PathBuf> {
 
 /// The usual conda install roots, in search order: `/anaconda`, `/opt/conda`,
 /// `/opt/anaconda3`, `/opt/miniconda3`, `~/miniconda3`, `~/miniforge3`, `~/anaconda3`,
-/// `~/mambaforge`, `~/micromamba`. Not checked for existence.
+/// `~/mambaforge`, `~/micromamba`; or, when `KERNELS_CONDA_ROOTS` is set, exactly the roots it
+/// lists (none when it is empty). Not checked for existence.
 pub fn usual_roots(env: &HostEnv) -> Vec<PathBuf> {
+    if let Some(list) = env.vars.get(vars::KERNELS_CONDA_ROOTS) {
+        return list
+            .split(':')
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .collect();
+    }
     let mut roots: Vec<PathBuf> = [
         "/anaconda",
         "/opt/conda",
@@ -351,10 +359,19 @@ mod tests {
         exe(&pathdir.join("uv"));
         let mroot = t.path().join("mroot");
 
+        // The roots are given, so that a machine's own /anaconda or /opt/conda is not found.
         let base = |extra: &[(&str, String)]| {
             let mut v = vec![
                 ("HOME".to_owned(), home.display().to_string()),
                 ("PATH".to_owned(), pathdir.display().to_string()),
+                (
+                    "KERNELS_CONDA_ROOTS".to_owned(),
+                    format!(
+                        "{}:{}",
+                        t.path().join("no-such-root").display(),
+                        root.display()
+                    ),
+                ),
             ];
             v.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
             HostEnv::from_vars(v)
@@ -393,6 +410,13 @@ mod tests {
         assert_eq!(tools.conda.unwrap().flavor, CondaFlavor::Mamba);
         assert_eq!(tools.uv, None);
         assert_eq!(locate(&env, BackendPreference::Venv).conda, None);
+
+        // KERNELS_CONDA_ROOTS set but empty: no usual root at all; unset: /anaconda first.
+        assert!(usual_roots(&HostEnv::from_vars([("KERNELS_CONDA_ROOTS", "")])).is_empty());
+        assert_eq!(
+            usual_roots(&HostEnv::from_vars([("HOME", "/h")]))[0],
+            Path::new("/anaconda")
+        );
     }
 
     #[test]

@@ -42,6 +42,10 @@ pub const CONDA_ENVS_PATH: &str = "CONDA_ENVS_PATH";
 /// Location of an extra `.condarc` file chosen by the user.
 pub const CONDARC: &str = "CONDARC";
 
+/// The conda roots searched in place of the usual install locations (`:`-separated; set
+/// but empty: none), e.g. for a machine whose conda lives elsewhere, or a test that must not
+/// find the host's.
+pub const KERNELS_CONDA_ROOTS: &str = "KERNELS_CONDA_ROOTS";
 /// Tests only: the interpreter (with jupyter_client and ipykernel) real-tool tests use.
 /// Its directory is also where they look for `uv`.
 pub const KERNELS_TEST_PYTHON: &str = "KERNELS_TEST_PYTHON";

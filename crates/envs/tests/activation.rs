@@ -23,8 +23,7 @@ fn make_venv(python: &Path, prefix: &Path, host: &HostEnv) {
 #[test]
 fn venv_with_activate_d_script_and_env_vars() {
     let Some(python) = support::real_python() else {
-        println!("skipped: no python3");
-        return;
+        return support::skip("no python3");
     };
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().canonicalize().unwrap();
@@ -92,7 +91,9 @@ fn venv_with_activate_d_script_and_env_vars() {
     if let Some(test_python) = std::env::var_os(vars::KERNELS_TEST_PYTHON) {
         jupyter_client_expands(Path::new(&test_python), &a.vars, &base);
     } else {
-        println!("jupyter_client check skipped: KERNELS_TEST_PYTHON is not set");
+        support::skip(
+            "the jupyter_client check: KERNELS_TEST_PYTHON is not set (scripts/test.sh sets it)",
+        );
     }
 }
 

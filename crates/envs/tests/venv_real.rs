@@ -27,7 +27,7 @@ fn test_python() -> Option<PathBuf> {
     match std::env::var_os(vars::KERNELS_TEST_PYTHON) {
         Some(p) => Some(PathBuf::from(p)),
         None => {
-            println!("skipped: KERNELS_TEST_PYTHON is not set");
+            support::skip("KERNELS_TEST_PYTHON is not set (scripts/test.sh sets it)");
             None
         }
     }
@@ -37,8 +37,7 @@ fn create_with(uv: bool) {
     let Some(python) = test_python() else { return };
     let uv_exe = python.parent().unwrap().join("uv");
     if uv && !uv_exe.exists() {
-        println!("skipped: no uv next to KERNELS_TEST_PYTHON");
-        return;
+        return support::skip("no uv next to KERNELS_TEST_PYTHON (scripts/test.sh installs it)");
     }
     let dir = tempfile::tempdir().unwrap();
     let host = support::sandbox_host(dir.path(), &python);

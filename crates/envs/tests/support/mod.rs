@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 use envs::vars;
 use envs::HostEnv;
 
+#[path = "../../../../tests/common/skip.rs"]
+pub mod skip;
+pub use skip::skip;
+
 /// The workspace root (two levels above this crate).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

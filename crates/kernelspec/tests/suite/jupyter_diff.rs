@@ -18,8 +18,9 @@ fn test_python() -> Option<PathBuf> {
     match std::env::var_os("KERNELS_TEST_PYTHON") {
         Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
         _ => {
-            eprintln!(
-                "skipping: KERNELS_TEST_PYTHON is not set (needs jupyter_client + ipykernel)"
+            crate::skip::skip(
+                "KERNELS_TEST_PYTHON is not set (needs jupyter_client + ipykernel; \
+                 scripts/test.sh sets it)",
             );
             None
         }

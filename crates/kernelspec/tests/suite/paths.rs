@@ -31,7 +31,7 @@ fn linux(home: &Path) -> PathsInput {
 
 fn on_linux_host() -> bool {
     if Platform::current() != Platform::Linux {
-        eprintln!("skipping: Linux-host rules (symlink resolution) are checked on Linux only");
+        crate::skip::skip("Linux-host rules (symlink resolution) are checked on Linux only");
         return false;
     }
     true
