@@ -45,6 +45,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use envs::Language;
+use kernelspec::bounded::BoundedReadError;
 use kernelspec::{Discovery, FoundKernel, KernelName};
 use serde::Serialize;
 use serde_json::Value;
@@ -252,6 +253,14 @@ pub enum ReadError {
         /// Its size.
         size: u64,
     },
+    /// Not a regular file (a FIFO, a device such as `/dev/zero`, a directory).
+    #[error("{} is {kind}, not a regular file", .path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is.
+        kind: kernelspec::bounded::FileKind,
+    },
     /// Not UTF-8.
     #[error("{} is not UTF-8 text", .path.display())]
     NotUtf8 {
@@ -270,14 +279,17 @@ pub fn parse_file(path: &Path, home: Option<&Path>) -> Result<KernelsFile, ReadE
         path: path.to_path_buf(),
         source,
     };
-    let size = std::fs::metadata(path).map_err(io)?.len();
-    if size > MAX_FILE_BYTES {
-        return Err(ReadError::TooLarge {
+    let bytes = kernelspec::bounded::read_regular(path, MAX_FILE_BYTES).map_err(|e| match e {
+        BoundedReadError::Io { source, .. } => io(source),
+        BoundedReadError::TooLarge { .. } => ReadError::TooLarge {
             path: path.to_path_buf(),
-            size,
-        });
-    }
-    let bytes = std::fs::read(path).map_err(io)?;
+            size: std::fs::metadata(path).map_or(MAX_FILE_BYTES + 1, |m| m.len()),
+        },
+        BoundedReadError::NotRegular { kind, .. } => ReadError::NotAFile {
+            path: path.to_path_buf(),
+            kind,
+        },
+    })?;
     let text = String::from_utf8(bytes).map_err(|_| ReadError::NotUtf8 {
         path: path.to_path_buf(),
     })?;

@@ -27,6 +27,7 @@
 
 mod builtin;
 mod check;
+mod confusable;
 mod file;
 mod load;
 mod protect;
@@ -40,6 +41,7 @@ use serde::Serialize;
 
 pub use builtin::builtin_entries;
 pub use check::{frozen_env_of_kernel_dir, RegisterWarning};
+pub use confusable::{display_name_key, same_display_name};
 pub use file::{Addition, PolicyDoc, PolicyFileError, MAX_POLICY_BYTES, POLICY_VERSION};
 pub use load::{PolicyPaths, SourceReport, SourceState};
 pub use protect::{

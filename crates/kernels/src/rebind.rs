@@ -35,6 +35,9 @@ use serde::Serialize;
 pub use scan::ScanError;
 use scan::{last_member, Member, Scanner};
 
+/// Largest notebook read, in bytes (notebooks with embedded outputs reach tens of MiB).
+pub const MAX_NOTEBOOK_BYTES: u64 = 512 * 1024 * 1024;
+
 /// The kernelspec metadata a matching notebook gets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BindTo {
@@ -387,9 +390,11 @@ pub fn rebind_file(
     to: &BindTo,
     dry_run: bool,
 ) -> Result<Verdict, RebindError> {
-    let bytes = std::fs::read(path).map_err(|source| RebindError::Read {
-        path: path.to_path_buf(),
-        source,
+    let bytes = kernelspec::bounded::read_regular(path, MAX_NOTEBOOK_BYTES).map_err(|e| {
+        RebindError::Read {
+            path: path.to_path_buf(),
+            source: e.into_io(),
+        }
     })?;
     let edit = rebind_bytes(&bytes, from, to).map_err(|e| match e {
         DocError::Json(source) => RebindError::Json {

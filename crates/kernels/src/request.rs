@@ -227,6 +227,7 @@ impl KernelRequest {
             }
         }
         let p = &self.packages;
+        check_specs(name, p)?;
         if self.language == Language::R && (!p.pip.is_empty() || p.requirements.is_some()) {
             return Err(RequestError::PipForR {
                 name: name.to_owned(),
@@ -259,6 +260,47 @@ impl KernelRequest {
         }
         Ok(())
     }
+}
+
+/// What a package spec, channel or version may not be: empty, starting with `-` (an installer
+/// would read it as an option: `--pip=-r/etc/shadow`, `--index-url=...`), or holding a control
+/// character. Returns why, or `None` when `spec` is acceptable.
+pub fn spec_problem(spec: &str) -> Option<&'static str> {
+    let trimmed = spec.trim();
+    if trimmed.is_empty() {
+        Some("it is empty")
+    } else if trimmed.starts_with('-') {
+        Some("it starts with '-', so the installer would read it as an option")
+    } else if spec.chars().any(char::is_control) {
+        Some("it contains a control character")
+    } else {
+        None
+    }
+}
+
+/// Every package spec, channel and Python version of `p` must be a spec, never an option.
+fn check_specs(name: &str, p: &Packages) -> Result<(), RequestError> {
+    let lists: [(&'static str, &[String]); 3] = [
+        ("package", &p.conda),
+        ("pip package", &p.pip),
+        ("channel", &p.channels),
+    ];
+    let python = p.python.iter().map(|v| ("Python version", v));
+    let all = lists
+        .iter()
+        .flat_map(|(what, items)| items.iter().map(move |i| (*what, i)))
+        .chain(python);
+    for (what, spec) in all {
+        if let Some(why) = spec_problem(spec) {
+            return Err(RequestError::BadSpec {
+                name: name.to_owned(),
+                what,
+                spec: spec.clone(),
+                why,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `true` for a POSIX environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
@@ -294,6 +336,18 @@ pub enum RequestError {
         name: String,
         /// The key.
         key: String,
+    },
+    /// A package spec, channel or version that is not one (it would be an installer option).
+    #[error("kernel `{name}`: invalid {what} {spec:?}: {why}")]
+    BadSpec {
+        /// The kernel.
+        name: String,
+        /// Which list it is in.
+        what: &'static str,
+        /// What was given.
+        spec: String,
+        /// What is wrong.
+        why: &'static str,
     },
     /// An empty display name.
     #[error("kernel `{name}`: the display name is empty")]
@@ -333,6 +387,11 @@ impl RequestError {
             RequestError::PipForR { .. } => {
                 Some("R packages come from conda: use -p r-PACKAGE".into())
             }
+            RequestError::BadSpec { .. } => Some(
+                "give package specs only (name, name==1.0, name>=1); installer options such as \
+                 an index URL belong in the installer's own configuration (pip.conf, .condarc)"
+                    .into(),
+            ),
             _ => None,
         }
     }
@@ -389,6 +448,35 @@ mod tests {
         assert!(ok.validate().is_ok());
         ok.kernel_env.insert("bad key".into(), "1".into());
         assert!(ok.validate().is_err());
+    }
+
+    #[test]
+    fn specs_never_become_options() {
+        for (field, bad) in [
+            ("pip", "-r/etc/shadow"),
+            ("pip", "--index-url=https://evil.invalid"),
+            ("pip", " -e ."),
+            ("conda", "--override-channels"),
+            ("channels", "--insecure"),
+            ("pip", ""),
+            ("pip", "a\nb"),
+            ("python", "-V"),
+        ] {
+            let mut r = KernelRequest::new(name("k"));
+            match field {
+                "pip" => r.packages.pip = vec![bad.into()],
+                "conda" => r.packages.conda = vec![bad.into()],
+                "channels" => r.packages.channels = vec![bad.into()],
+                _ => r.packages.python = Some(bad.into()),
+            }
+            let e = r.validate().unwrap_err();
+            assert!(matches!(e, RequestError::BadSpec { .. }), "{bad:?}: {e}");
+            assert!(e.hint().is_some());
+        }
+        let mut ok = KernelRequest::new(name("k"));
+        ok.packages.pip = vec!["numpy>=1.2,<3".into(), "pkg[extra]==1.0".into()];
+        ok.packages.conda = vec!["r-base=4.3".into(), "conda-forge::pandas".into()];
+        assert!(ok.validate().is_ok());
     }
 
     #[test]

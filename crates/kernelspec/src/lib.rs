@@ -20,6 +20,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod bounded;
 mod discover;
 mod install;
 mod launch;

@@ -24,8 +24,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -501,29 +499,16 @@ impl KernelSpec {
             path: path.to_owned(),
             source,
         };
-        let meta = std::fs::metadata(path).map_err(read_err)?;
-        if !meta.is_file() {
-            return Err(SpecError::NotAFile {
+        let bytes = crate::bounded::read_regular(path, MAX_SPEC_BYTES).map_err(|e| match e {
+            crate::bounded::BoundedReadError::NotRegular { .. } => SpecError::NotAFile {
                 path: path.to_owned(),
-            });
-        }
-        if meta.len() > MAX_SPEC_BYTES {
-            return Err(SpecError::TooLarge {
+            },
+            crate::bounded::BoundedReadError::TooLarge { .. } => SpecError::TooLarge {
                 path: path.to_owned(),
                 limit: MAX_SPEC_BYTES,
-            });
-        }
-        let file = File::open(path).map_err(read_err)?;
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
-        file.take(MAX_SPEC_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(read_err)?;
-        if bytes.len() as u64 > MAX_SPEC_BYTES {
-            return Err(SpecError::TooLarge {
-                path: path.to_owned(),
-                limit: MAX_SPEC_BYTES,
-            });
-        }
+            },
+            crate::bounded::BoundedReadError::Io { source, .. } => read_err(source),
+        })?;
         KernelSpec::from_json_bytes(&bytes).map_err(|e| match e {
             SpecError::Invalid { problem, .. } => SpecError::Invalid {
                 path: Some(path.to_owned()),

@@ -82,7 +82,31 @@ fn render_chain(err: &anyhow::Error) -> String {
     parts.join(": ")
 }
 
+/// Every command but `completions` and `man` works in the user's home: without an absolute
+/// `HOME` it would invent one (`./~`, or paths relative to the working directory).
+fn require_home(ctx: &Ctx, command: &Command) -> Result<(), crate::exit::Failure> {
+    if matches!(command, Command::Completions(_) | Command::Man(_)) {
+        return Ok(());
+    }
+    let home = ctx.host().get("HOME").unwrap_or_default();
+    if home.is_empty() {
+        return Err(crate::exit::Failure::usage(
+            "HOME is not set, so there is no home directory to find your kernels and environments in",
+        )
+        .hint("set HOME to your home directory (for example `HOME=/home/you kernels ...`)"));
+    }
+    if !std::path::Path::new(&home).is_absolute() {
+        return Err(crate::exit::Failure::usage(format!(
+            "HOME is {:?}, not an absolute path",
+            home
+        ))
+        .hint("set HOME to the absolute path of your home directory"));
+    }
+    Ok(())
+}
+
 fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Code> {
+    require_home(ctx, command)?;
     match command {
         Command::Add(args) => add::run(ctx, args),
         Command::List(args) => list::run(ctx, args),

@@ -84,10 +84,11 @@ impl fmt::Display for RegisterWarning {
     }
 }
 
-/// Display names match case-insensitively after trimming.
+/// Display names match when they look the same: case-insensitively, after NFKC, with
+/// invisible characters dropped, whitespace and dashes folded and look-alike letters mapped
+/// (see [`super::confusable`]).
 fn same_display_name(a: &str, b: &str) -> bool {
-    let (a, b) = (a.trim(), b.trim());
-    !a.is_empty() && a.to_lowercase() == b.to_lowercase()
+    super::confusable::same_display_name(a, b)
 }
 
 /// The environment prefix of a `<prefix>/share/jupyter/kernels` directory and its CEP 22 marker,

@@ -20,7 +20,7 @@
 //!   skipped with a warning, and the rest of the file still applies.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -44,6 +44,14 @@ pub enum PolicyFileError {
         /// The cause.
         #[source]
         source: std::io::Error,
+    },
+    /// The path is not a regular file (a FIFO, a device, a directory).
+    #[error("the policy file {path} is {kind}, not a regular file")]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is.
+        kind: kernelspec::bounded::FileKind,
     },
     /// The file is larger than [`MAX_POLICY_BYTES`].
     #[error("the policy file {path} is larger than {MAX_POLICY_BYTES} bytes")]
@@ -107,28 +115,28 @@ impl PolicyDoc {
 
     /// Reads `path`; a missing file is `Ok(None)`.
     pub fn read(path: &Path, source: &Source) -> Result<Option<PolicyDoc>, PolicyFileError> {
-        let file = match fs::File::open(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
+        use kernelspec::bounded::{read_regular, BoundedReadError};
+        let bytes = match read_regular(path, MAX_POLICY_BYTES) {
+            Ok(b) => b,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(BoundedReadError::TooLarge { .. }) => {
+                return Err(PolicyFileError::TooLarge {
+                    path: path.to_path_buf(),
+                })
+            }
+            Err(BoundedReadError::NotRegular { kind, .. }) => {
+                return Err(PolicyFileError::NotAFile {
+                    path: path.to_path_buf(),
+                    kind,
+                })
+            }
+            Err(BoundedReadError::Io { source, .. }) => {
                 return Err(PolicyFileError::Read {
                     path: path.to_path_buf(),
                     source,
                 })
             }
         };
-        let mut bytes = Vec::new();
-        file.take(MAX_POLICY_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|source| PolicyFileError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        if bytes.len() as u64 > MAX_POLICY_BYTES {
-            return Err(PolicyFileError::TooLarge {
-                path: path.to_path_buf(),
-            });
-        }
         PolicyDoc::parse(&bytes, source)
             .map(Some)
             .map_err(|problem| PolicyFileError::Invalid {
