@@ -24,8 +24,11 @@ use envs::{
 use kernelspec::{InstallError, InstallRequest};
 use serde::Serialize;
 
-use crate::journal::{backup_kernel_dir, missing_ancestors, Journal, JournalEntry, RollbackReport};
+use crate::journal::{
+    backup_kernel_dir, missing_ancestors, remove_empty, Journal, JournalEntry, RollbackReport,
+};
 use crate::plan::{CreateEnvStep, InstallAction, InstallStep, KernelStatus, Plan, Step};
+use crate::prefix_lock::{PrefixLock, PrefixLockError};
 use crate::snapshot::{EnvFacts, Snapshot};
 use crate::spec_for_env::{spec_for_env, BackendLabel, SpecForEnvError};
 
@@ -104,6 +107,21 @@ pub enum ExecFailure {
         #[source]
         source: std::io::Error,
     },
+    /// The lock on a new environment's prefix could not be taken.
+    #[error(transparent)]
+    PrefixLock(#[from] PrefixLockError),
+    /// The environment an installer would run in is not (or no longer) a whole environment:
+    /// its interpreter would be another one's (the base interpreter's).
+    #[error("{} is not a complete environment ({why}); nothing was installed, so that nothing lands in another interpreter", prefix.display())]
+    NotItsInterpreter {
+        /// The prefix.
+        prefix: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// That `kernels` created the environment could not be recorded.
+    #[error(transparent)]
+    Record(#[from] crate::ownership::RecordError),
     /// The kernelspec to be replaced could not be backed up.
     #[error("failed to back up the kernelspec {} before replacing it", dir.display())]
     Backup {
@@ -166,6 +184,14 @@ impl ExecuteError {
             ExecFailure::TargetOccupied { .. } => {
                 Some("run again: the plan is made afresh from what is there now".to_owned())
             }
+            ExecFailure::PrefixLock(PrefixLockError::Busy { .. }) => Some(
+                "another kernels run is creating that environment; run again when it is done"
+                    .to_owned(),
+            ),
+            ExecFailure::PrefixLock(PrefixLockError::NotAFile { lock }) => Some(format!(
+                "delete {} if you put it there, then run again",
+                lock.display()
+            )),
             _ => None,
         }
     }
@@ -191,9 +217,11 @@ pub fn execute(
 ) -> Result<Outcome, Box<ExecuteError>> {
     let mut journal = Journal::new();
     let mut executed = Vec::new();
+    let mut locks = PrefixLocks::default();
     macro_rules! fail {
         ($kernel:expr, $action:expr, $cause:expr) => {{
             let rollback = journal.rollback();
+            locks.release_after_rollback(&snap.host);
             return Err(Box::new(ExecuteError {
                 kernel: $kernel.to_string(),
                 action: $action,
@@ -201,6 +229,18 @@ pub fn execute(
                 rollback,
             }));
         }};
+    }
+
+    // Concurrent runs (other users too) on a new environment's prefix wait for each other.
+    let timeout = crate::LockConfig::from_host(&snap.host).timeout;
+    for (kernel, prefix) in prefixes_to_create(plan) {
+        if let Err(e) = locks.take(&prefix, timeout, cancel) {
+            fail!(
+                kernel,
+                format!("locking the environment prefix {}", prefix.display()),
+                e.into()
+            );
+        }
     }
 
     for k in &plan.kernels {
@@ -223,8 +263,11 @@ pub fn execute(
                     &mut journal,
                     &mut executed,
                     k.name.as_str(),
-                ),
-                Step::InstallPackages(i) => run_install(i, cancel, progress, &mut journal),
+                )
+                .map(|created| locks.created.extend(created)),
+                Step::InstallPackages(i) => check_own_interpreter(&i.prefix)
+                    .map_err(|cause| Box::new((describe(step), cause)))
+                    .and_then(|()| run_install(i, cancel, progress, &mut journal)),
                 Step::WriteKernel(_) => Ok(()),
             };
             if let Err(e) = result {
@@ -329,7 +372,85 @@ pub fn execute(
         });
     }
     journal.commit();
+    drop(locks);
     Ok(Outcome { kernels, executed })
+}
+
+/// The prefix locks a run holds, and the directories taking them created.
+#[derive(Default)]
+struct PrefixLocks {
+    held: Vec<PrefixLock>,
+    /// Canonical prefixes of the environments this run created (their records are dropped
+    /// again when the run is rolled back).
+    created: Vec<PathBuf>,
+}
+
+impl PrefixLocks {
+    fn take(
+        &mut self,
+        prefix: &Path,
+        timeout: std::time::Duration,
+        cancel: &CancelToken,
+    ) -> Result<(), PrefixLockError> {
+        self.held
+            .push(PrefixLock::acquire(prefix, timeout, cancel)?);
+        Ok(())
+    }
+
+    /// After a rollback: forgets the records of environments that are gone, releases the
+    /// locks (their files go) and removes the directories taking them made, when empty.
+    fn release_after_rollback(&mut self, host: &HostEnv) {
+        for prefix in self.created.drain(..) {
+            if std::fs::symlink_metadata(&prefix).is_err() {
+                let _ = crate::ownership::forget(host, &prefix);
+            }
+        }
+        for lock in self.held.drain(..) {
+            let parents = lock.new_parents().to_vec();
+            drop(lock);
+            remove_empty(&parents);
+        }
+    }
+}
+
+/// Each prefix a plan creates an environment at, with the first kernel that does (sorted, so
+/// two runs take them in the same order).
+fn prefixes_to_create(plan: &Plan) -> Vec<(String, PathBuf)> {
+    let mut out: Vec<(String, PathBuf)> = Vec::new();
+    for k in &plan.kernels {
+        for step in k.env_steps() {
+            if let Step::CreateEnv(c) = step {
+                if !out.iter().any(|(_, p)| *p == c.prefix) {
+                    out.push((k.name.to_string(), c.prefix.clone()));
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    out
+}
+
+/// Refuses to point an installer at `prefix` unless its interpreter is its own: a venv has
+/// its `pyvenv.cfg` (without it, `bin/python` is the base interpreter), and any other
+/// environment's `bin/python` resolves to a file inside the prefix.
+fn check_own_interpreter(prefix: &Path) -> Result<(), ExecFailure> {
+    let fail = |why: &str| ExecFailure::NotItsInterpreter {
+        prefix: prefix.to_path_buf(),
+        why: why.to_owned(),
+    };
+    let python = prefix.join("bin/python");
+    let (Ok(real_prefix), Ok(real_python)) = (
+        std::fs::canonicalize(prefix),
+        std::fs::canonicalize(&python),
+    ) else {
+        return Err(fail("it has no bin/python"));
+    };
+    if prefix.join("pyvenv.cfg").is_file() || real_python.starts_with(&real_prefix) {
+        return Ok(());
+    }
+    Err(fail(
+        "bin/python is another installation's interpreter and there is no pyvenv.cfg",
+    ))
 }
 
 fn describe(step: &Step) -> String {
@@ -350,7 +471,7 @@ fn run_create(
     journal: &mut Journal,
     executed: &mut Vec<ExecutedStep>,
     kernel: &str,
-) -> StepResult {
+) -> Result<Option<PathBuf>, Box<(String, ExecFailure)>> {
     let action = describe(&Step::CreateEnv(c.clone()));
     // The plan saw nothing (or an empty directory) here; make sure that is still so before
     // anything is journaled for deletion.
@@ -372,8 +493,10 @@ fn run_create(
     backend
         .create(&c.create, cancel, progress)
         .map_err(|e| Box::new((action.clone(), e.into())))?;
-    // Before anything else lands in it: the environment records that kernels made it.
-    crate::write_env_marker(&c.prefix, BackendLabel::created_by(c.backend, c.uv)).map_err(|e| {
+    // Before anything else lands in it: the environment records that kernels made it, and
+    // so does the user's state dir (the marker alone proves nothing; see `ownership`).
+    let label = BackendLabel::created_by(c.backend, c.uv);
+    crate::write_env_marker(&c.prefix, label).map_err(|e| {
         Box::new((
             action.clone(),
             ExecFailure::Io {
@@ -383,6 +506,9 @@ fn run_create(
             },
         ))
     })?;
+    crate::ownership::record_created(host, &c.prefix, label)
+        .map_err(|e| Box::new((action.clone(), e.into())))?;
+    let created = std::fs::canonicalize(&c.prefix).ok();
     // An environment file may leave out the kernel package; add it in one more call.
     if c.create.environment_file.is_some() {
         let started = Instant::now();
@@ -446,7 +572,7 @@ fn run_create(
             }
         }
     }
-    Ok(())
+    Ok(created)
 }
 
 fn run_install(

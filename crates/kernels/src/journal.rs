@@ -141,7 +141,7 @@ pub fn missing_ancestors(path: &Path) -> Vec<PathBuf> {
 
 /// Removes the directories of `dirs` (nearest first) that are empty; stops at the first that
 /// is not (something else now lives there).
-fn remove_empty(dirs: &[PathBuf]) {
+pub(crate) fn remove_empty(dirs: &[PathBuf]) {
     for d in dirs {
         if std::fs::remove_dir(d).is_err() {
             break;

@@ -31,6 +31,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod declarative;
+pub mod deletion;
 pub mod doctor;
 pub mod for_user;
 pub mod policy;
@@ -42,7 +43,9 @@ mod execute;
 mod journal;
 pub mod lock;
 mod marker;
+pub mod ownership;
 mod plan;
+pub mod prefix_lock;
 mod request;
 mod snapshot;
 mod spec_for_env;

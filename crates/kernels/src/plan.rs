@@ -589,13 +589,12 @@ fn plan_one(req: &KernelRequest, t: &TargetFacts, host: &HostEnv) -> Result<Kern
             (facts, BackendLabel::created_by(kind, uv), true, true)
         }
         (_, PrefixState::Env(facts)) => {
-            // Who made the environment: the kernel that records it, else the marker
-            // `kernels` leaves in every environment it creates (so a kernel restored after
-            // its kernel.json was deleted still knows), else someone else.
-            let (env_created, backend) = match (&existing_meta, facts.created_by_kernels) {
-                (Some(m), _) if m.env_created => (true, m.backend),
-                (_, Some(label)) => (true, label),
-                (Some(m), None) => (m.env_created, m.backend),
+            // Who made the environment: only the user's records and the marker inside it
+            // say (`ownership`); a kernel.json that claims it, a copy of one of ours
+            // registered with --existing, or one re-made at the old path does not count.
+            let (env_created, backend) = match (facts.created_by_kernels, &existing_meta) {
+                (Some(label), _) => (true, label),
+                (None, Some(m)) => (false, m.backend),
                 (None, None) => (false, BackendLabel::Existing),
             };
             if let Some(want) = &req.packages.python {

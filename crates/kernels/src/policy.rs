@@ -40,7 +40,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use builtin::builtin_entries;
-pub use check::{frozen_env_of_kernel_dir, RegisterWarning};
+pub use check::{frozen_env_of_kernel_dir, Occupant, RegisterWarning};
 pub use confusable::{display_name_key, same_display_name};
 pub use file::{Addition, PolicyDoc, PolicyFileError, MAX_POLICY_BYTES, POLICY_VERSION};
 pub use load::{PolicyPaths, SourceReport, SourceState};

@@ -134,8 +134,9 @@ pub struct EnvFacts {
     pub r: Option<RFacts>,
     /// The interpreter is marked `EXTERNALLY-MANAGED` (PEP 668) and the prefix is no venv.
     pub externally_managed: bool,
-    /// `kernels` created this environment, as recorded inside it ([`crate::read_env_marker`]),
-    /// and how; `None` for environments made by anything else.
+    /// `kernels` created this environment, as its marker and the user's records say
+    /// ([`crate::ownership::created_here`]), and how; `None` for environments made by anything
+    /// else, copies of ours and environments re-made at a path ours had.
     pub created_by_kernels: Option<BackendLabel>,
 }
 
@@ -198,7 +199,7 @@ impl EnvFacts {
             activation,
             r,
             externally_managed,
-            created_by_kernels: crate::read_env_marker(prefix),
+            created_by_kernels: crate::ownership::created_here(host, prefix).ok(),
         })
     }
 

@@ -303,13 +303,64 @@ pub fn remove(resource_dir: &Path) -> Result<(), RemoveError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    // Everything inside must be deletable by us before anything moves: a spec that cannot be
+    // deleted (another user's, in a directory we may rename in) stays where and as it was.
+    check_removable(resource_dir, 0)?;
     let aside =
         aside_path(parent, &name, "removing").map_err(remove_err("prepare removal in", parent))?;
     if let Err(e) = fs::rename(resource_dir, &aside) {
         let _ = fs::remove_dir(&aside);
         return Err(remove_err("move aside", resource_dir)(e));
     }
-    delete_aside(&aside).map_err(remove_err("delete", &aside))
+    if let Err(e) = delete_aside(&aside) {
+        // Put back what is left, so the kernel is not hidden under a dot-name.
+        let _ = fs::rename(&aside, resource_dir);
+        return Err(remove_err("delete", resource_dir)(e));
+    }
+    Ok(())
+}
+
+/// Refuses (with [`RemoveError::PermissionDenied`]) when a directory of the tree at `dir` is
+/// not writable and searchable for this process (its entries could not be deleted). Symlinks
+/// are not followed.
+fn check_removable(dir: &Path, depth: usize) -> Result<(), RemoveError> {
+    if depth >= MAX_COPY_DEPTH {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use rustix::fs::{accessat, Access, AtFlags, CWD};
+        if let Err(e) = accessat(
+            CWD,
+            dir,
+            Access::WRITE_OK | Access::EXEC_OK,
+            AtFlags::EACCESS,
+        ) {
+            let source = io::Error::from(e);
+            return Err(match source.kind() {
+                io::ErrorKind::NotFound => RemoveError::NotFound {
+                    path: dir.to_owned(),
+                },
+                io::ErrorKind::PermissionDenied => RemoveError::PermissionDenied {
+                    path: dir.to_owned(),
+                    source,
+                },
+                _ => RemoveError::Io {
+                    action: "check before removing",
+                    path: dir.to_owned(),
+                    source,
+                },
+            });
+        }
+    }
+    let entries = fs::read_dir(dir).map_err(remove_err("read", dir))?;
+    for entry in entries {
+        let entry = entry.map_err(remove_err("read", dir))?;
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            check_removable(&entry.path(), depth + 1)?;
+        }
+    }
+    Ok(())
 }
 
 /// A failure inside [`copy_tree`].

@@ -8,10 +8,12 @@ use std::collections::BTreeSet;
 use std::io::IsTerminal;
 
 use clap::Args;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use kernels::deletion::{delete_planned_env, plan_env_deletion, EnvDeletion, Undeletable};
+use kernels::doctor::Machine;
 use kernels::policy::Policy;
-use kernels::{BackendLabel, ManagedMeta, SpecEnv};
+use kernels::{ManagedMeta, SpecEnv};
 use kernelspec::{Discovery, FoundKernel, RemoveError};
 use serde_json::json;
 
@@ -82,7 +84,7 @@ pub fn run(ctx: &Ctx, args: &RemoveArgs) -> anyhow::Result<Code> {
     }
 
     let envs = if args.with_env {
-        envs_to_delete(&found, &targets, &policy)?
+        envs_to_delete(ctx, &found, &targets, &policy)?
     } else {
         EnvDecisions::default()
     };
@@ -105,19 +107,18 @@ pub fn run(ctx: &Ctx, args: &RemoveArgs) -> anyhow::Result<Code> {
     }
     if !envs.delete.is_empty() {
         let tools = envs::locate(ctx.host(), envs::BackendPreference::Auto);
-        for (prefix, backend) in &envs.delete {
-            kernels::delete_env(prefix, *backend, &tools, ctx.host(), &ctx.cancel).map_err(
-                |e| {
-                    Failure::failed(format!(
-                        "the kernels were removed, but deleting environment {} failed: {}",
-                        ctx.show_path(prefix),
-                        super::list::error_text(&e)
-                    ))
-                    .maybe_hint(e.hint())
-                },
-            )?;
+        let timeout = kernels::LockConfig::from_host(ctx.host()).timeout;
+        for d in &envs.delete {
+            delete_planned_env(d, &tools, ctx.host(), &ctx.cancel, timeout).map_err(|e| {
+                Failure::failed(format!(
+                    "the kernels were removed, but deleting environment {} failed: {}",
+                    ctx.show_path(&d.prefix),
+                    super::list::error_text(&e)
+                ))
+                .maybe_hint(e.hint())
+            })?;
             ctx.out
-                .status(&format!("Removed environment {}", ctx.show_path(prefix)));
+                .status(&format!("Removed environment {}", ctx.show_path(&d.prefix)));
         }
     }
     for (prefix, why) in &envs.kept {
@@ -133,69 +134,83 @@ pub fn run(ctx: &Ctx, args: &RemoveArgs) -> anyhow::Result<Code> {
 /// What `--with-env` will do with the environments behind the kernels being removed.
 #[derive(Debug, Default)]
 struct EnvDecisions {
-    /// Environments to delete, with how they were made.
-    delete: Vec<(PathBuf, BackendLabel)>,
+    /// Environments to delete (canonical prefixes, checked).
+    delete: Vec<EnvDeletion>,
     /// Environments kept, and why (still used by another kernel, already gone).
     kept: Vec<(PathBuf, String)>,
 }
 
-/// Decides, before anything is touched, which environments `--with-env` deletes. Only an
-/// environment `kernels` created (recorded in the kernel's `metadata.kernels`) is deleted; one
-/// the policy protects, or a frozen one, refuses the whole run (exit 3); one another kernel
-/// still uses is kept with a warning.
+/// Decides, before anything is touched, which environments `--with-env` deletes
+/// ([`kernels::deletion`]): only one `kernels` created for this user, as its records prove
+/// (not a kernel.json's word); one the policy protects, a frozen one, or one with a protected
+/// environment, a conda installation, a kernel directory or another environment inside it
+/// refuses the whole run (exit 3); one another kernel still uses is kept with a warning.
 fn envs_to_delete(
+    ctx: &Ctx,
     found: &Discovery,
     targets: &[&FoundKernel],
     policy: &Policy,
 ) -> Result<EnvDecisions, Failure> {
     let mut decisions = EnvDecisions::default();
-    let removing: BTreeSet<&Path> = targets.iter().map(|k| k.resource_dir.as_path()).collect();
+    let removing: Vec<PathBuf> = targets.iter().map(|k| k.resource_dir.clone()).collect();
+    let machine = Machine::gather(ctx.paths(), ctx.host());
     for k in targets {
         let meta = k.spec.as_ref().ok().and_then(ManagedMeta::from_spec);
         let Some(meta) = meta.filter(|m| m.env_created) else {
-            return Err(Failure::failed(format!(
-                "--with-env: the environment behind kernel {} was not created by kernels, so it \
-                 is not deleted; nothing was removed",
-                k.name
-            ))
-            .hint(format!(
-                "remove the kernel alone (`kernels remove {}`) and the environment with the tool \
-                 that made it",
-                k.name
-            )));
+            return Err(not_ours(&k.name, None));
         };
-        if decisions.delete.iter().any(|(p, _)| *p == meta.env) {
+        let deletion = match plan_env_deletion(&meta.env, &machine, policy, &removing) {
+            Ok(Some(d)) => d,
+            Ok(None) => {
+                decisions
+                    .kept
+                    .push((meta.env.clone(), "it no longer exists".to_string()));
+                continue;
+            }
+            Err(Undeletable::Refused(r)) => return Err(super::policy::refused(&r)),
+            Err(Undeletable::NotOurs { why, .. }) => {
+                return Err(not_ours(&k.name, Some(why.to_string())))
+            }
+        };
+        if decisions.delete.iter().any(|d| d.prefix == deletion.prefix) {
             continue;
         }
-        let Some(env) = envs::Environment::inspect(&meta.env) else {
-            decisions
-                .kept
-                .push((meta.env.clone(), "it no longer exists".to_string()));
-            continue;
-        };
-        policy
-            .check_remove_env(&env)
-            .map_err(|r| super::policy::refused(&r))?;
         let users: Vec<&str> = found
             .kernels
             .iter()
-            .filter(|other| !removing.contains(other.resource_dir.as_path()))
-            .filter(|other| {
-                other.spec.as_ref().ok().and_then(kernels::env_of_spec)
-                    == Some(SpecEnv::Prefix(meta.env.clone()))
-            })
+            .filter(|other| !removing.contains(&other.resource_dir))
+            .filter(
+                |other| match other.spec.as_ref().ok().and_then(kernels::env_of_spec) {
+                    Some(SpecEnv::Prefix(p)) => {
+                        std::fs::canonicalize(&p).is_ok_and(|c| c == deletion.prefix)
+                    }
+                    _ => false,
+                },
+            )
             .map(|other| other.name.as_str())
             .collect();
         if users.is_empty() {
-            decisions.delete.push((meta.env.clone(), meta.backend));
+            decisions.delete.push(deletion);
         } else {
             decisions.kept.push((
-                meta.env.clone(),
+                deletion.prefix,
                 format!("still used by kernel {}", users.join(", ")),
             ));
         }
     }
     Ok(decisions)
+}
+
+fn not_ours(name: &str, why: Option<String>) -> Failure {
+    let why = why.map(|w| format!(" ({w})")).unwrap_or_default();
+    Failure::failed(format!(
+        "--with-env: the environment behind kernel {name} was not created by kernels{why}, so \
+         it is not deleted; nothing was removed"
+    ))
+    .hint(format!(
+        "remove the kernel alone (`kernels remove {name}`) and the environment with the tool \
+         that made it"
+    ))
 }
 
 fn report(ctx: &Ctx, targets: &[&FoundKernel], envs: &EnvDecisions, dry_run: bool) {
@@ -204,7 +219,7 @@ fn report(ctx: &Ctx, targets: &[&FoundKernel], envs: &EnvDecisions, dry_run: boo
             .iter()
             .map(|k| json!({"name": k.name, "resource_dir": json_path(&k.resource_dir), "scope": k.scope.as_str()}))
             .collect();
-        let envs_removed: Vec<_> = envs.delete.iter().map(|(p, _)| json_path(p)).collect();
+        let envs_removed: Vec<_> = envs.delete.iter().map(|d| json_path(&d.prefix)).collect();
         let envs_kept: Vec<_> = envs
             .kept
             .iter()
@@ -225,10 +240,10 @@ fn report(ctx: &Ctx, targets: &[&FoundKernel], envs: &EnvDecisions, dry_run: boo
                 ctx.show_path(&k.resource_dir)
             ));
         }
-        for (prefix, _) in &envs.delete {
+        for d in &envs.delete {
             ctx.out.line(&format!(
                 "would remove environment {}",
-                ctx.show_path(prefix)
+                ctx.show_path(&d.prefix)
             ));
         }
         for (prefix, why) in &envs.kept {

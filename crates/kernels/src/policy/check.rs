@@ -84,6 +84,43 @@ impl fmt::Display for RegisterWarning {
     }
 }
 
+/// Something on the machine that must survive the deletion of an environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "path", rename_all = "snake_case")]
+pub enum Occupant {
+    /// An environment the policy protects.
+    ProtectedEnv(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
+    /// A conda installation (its root, the base environment).
+    CondaRoot(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
+    /// A directory Jupyter finds kernels in, or a kernel's own directory.
+    KernelDir(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
+    /// Another environment (a venv or conda prefix below the one being deleted).
+    OtherEnv(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
+}
+
+impl Occupant {
+    /// Where it is (canonical).
+    pub fn path(&self) -> &Path {
+        match self {
+            Occupant::ProtectedEnv(p)
+            | Occupant::CondaRoot(p)
+            | Occupant::KernelDir(p)
+            | Occupant::OtherEnv(p) => p,
+        }
+    }
+}
+
+impl fmt::Display for Occupant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Occupant::ProtectedEnv(p) => write!(f, "the protected environment {}", p.display()),
+            Occupant::CondaRoot(p) => write!(f, "the conda installation {}", p.display()),
+            Occupant::KernelDir(p) => write!(f, "the kernel directory {}", p.display()),
+            Occupant::OtherEnv(p) => write!(f, "another environment, {}", p.display()),
+        }
+    }
+}
+
 /// Display names match when they look the same: case-insensitively, after NFKC, with
 /// invisible characters dropped, whitespace and dashes folded and look-alike letters mapped
 /// (see [`super::confusable`]).
@@ -289,6 +326,26 @@ impl Policy {
             });
         }
         check_not_frozen(env, EnvAction::Remove)
+    }
+
+    /// May the environment be deleted, with everything under its prefix? Refused as
+    /// [`Policy::check_remove_env`] does, and when any of `occupants` (what lies on the
+    /// machine and must stay: protected environments, conda installations, kernel
+    /// directories, other environments) lies at or under the prefix. `env.prefix` and the
+    /// occupants' paths must be canonical (see [`crate::deletion`]).
+    pub fn check_delete_env(
+        &self,
+        env: &Environment,
+        occupants: &[Occupant],
+    ) -> Result<(), Refusal> {
+        self.check_remove_env(env)?;
+        match occupants.iter().find(|o| o.path().starts_with(&env.prefix)) {
+            Some(o) => Err(Refusal::Contains {
+                prefix: env.prefix.clone(),
+                inside: o.clone(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// May packages be installed into (or removed from) this environment? Protected

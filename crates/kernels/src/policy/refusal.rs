@@ -161,6 +161,18 @@ pub enum Refusal {
         /// The rule.
         by: Box<Protection>,
     },
+    /// Deleting the environment would delete something that must stay, which lies inside it.
+    #[error(
+        "refusing to remove environment {prefix}: {inside} lies inside it and would be deleted with it",
+        prefix = .prefix.display()
+    )]
+    Contains {
+        /// The environment's prefix (canonical).
+        #[serde(serialize_with = "crate::wrappers::lossy::path")]
+        prefix: PathBuf,
+        /// What lies inside.
+        inside: super::check::Occupant,
+    },
     /// The environment is frozen (CEP 22 `conda-meta/frozen`).
     #[error(
         "refusing to {action} environment {prefix}: it is frozen (conda-meta/frozen){}",
@@ -193,7 +205,7 @@ impl Refusal {
             | Refusal::NameClash { by, .. }
             | Refusal::DisplayName { by, .. }
             | Refusal::Env { by, .. } => Some(by),
-            Refusal::Frozen { .. } => None,
+            Refusal::Frozen { .. } | Refusal::Contains { .. } => None,
         }
     }
 
@@ -209,6 +221,11 @@ impl Refusal {
                      overrides that. If it really must change, whoever froze it can delete {}",
                     prefix.join("conda-meta/frozen").display()
                 )
+            }
+            Refusal::Contains { .. } => {
+                return "remove the kernel alone (without --with-env), and delete what you no \
+                        longer need inside that directory by hand"
+                    .to_string()
             }
             Refusal::Kernel { .. } | Refusal::Env { .. } => "leave it in place".to_string(),
         };
