@@ -84,6 +84,10 @@ pub enum Command {
     Apply(commands::apply::ApplyArgs),
     /// Rewrite the kernel a notebook asks for (metadata.kernelspec), touching nothing else.
     Rebind(commands::rebind::RebindArgs),
+    /// Run a command in exactly the environment a kernel gets (activation, env, its interpreter first on PATH).
+    Run(commands::run::RunArgs),
+    /// Write a file that recreates a kernel's environment and kernel elsewhere (environment.yml, requirements, kernels.toml).
+    Export(commands::export::ExportArgs),
     /// Print a shell completion script.
     Completions(commands::completions::CompletionsArgs),
     /// Print the man page (roff) on stdout.

@@ -33,10 +33,12 @@
 pub mod declarative;
 pub mod deletion;
 pub mod doctor;
+pub mod export;
 pub mod for_user;
 pub mod policy;
 pub mod prune;
 pub mod rebind;
+pub mod run;
 pub mod wrappers;
 
 mod execute;

@@ -171,7 +171,8 @@ pub fn run(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Code> {
 }
 
 /// The prefix of the conda environment called `name`, among those this machine lists.
-fn env_by_name(ctx: &Ctx, name: &str) -> Option<PathBuf> {
+/// The prefix of the conda environment called `name`, when one is listed.
+pub fn env_by_name(ctx: &Ctx, name: &str) -> Option<PathBuf> {
     let tools = envs::locate(ctx.host(), envs::BackendPreference::Auto);
     envs::list_envs(&tools, ctx.host(), &[])
         .into_iter()

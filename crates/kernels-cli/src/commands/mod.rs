@@ -7,6 +7,7 @@ pub mod apply;
 pub mod completions;
 pub mod doctor;
 pub mod envs;
+pub mod export;
 pub mod install;
 pub mod list;
 pub mod policy;
@@ -14,6 +15,7 @@ pub mod protect;
 pub mod prune;
 pub mod rebind;
 pub mod remove;
+pub mod run;
 pub mod show;
 
 mod ctx;
@@ -120,6 +122,8 @@ fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Code> {
         Command::Policy(args) => policy::run(ctx, args),
         Command::Apply(args) => apply::run(ctx, args),
         Command::Rebind(args) => rebind::run(ctx, args),
+        Command::Run(args) => run::run(ctx, args),
+        Command::Export(args) => export::run(ctx, args),
         Command::Completions(args) => completions::run(ctx, args),
         Command::Man(args) => completions::run_man(ctx, args),
     }
