@@ -90,7 +90,10 @@ impl CondaBox {
     fn with(tool: Tool, exe: &Path, env: &str) -> CondaBox {
         let mut sb = Sandbox::new();
         let root = sb.root().join("conda");
+        // Laid out as an installer leaves a root (conda-meta, condabin): that is how it is
+        // known as the base environment.
         std::fs::create_dir_all(root.join("conda-meta")).unwrap();
+        std::fs::create_dir_all(root.join("condabin")).unwrap();
         std::fs::write(root.join("conda-meta/history"), "").unwrap();
         let inner = root.join("bin/conda-tool");
         std::fs::create_dir_all(root.join("bin")).unwrap();
