@@ -214,10 +214,7 @@ pub fn check(machine: &Machine<'_>, policy: &Policy, selected: &[String]) -> Doc
     if selected.is_empty() {
         protected = protected::check_entries_with(machine, policy, &kernels);
         if let Some(report) = policy.system_file_unusable() {
-            let reason = match &report.state {
-                crate::policy::SourceState::Ignored { reason } => reason.clone(),
-                _ => String::new(),
-            };
+            let reason = report.state.reason().unwrap_or_default().to_string();
             machine_checks.push(Check::new(
                 "policy",
                 Status::Problem,

@@ -10,13 +10,15 @@
 //! `~/.local/state/kernels/lock`); the holder writes its process id into the file, so a
 //! waiting run can say who it waits for. The operating system releases the lock when the
 //! holder exits, however it exits, so a crashed run never leaves a stale lock behind. The file
-//! itself is never deleted (deleting a lock file races with the next run opening it).
+//! itself is never deleted (deleting a lock file races with the next run opening it). It is
+//! opened relative to its directory without following a symlink at the directory or the file,
+//! and must be a regular file: a planted link (to `/etc/shadow`) or FIFO is refused.
 //!
 //! A busy lock is polled every 100 ms for up to [`LockConfig::timeout`]
 //! ([`crate::vars::KERNELS_LOCK_TIMEOUT`], default 60 s); the caller is told once that it is
 //! waiting, and the wait ends early when the run is cancelled.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::thread;
@@ -132,24 +134,7 @@ impl RunLock {
         on_wait: &mut dyn FnMut(Option<u32>),
     ) -> Result<RunLock, LockError> {
         let path = cfg.path.clone();
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| LockError::Io {
-                action: "create the directory of",
-                path: path.clone(),
-                source,
-            })?;
-        }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|source| LockError::Io {
-                action: "open",
-                path: path.clone(),
-                source,
-            })?;
+        let mut file = open_lock_file(&path)?;
         let started = Instant::now();
         let mut told = false;
         loop {
@@ -199,6 +184,69 @@ impl RunLock {
 impl Drop for RunLock {
     fn drop(&mut self) {
         let _ = fs4::FileExt::unlock(&self.file);
+    }
+}
+
+/// Creates the lock's directory, then opens the lock file in it without following a symlink
+/// at either of the last two steps (the state directory and the file), and checks it is a
+/// regular file: a lock planted as a symlink to another file (`/etc/shadow`) or as a FIFO
+/// is refused, never written through or waited on.
+fn open_lock_file(path: &Path) -> Result<File, LockError> {
+    let io = |action: &'static str| {
+        move |source: std::io::Error| LockError::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or(path.as_os_str());
+    std::fs::create_dir_all(dir).map_err(io("create the directory of"))?;
+    #[cfg(unix)]
+    {
+        use rustix::fs::{FileType, Mode, OFlags};
+        let nofollow = |e: rustix::io::Errno, what: &'static str| {
+            if e == rustix::io::Errno::LOOP || e == rustix::io::Errno::NOTDIR {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("{what} is a symbolic link (or not a directory); it is not followed"),
+                )
+            } else {
+                e.into()
+            }
+        };
+        let dir_fd = rustix::fs::open(
+            dir,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| io("open the directory of")(nofollow(e, "its directory")))?;
+        let fd = rustix::fs::openat(
+            &dir_fd,
+            name,
+            OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o644),
+        )
+        .map_err(|e| io("open")(nofollow(e, "it")))?;
+        let st = rustix::fs::fstat(&fd).map_err(|e| io("examine")(e.into()))?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+            return Err(io("use")(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "it is not a regular file",
+            )));
+        }
+        let _ = rustix::fs::fcntl_setfl(&fd, OFlags::empty());
+        Ok(File::from(fd))
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join(name))
+            .map_err(io("open"))
     }
 }
 
@@ -259,6 +307,44 @@ mod tests {
         drop(first);
         let again = RunLock::acquire(&c, &CancelToken::new(), &mut |_| {});
         assert!(again.is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_symlink_or_fifo_is_never_followed_or_waited_on() {
+        let t = tempfile::tempdir().unwrap();
+        let victim = t.path().join("victim");
+        std::fs::write(&victim, "secret").unwrap();
+        let c = cfg(t.path(), Duration::from_secs(1));
+        std::fs::create_dir_all(c.path.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&victim, &c.path).unwrap();
+        let err = RunLock::acquire(&c, &CancelToken::new(), &mut |_| {}).unwrap_err();
+        assert!(format!("{err:?}").contains("symbolic link"), "{err:?}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "secret");
+
+        // The state directory itself as a link elsewhere.
+        let elsewhere = t.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        let linked = t.path().join("linked");
+        std::os::unix::fs::symlink(&elsewhere, &linked).unwrap();
+        let c2 = LockConfig {
+            path: linked.join("lock"),
+            timeout: Duration::from_secs(1),
+        };
+        assert!(RunLock::acquire(&c2, &CancelToken::new(), &mut |_| {}).is_err());
+        assert!(std::fs::read_dir(&elsewhere).unwrap().next().is_none());
+
+        std::fs::remove_file(&c.path).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &c.path,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let err = RunLock::acquire(&c, &CancelToken::new(), &mut |_| {}).unwrap_err();
+        assert!(format!("{err:?}").contains("not a regular file"), "{err:?}");
     }
 
     #[test]

@@ -13,10 +13,14 @@
 //!    environments (`azureml_py36`, `azureml_py38`, `azureml_py310_sdkv2`, `jupyter-env`),
 //!    kernels (`python3-azureml`, `python38-azureml`, `python310-sdkv2`, `azureml_py36`,
 //!    `azureml_py38`) and display names. They protect these where they exist; none is required.
-//! 2. **The system file** ([`vars::DEFAULT_SYSTEM_POLICY`], or [`vars::KERNELS_SYSTEM_POLICY`]):
-//!    written by an administrator (`kernels protect --system`). It is ignored, with a warning,
-//!    when it is writable by group or others, sits in a directory anyone may replace it in, or
-//!    is owned by someone other than root and the user running `kernels`.
+//! 2. **The system file** ([`vars::DEFAULT_SYSTEM_POLICY`], always read, and
+//!    [`vars::KERNELS_SYSTEM_POLICY`] besides it when set: the variable can add a file, never
+//!    replace the fixed one): written by an administrator (`kernels protect --system`). It is
+//!    ignored, with a warning, when it is writable by group or others, sits in a directory
+//!    anyone may replace it in, or is owned by someone other than root and the user running
+//!    `kernels`. One that exists but cannot be read (unreadable, not a regular file, too
+//!    large, invalid) fails closed: every removal, prune and registration is refused
+//!    ([`Refusal::PolicyUnusable`]) until it is fixed.
 //! 3. **The user file** (`$XDG_CONFIG_HOME/kernels/policy.json`, else
 //!    `~/.config/kernels/policy.json`): the user's own additions (`kernels protect`). It can
 //!    only add protection; nothing in it weakens another source.
@@ -185,7 +189,20 @@ impl Policy {
     /// as a problem: the administrator's rules are not in force).
     pub fn system_file_unusable(&self) -> Option<&SourceReport> {
         self.sources.iter().find(|s| {
-            matches!(s.source, Source::System(_)) && matches!(s.state, SourceState::Ignored { .. })
+            matches!(s.source, Source::System(_))
+                && matches!(
+                    s.state,
+                    SourceState::Ignored { .. } | SourceState::Unusable { .. }
+                )
+        })
+    }
+
+    /// A system policy file that exists but cannot be read or understood: nobody can tell
+    /// what it protects, so every check that could harm a protected item refuses (fail
+    /// closed) while this is `Some`.
+    pub fn fails_closed(&self) -> Option<&SourceReport> {
+        self.sources.iter().find(|s| {
+            matches!(s.source, Source::System(_)) && matches!(s.state, SourceState::Unusable { .. })
         })
     }
 }

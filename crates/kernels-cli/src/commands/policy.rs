@@ -86,6 +86,10 @@ pub fn run(ctx: &Ctx, _args: &PolicyArgs) -> anyhow::Result<Code> {
             SourceState::Ignored { reason } => {
                 ctx.out.paint(Style::Bad, &format!("IGNORED: {reason}"))
             }
+            SourceState::Unusable { reason } => ctx.out.paint(
+                Style::Bad,
+                &format!("UNUSABLE, changes are refused: {reason}"),
+            ),
         };
         let what = match &s.source {
             Source::BuiltIn => "built-in".to_string(),

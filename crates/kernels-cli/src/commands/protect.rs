@@ -96,13 +96,11 @@ pub fn run(ctx: &Ctx, args: &ProtectArgs) -> anyhow::Result<Code> {
 fn system_trust(file: &std::path::Path) -> Result<(), String> {
     let policy = kernels::policy::Policy::load(&PolicyPaths {
         system: file.to_path_buf(),
+        fixed: None,
         user: None,
     });
     match policy.system_file_unusable() {
-        Some(r) => match &r.state {
-            kernels::policy::SourceState::Ignored { reason } => Err(reason.clone()),
-            _ => Ok(()),
-        },
+        Some(r) => Err(r.state.reason().unwrap_or_default().to_string()),
         None => Ok(()),
     }
 }

@@ -203,7 +203,19 @@ impl Policy {
         self.check_kernel(kernel, KernelAction::Prune)
     }
 
+    /// Refuses while a system policy file cannot be used (see [`Policy::fails_closed`]).
+    fn check_usable(&self) -> Result<(), Refusal> {
+        match self.fails_closed() {
+            Some(report) => Err(Refusal::policy_unusable(
+                report.source.path().unwrap_or(Path::new("")),
+                report.state.reason().unwrap_or("unreadable"),
+            )),
+            None => Ok(()),
+        }
+    }
+
     fn check_kernel(&self, kernel: &FoundKernel, action: KernelAction) -> Result<(), Refusal> {
+        self.check_usable()?;
         if let Some(by) = self.kernel_protection_of(kernel) {
             return Err(Refusal::Kernel {
                 action,
@@ -241,6 +253,7 @@ impl Policy {
         discovery: &Discovery,
         paths: &JupyterPaths,
     ) -> Result<Vec<RegisterWarning>, Refusal> {
+        self.check_usable()?;
         let name = name.to_ascii_lowercase();
         let mut warnings = Vec::new();
         if let Some((prefix, frozen)) = frozen_env_of_kernel_dir(target_kernels_dir) {
@@ -318,6 +331,7 @@ impl Policy {
 
     /// May this environment be deleted? Refused when it is protected or frozen.
     pub fn check_remove_env(&self, env: &Environment) -> Result<(), Refusal> {
+        self.check_usable()?;
         if let Some(by) = self.env_protection(env) {
             return Err(Refusal::Env {
                 action: EnvAction::Remove,

@@ -9,22 +9,32 @@ use super::file::PolicyDoc;
 use super::vars::{DEFAULT_SYSTEM_POLICY, KERNELS_SYSTEM_POLICY, XDG_CONFIG_HOME};
 use super::{builtin_entries, Policy, Source};
 
-/// Where the two policy files are.
+/// Where the policy files are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyPaths {
-    /// The administrator's file.
+    /// The administrator's file `kernels protect --system` writes: [`KERNELS_SYSTEM_POLICY`]
+    /// when set, else [`DEFAULT_SYSTEM_POLICY`]. Always read.
     pub system: PathBuf,
+    /// [`DEFAULT_SYSTEM_POLICY`] when `system` is another file: the fixed administrator's
+    /// file is read whatever the environment says, so `KERNELS_SYSTEM_POLICY` can add a
+    /// second system file (tests, administrators who keep one elsewhere) but never replace or
+    /// switch off the fixed one.
+    pub fixed: Option<PathBuf>,
     /// The user's file (`None` without a home directory).
     pub user: Option<PathBuf>,
 }
 
 impl PolicyPaths {
-    /// The paths for this host: [`KERNELS_SYSTEM_POLICY`] or [`DEFAULT_SYSTEM_POLICY`], and
-    /// `$XDG_CONFIG_HOME/kernels/policy.json` or `~/.config/kernels/policy.json`.
+    /// The paths for this host: [`DEFAULT_SYSTEM_POLICY`] always, [`KERNELS_SYSTEM_POLICY`]
+    /// besides it when set, and `$XDG_CONFIG_HOME/kernels/policy.json` or
+    /// `~/.config/kernels/policy.json`.
     pub fn from_host(host: &envs::HostEnv) -> PolicyPaths {
+        let fixed = PathBuf::from(DEFAULT_SYSTEM_POLICY);
         let system = host
             .get(KERNELS_SYSTEM_POLICY)
-            .map_or_else(|| PathBuf::from(DEFAULT_SYSTEM_POLICY), PathBuf::from);
+            .filter(|p| !p.is_empty())
+            .map_or_else(|| fixed.clone(), PathBuf::from);
+        let fixed = (system != fixed).then_some(fixed);
         let config = host
             .get(XDG_CONFIG_HOME)
             .map(PathBuf::from)
@@ -32,6 +42,7 @@ impl PolicyPaths {
             .or_else(|| host.home.as_ref().map(|h| h.join(".config")));
         PolicyPaths {
             system,
+            fixed,
             user: config.map(|c| c.join("kernels").join("policy.json")),
         }
     }
@@ -57,11 +68,29 @@ pub enum SourceState {
     },
     /// The file does not exist.
     Absent,
-    /// The file exists but was not used.
+    /// The file exists but was not used (a system file others may write: its word cannot be
+    /// trusted; the other sources still apply).
     Ignored {
         /// Why.
         reason: String,
     },
+    /// A system file that exists but cannot be read or understood (unreadable, not a regular
+    /// file, too large, invalid). Nobody can tell what it protects, so the policy fails
+    /// closed: every check that could touch a protected item refuses until it is fixed.
+    Unusable {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl SourceState {
+    /// Why the source was not used, when it was not.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            SourceState::Ignored { reason } | SourceState::Unusable { reason } => Some(reason),
+            _ => None,
+        }
+    }
 }
 
 impl Policy {
@@ -75,9 +104,16 @@ impl Policy {
                 entries: builtin_count,
             },
         });
-        let system = Source::System(paths.system.clone());
-        let trust = system_file_trust(&paths.system);
-        policy.read_source(system, trust);
+        for file in paths.fixed.iter().chain(std::iter::once(&paths.system)) {
+            let trust = system_file_trust(file);
+            policy.read_source(Source::System(file.clone()), trust);
+        }
+        // A missing fixed file next to another system file is not worth a line in reports.
+        if let Some(fixed) = &paths.fixed {
+            policy.sources.retain(|s| {
+                !(s.source == Source::System(fixed.clone()) && s.state == SourceState::Absent)
+            });
+        }
         if let Some(user) = &paths.user {
             let source = Source::User(user.clone());
             if let Err(why) = user_file_trust(user) {
@@ -110,6 +146,14 @@ impl Policy {
                     SourceState::Loaded { entries: n }
                 }
             },
+            Err(e) if matches!(source, Source::System(_)) => {
+                let reason = error_chain(&e);
+                self.warnings.push(format!(
+                    "{source} cannot be used: {reason}; changes to kernels and environments \
+                     are refused until an administrator fixes it"
+                ));
+                SourceState::Unusable { reason }
+            }
             Err(e) => {
                 let reason = error_chain(&e);
                 self.warnings.push(format!("{source} is ignored: {reason}"));
@@ -211,6 +255,7 @@ mod tests {
     fn paths(dir: &Path) -> PolicyPaths {
         PolicyPaths {
             system: dir.join("etc/policy.json"),
+            fixed: None,
             user: Some(dir.join("home/.config/kernels/policy.json")),
         }
     }
@@ -228,6 +273,14 @@ mod tests {
             envs::HostEnv::from_vars([("HOME", "/h"), ("KERNELS_SYSTEM_POLICY", "/s/p.json")]);
         let p = PolicyPaths::from_host(&host);
         assert_eq!(p.system, PathBuf::from("/s/p.json"));
+        // The variable adds a file; the administrator's fixed file is still read.
+        assert_eq!(p.fixed, Some(PathBuf::from(DEFAULT_SYSTEM_POLICY)));
+        for off in ["", DEFAULT_SYSTEM_POLICY] {
+            let host = envs::HostEnv::from_vars([("HOME", "/h"), ("KERNELS_SYSTEM_POLICY", off)]);
+            let p = PolicyPaths::from_host(&host);
+            assert_eq!(p.system, PathBuf::from(DEFAULT_SYSTEM_POLICY));
+            assert_eq!(p.fixed, None);
+        }
         assert_eq!(
             p.user,
             Some(PathBuf::from("/h/.config/kernels/policy.json"))
@@ -310,9 +363,85 @@ mod tests {
         write(&p.system, "{not json");
         let policy = Policy::load(&p);
         assert!(policy.system_file_unusable().is_some());
+        assert!(policy.fails_closed().is_some());
         assert!(policy
             .entries()
             .iter()
             .any(|e| e.target == Target::CondaBase));
+    }
+
+    /// A kernel the refusal checks can be asked about.
+    fn kernel(name: &str) -> kernelspec::FoundKernel {
+        kernelspec::FoundKernel {
+            name: name.into(),
+            name_valid: true,
+            resource_dir: PathBuf::from("/k").join(name),
+            dir_index: 0,
+            scope: kernelspec::Scope::User,
+            is_symlink: false,
+            spec: Ok(kernelspec::KernelSpec::default()),
+            shadows: Vec::new(),
+            shadowed_by: None,
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_unusable_system_file_fails_closed_and_never_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.json");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        let invalid = dir.path().join("invalid.json");
+        write(&invalid, "{\"kernels\": [");
+        let unreadable_dir = dir.path().join("dir.json");
+        std::fs::create_dir(&unreadable_dir).unwrap();
+        for bad in [Path::new("/dev/null"), &fifo, &invalid, &unreadable_dir] {
+            let p = PolicyPaths {
+                system: bad.to_path_buf(),
+                fixed: None,
+                user: None,
+            };
+            let policy = Policy::load(&p);
+            let report = policy.fails_closed().unwrap_or_else(|| panic!("{bad:?}"));
+            assert!(matches!(report.state, SourceState::Unusable { .. }));
+            let refusal = policy.check_remove_kernel(&kernel("anything")).unwrap_err();
+            assert!(
+                refusal.to_string().contains("cannot be used"),
+                "{bad:?}: {refusal}"
+            );
+            assert!(refusal.hint().contains("administrator"));
+        }
+    }
+
+    #[test]
+    fn the_variable_cannot_switch_off_the_fixed_file() {
+        // The fixed file's place is a constant; here a stand-in plays it, as `fixed`.
+        let dir = tempfile::tempdir().unwrap();
+        let admin = dir.path().join("etc/kernels/policy.json");
+        write(&admin, r#"{"kernels": [{"name": "adminkern"}]}"#);
+        let p = PolicyPaths {
+            system: dir.path().join("missing.json"),
+            fixed: Some(admin.clone()),
+            user: None,
+        };
+        let policy = Policy::load(&p);
+        assert!(policy.fails_closed().is_none());
+        assert!(policy.check_remove_kernel(&kernel("adminkern")).is_err());
+        assert!(policy.check_remove_kernel(&kernel("other")).is_ok());
+        // Pointing the variable at /dev/null refuses everything instead of nothing.
+        let p = PolicyPaths {
+            system: PathBuf::from("/dev/null"),
+            ..p
+        };
+        let policy = Policy::load(&p);
+        assert!(policy.check_remove_kernel(&kernel("adminkern")).is_err());
+        assert!(policy.check_remove_kernel(&kernel("other")).is_err());
     }
 }

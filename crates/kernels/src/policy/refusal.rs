@@ -188,6 +188,29 @@ pub enum Refusal {
         /// The marker's message, if it has one.
         message: Option<String>,
     },
+    /// A system policy file exists but cannot be read or understood, so what it protects is
+    /// unknown: the change is refused (fail closed).
+    #[error(
+        "refusing to change kernels or environments: the system policy {path} cannot be used ({reason}), so what it protects is unknown",
+        path = .path.display()
+    )]
+    PolicyUnusable {
+        /// The file.
+        #[serde(serialize_with = "crate::wrappers::lossy::path")]
+        path: PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
+}
+
+impl Refusal {
+    /// The refusal every protecting check gives while a system policy file cannot be used.
+    pub fn policy_unusable(path: &std::path::Path, reason: &str) -> Refusal {
+        Refusal::PolicyUnusable {
+            path: path.to_path_buf(),
+            reason: reason.to_string(),
+        }
+    }
 }
 
 fn frozen_message(message: &Option<String>) -> String {
@@ -205,7 +228,9 @@ impl Refusal {
             | Refusal::NameClash { by, .. }
             | Refusal::DisplayName { by, .. }
             | Refusal::Env { by, .. } => Some(by),
-            Refusal::Frozen { .. } | Refusal::Contains { .. } => None,
+            Refusal::Frozen { .. } | Refusal::Contains { .. } | Refusal::PolicyUnusable { .. } => {
+                None
+            }
         }
     }
 
@@ -226,6 +251,13 @@ impl Refusal {
                 return "remove the kernel alone (without --with-env), and delete what you no \
                         longer need inside that directory by hand"
                     .to_string()
+            }
+            Refusal::PolicyUnusable { path, .. } => {
+                return format!(
+                    "an administrator must fix or remove {} (it must be a readable regular \
+                     JSON file; `kernels policy` shows the problem)",
+                    path.display()
+                )
             }
             Refusal::Kernel { .. } | Refusal::Env { .. } => "leave it in place".to_string(),
         };
