@@ -234,8 +234,7 @@ mod tests {
         let waiter = {
             let prefix = prefix.clone();
             std::thread::spawn(move || {
-                PrefixLock::acquire(&prefix, Duration::from_secs(10), &CancelToken::new())
-                    .map(drop)
+                PrefixLock::acquire(&prefix, Duration::from_secs(10), &CancelToken::new()).map(drop)
             })
         };
         std::thread::sleep(Duration::from_millis(200));
