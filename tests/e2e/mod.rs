@@ -8,6 +8,7 @@ mod docs;
 mod doctor;
 mod envs;
 mod export;
+mod hostile_delete;
 mod install;
 mod list_diff;
 mod list_show_remove;

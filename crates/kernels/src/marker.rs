@@ -13,6 +13,10 @@
 //! It is written right after the environment is created (before anything else is installed
 //! or registered) and read, without starting anything, by the snapshot. Neither conda nor
 //! venv/uv look at unknown files in a prefix root; deleting the environment deletes it too.
+//!
+//! Anyone who can write the prefix can write or copy this file, so it is never trusted alone:
+//! [`crate::ownership`] also asks for the creating user's record of the prefix and checks who
+//! owns the marker.
 
 use std::fs;
 use std::io;

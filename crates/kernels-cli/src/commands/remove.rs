@@ -202,10 +202,10 @@ fn envs_to_delete(
 }
 
 fn not_ours(name: &str, why: Option<String>) -> Failure {
-    let why = why.map(|w| format!(" ({w})")).unwrap_or_default();
+    let why = why.map(|w| format!(": {w}")).unwrap_or_default();
     Failure::failed(format!(
-        "--with-env: the environment behind kernel {name} was not created by kernels{why}, so \
-         it is not deleted; nothing was removed"
+        "--with-env: the environment behind kernel {name} was not created by kernels{why}; it \
+         is not deleted, and nothing was removed"
     ))
     .hint(format!(
         "remove the kernel alone (`kernels remove {name}`) and the environment with the tool \

@@ -116,7 +116,7 @@ impl fmt::Display for Occupant {
             Occupant::ProtectedEnv(p) => write!(f, "the protected environment {}", p.display()),
             Occupant::CondaRoot(p) => write!(f, "the conda installation {}", p.display()),
             Occupant::KernelDir(p) => write!(f, "the kernel directory {}", p.display()),
-            Occupant::OtherEnv(p) => write!(f, "another environment, {}", p.display()),
+            Occupant::OtherEnv(p) => write!(f, "another environment ({})", p.display()),
         }
     }
 }
