@@ -326,6 +326,7 @@ fn relative_links_in_the_guides_resolve() {
     let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
     for page in [
         "image-builds.md",
+        "install.md",
         "search-order.md",
         "reference/kernels-toml.md",
         "reference/exit-codes.md",

@@ -17,3 +17,4 @@ mod prune;
 mod rebind;
 mod reliability;
 mod run;
+mod version;

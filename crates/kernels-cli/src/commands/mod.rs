@@ -24,7 +24,7 @@ pub mod render_plan;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::{Cli, Command};
 use crate::exit::{code_of, hint_of, Code};
@@ -34,7 +34,16 @@ pub use ctx::Ctx;
 
 /// Parses the command line, runs the command, prints any error, and returns the exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // `--version` carries the build (commit, target, glibc floor; reading the floor reads the
+    // binary, so only when asked); `-V` prints only the version.
+    let mut command = Cli::command();
+    if std::env::args_os().any(|a| a == "--version") {
+        command = command.long_version(crate::version::long_version());
+    }
+    let parsed = command
+        .try_get_matches()
+        .and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(err) => {
             // clap prints help/version on stdout (exit 0) and usage errors on stderr (exit 2).
