@@ -487,3 +487,46 @@ fn hostile_root_never_deletes_on_a_marker_a_user_owns() {
         .ok();
     assert!(!env.exists());
 }
+
+#[test]
+fn hostile_another_users_run_waits_on_the_prefix_lock_and_touches_nothing() {
+    let Some(mut sb) = with_tools() else {
+        eprintln!("skipped: KERNELS_TEST_PYTHON is not set");
+        return;
+    };
+    let Some(user) = second_user(&sb, "l") else {
+        return;
+    };
+    use std::os::unix::fs::PermissionsExt;
+    // A directory both may create in (sticky, like /tmp); root is busy creating `env` in it.
+    let shared = sb.root().join("shared");
+    std::fs::create_dir_all(&shared).expect("shared");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+    let prefix = shared.join("env");
+    let held = kernels::prefix_lock::PrefixLock::acquire(
+        &prefix,
+        std::time::Duration::from_secs(5),
+        &envs::CancelToken::new(),
+    )
+    .expect("root takes the prefix lock");
+    let lock_file = kernels::prefix_lock::PrefixLock::path_for(&prefix);
+    assert_eq!(std::fs::metadata(&lock_file).expect("lock").uid(), 0);
+
+    sb.set("KERNELS_LOCK_TIMEOUT", "1");
+    let p = prefix.to_str().expect("utf8");
+    let out = as_user(
+        &sb,
+        &user,
+        &["add", "k", "--backend", "venv", "--prefix", p],
+    );
+    assert_code(&out, 5);
+    assert!(
+        out.stderr.contains("another kernels run is working on"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("hint:"), "{}", out.stderr);
+    assert!(!prefix.exists(), "the waiting run created something");
+    drop(held);
+    assert!(!lock_file.exists(), "the lock file outlived its holder");
+}

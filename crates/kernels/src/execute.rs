@@ -164,10 +164,19 @@ impl ExecuteError {
     /// True when the run stopped because it was cancelled.
     pub fn is_interrupted(&self) -> bool {
         match &self.cause {
-            ExecFailure::Interrupted => true,
+            ExecFailure::Interrupted
+            | ExecFailure::PrefixLock(PrefixLockError::Interrupted { .. }) => true,
             ExecFailure::Env(e) => e.is_interrupted(),
             _ => false,
         }
+    }
+
+    /// True when another run held a prefix this run needed for the whole wait.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self.cause,
+            ExecFailure::PrefixLock(PrefixLockError::Busy { .. })
+        )
     }
 
     /// What the user can do about it.

@@ -76,6 +76,8 @@ pub fn refusal_failure(err: kernels::policy::Refusal) -> Failure {
 pub fn execute_failure(err: Box<ExecuteError>) -> Failure {
     let code = if err.is_interrupted() {
         Code::Interrupted
+    } else if err.is_busy() {
+        Code::Busy
     } else {
         Code::Failed
     };
