@@ -497,3 +497,56 @@ fn conda_real_non_root_user_gets_home_conda_envs() {
     assert!(!prefix.exists());
     assert!(!sb.user_kernels().join("nr").exists());
 }
+
+both_tools!(apply_creates_then_converges_conda_kernels:
+    conda_standin_apply_creates_then_converges_conda_kernels,
+    conda_real_apply_creates_then_converges_conda_kernels);
+
+/// `kernels apply` with a conda kernel: one create, then nothing, then one install of only
+/// what the file added.
+fn apply_creates_then_converges_conda_kernels(cb: CondaBox) {
+    let sb = &cb.sb;
+    let file = sb.root().join("kernels.toml");
+    let write = |packages: &str| {
+        std::fs::write(
+            &file,
+            format!(
+                "version = 1\n\n[[kernel]]\nname = \"ap1\"\nbackend = \"conda\"\npackages = [{packages}]\n"
+            ),
+        )
+        .unwrap()
+    };
+    let f = file.to_str().unwrap();
+    let p = cb.env("ap1").display().to_string();
+    write("\"numpy\"");
+
+    let out = sb.kernels(&["apply", f, "--check"]);
+    assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
+    assert!(cb.take_calls().is_empty());
+
+    let out = sb.kernels(&["apply", f]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        cb.take_calls(),
+        [format!(
+            "conda create -p {p} --json --yes python pip ipykernel numpy"
+        )]
+    );
+    assert!(sb.user_kernels().join("ap1/kernel.json").is_file());
+
+    let out = sb.kernels(&["apply", f, "--check"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let out = sb.kernels(&["apply", f]);
+    out.ok();
+    assert!(cb.take_calls().is_empty());
+
+    write("\"numpy\", \"pandas\"");
+    let out = sb.kernels(&["apply", f]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        cb.take_calls(),
+        [format!("conda install -p {p} --json --yes pandas")]
+    );
+    let out = sb.kernels(&["apply", f, "--check"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+}
