@@ -5,7 +5,8 @@
 //! proxy), so uv comes from wherever the user gets packages. The staging directory is checked
 //! (`bin/uv --version` must answer `uv …`) and then renamed to `<tool dir>/uv` in one step, so
 //! a half-installed uv is never used; a concurrent run that got there first wins and this
-//! copy is dropped. On any failure or Ctrl-C the staging directory is removed.
+//! copy is dropped. On any failure or Ctrl-C the staging directory is removed, and so are the
+//! directories this attempt created for it.
 //!
 //! `pip --target` is allowed in an externally managed (PEP 668) interpreter: it does not
 //! touch the interpreter's own packages.
@@ -55,6 +56,11 @@ pub fn provision_uv(
         return Ok(p.uv());
     }
     let parent = p.dir.parent().unwrap_or(Path::new("/"));
+    let created: Vec<PathBuf> = parent
+        .ancestors()
+        .take_while(|a| std::fs::symlink_metadata(a).is_err())
+        .map(Path::to_path_buf)
+        .collect();
     std::fs::create_dir_all(parent).map_err(|source| EnvError::Io {
         action: "create the tool directory".to_owned(),
         path: parent.to_path_buf(),
@@ -71,6 +77,13 @@ pub fn provision_uv(
     let result =
         install_into(&staging, python, host, cancel, observer).and_then(|()| publish(&staging, p));
     let _ = std::fs::remove_dir_all(&staging);
+    if result.is_err() {
+        // Leave no empty directories behind either (only those this call made; `remove_dir`
+        // keeps anything that is not empty).
+        for dir in &created {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
     result.map(|()| p.uv())
 }
 
