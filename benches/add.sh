@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Benchmark of `kernels add` (release binary, warm caches, one run prints medians and ratios):
-#   * kernels add on the venv backend with uv      vs the manual recipe   (target >= 5x faster)
-#   * kernels add on the venv backend without uv   vs the manual recipe   (target: faster)
-#     manual recipe = python -m venv; pip install ipykernel; python -m ipykernel install --user
-#   * a satisfied re-run of kernels add                                   (target < 50 ms)
-#   * kernels envs over 30 generated conda-meta environments              (target < 20 ms)
-#   * kernel start latency of the spec kernels writes (activation baked into `env`) vs a
-#     plain ipykernel spec of the same environment (reported, for docs/activation.md)
+# Benchmark of `kernels add` (release binary, warm caches), printing in one run the three
+# comparisons with the manual recipes (medians, ratios and targets; see bench_add.py):
+#   * no conda, no uv (kernels' own uv)  vs python -m venv + pip + ipykernel install   >= 5x
+#   * a real conda                       vs the 4-step recipe (and one create, reported) >= 1.3x
+#   * uv                                 vs uv venv + uv pip + ipykernel install          >= 2x
+# plus a satisfied re-run (< 50 ms), kernels envs over 30 environments (< 20 ms), and the
+# kernel start latency of the spec kernels writes vs a plain ipykernel spec.
 #
 # Needs: python3 (or KERNELS_TEST_PYTHON, whose venv also provides jupyter_client and uv).
+# The real conda: KERNELS_BENCH_CONDA, else the offline conda lab (CONDA_LAB, default
+# ../shared/conda-lab beside the checkout) bootstrapped once into
+# ${XDG_CACHE_HOME:-~/.cache}/kernels-bench/conda-root (~75 s the first time); without
+# either the conda row says it was skipped.
 # Everything happens in a throw-away HOME; only the uv/pip caches are the user's.
 # Usage: benches/add.sh [RUNS]      (RUNS of each slow case; default 3)
 set -euo pipefail
@@ -31,10 +34,18 @@ fi
 if [ -z "$uv" ] || [ ! -x "$uv" ]; then uv=$(command -v uv || true); fi
 harness_python=${test_python:-$base_python}
 
+conda=${KERNELS_BENCH_CONDA:-}
+lab=${CONDA_LAB:-../shared/conda-lab}
+if [ -z "$conda" ] && [ -x "$lab/bootstrap.sh" ]; then
+    root="${XDG_CACHE_HOME:-$HOME/.cache}/kernels-bench/conda-root"
+    echo "== real conda: bootstrapping the conda lab into $root (reused when ready)"
+    conda=$("$lab/bootstrap.sh" "$root" | tail -n 1) || conda=""
+fi
+
 echo "== kernels $("$kernels" --version | cut -d' ' -f2) ($kernels)"
 status=0
 "$harness_python" benches/bench_add.py --kernels "$kernels" --python "$base_python" \
-    ${uv:+--uv "$uv"} --runs "$runs" || status=$?
+    ${uv:+--uv "$uv"} ${conda:+--conda "$conda"} --runs "$runs" || status=$?
 
 if [ -n "$test_python" ] && "$test_python" -c 'import jupyter_client' 2>/dev/null; then
     echo

@@ -1,10 +1,21 @@
-"""Timing harness for `kernels add`, its satisfied re-run and `kernels envs` (run by add.sh).
+"""Timing harness for `kernels add` against the manual recipes, its satisfied re-run and
+`kernels envs` (run by add.sh). One run prints three comparison rows, side by side:
 
-Everything runs in a throw-away HOME; only the uv/pip caches are the user's (warm caches are
-the point of the comparison). Prints medians and ratios, one run, and exits 1 when a target
-is missed.
+  * no conda, no uv: `python -m venv` + `pip install ipykernel` + `ipykernel install`
+    vs `kernels add --backend venv` with no uv of the user's (kernels' own uv, provisioned
+    once in the warm-up; the first add, which provisions it, is reported too)  target >= 5x
+  * real conda: `create python` + `install pip ipykernel` + register (the 4-step recipe;
+    `activate` is a shell step with nothing to time) and one `create python ipykernel` +
+    register, vs `kernels add --backend conda`                                  target >= 1.3x
+  * uv: `uv venv` + `uv pip install ipykernel` + register vs `kernels add` with uv
+                                                                                target >= 2x
 
-    python bench_add.py --kernels BIN --python BASE_PYTHON [--uv UV] [--runs N]
+Everything runs in a throw-away HOME (kernels' tool directory included); only the uv/pip
+caches are the user's (warm caches are the point of the comparison) and the conda root's
+package cache. Medians of RUNS alternating runs after one warm-up of every case. Exits 1 when
+a target is missed.
+
+    python bench_add.py --kernels BIN --python BASE_PYTHON [--uv UV] [--conda CONDA] [--runs N]
 """
 
 import argparse
@@ -21,7 +32,7 @@ import time
 def clean_env(home, extra=None):
     keep = ("LANG", "SSL_CERT_FILE", "SSL_CERT_DIR", "PIP_CERT", "REQUESTS_CA_BUNDLE",
             "CURL_CA_BUNDLE", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
-            "NO_PROXY", "no_proxy", "PIP_INDEX_URL", "UV_INDEX_URL")
+            "NO_PROXY", "no_proxy", "PIP_INDEX_URL", "PIP_FIND_LINKS", "UV_INDEX_URL")
     env = {k: v for k, v in os.environ.items() if k in keep}
     real_home = os.path.expanduser("~")
     env["UV_CACHE_DIR"] = os.environ.get("UV_CACHE_DIR", os.path.join(real_home, ".cache/uv"))
@@ -44,9 +55,13 @@ def run(cmd, env, check=True):
     return took
 
 
+def fmt(s):
+    return f"{s * 1000:.1f} ms" if s < 1 else f"{s:.2f} s"
+
+
 def report(label, times):
     med = statistics.median(times)
-    print(f"  {label:<44} median {fmt(med):>9}  min {fmt(min(times)):>9}  ({len(times)} runs)",
+    print(f"  {label:<52} median {fmt(med):>9}  min {fmt(min(times)):>9}  ({len(times)} runs)",
           flush=True)
     return med
 
@@ -55,75 +70,93 @@ def series(label, n, once):
     return report(label, [once() for _ in range(n)])
 
 
-def fmt(s):
-    return f"{s * 1000:.1f} ms" if s < 1 else f"{s:.2f} s"
+class Bench:
+    """The throw-away HOME, the targets and the slow cases."""
 
+    def __init__(self, a):
+        self.a = a
+        self.tmp = tempfile.mkdtemp(prefix="kernels-bench-")
+        self.home = os.path.join(self.tmp, "home")
+        os.makedirs(self.home)
+        self.kernels_dir = os.path.join(self.home, ".local/share/jupyter/kernels")
+        self.env_dir = os.path.join(self.home, ".local/share/kernels/envs/bench")
+        self.recipe_dir = os.path.join(self.tmp, "recipe-env")
+        self.conda_dir = os.path.join(self.tmp, "conda-env")
+        self.tool_dir = os.path.join(self.home, ".local/share/kernels/tools")
+        self.base = clean_env(self.home, {"KERNELS_PYTHON": a.python})
+        self.no_uv = dict(self.base)  # no uv on PATH: kernels' own uv
+        self.with_uv = dict(self.base, KERNELS_UV=a.uv) if a.uv else None
+        self.add = [a.kernels, "add", "bench", "--backend", "venv", "-q"]
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--kernels", required=True)
-    ap.add_argument("--python", required=True, help="base interpreter for the venvs")
-    ap.add_argument("--uv")
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--fast-runs", type=int, default=30)
-    a = ap.parse_args()
-
-    tmp = tempfile.mkdtemp(prefix="kernels-bench-")
-    home = os.path.join(tmp, "home")
-    os.makedirs(home)
-    envs_home = os.path.join(home, ".local/share/kernels/envs")
-    kernels_dir = os.path.join(home, ".local/share/jupyter/kernels")
-    env_dir = os.path.join(envs_home, "bench")
-    recipe_dir = os.path.join(tmp, "recipe-env")
-    base = clean_env(home, {"KERNELS_PYTHON": a.python})
-
-    def reset():
-        for d in (env_dir, recipe_dir, os.path.join(kernels_dir, "bench")):
+    def reset(self):
+        for d in (self.env_dir, self.recipe_dir, self.conda_dir,
+                  os.path.join(self.kernels_dir, "bench")):
             shutil.rmtree(d, ignore_errors=True)
 
-    def recipe():
-        total = run([a.python, "-m", "venv", recipe_dir], base)
-        total += run([os.path.join(recipe_dir, "bin/pip"), "install", "-q", "ipykernel"], base)
-        total += run([os.path.join(recipe_dir, "bin/python"), "-m", "ipykernel", "install",
-                      "--user", "--name", "bench"], base)
-        return total
+    def register(self, prefix):
+        return run([os.path.join(prefix, "bin/python"), "-m", "ipykernel", "install", "--user",
+                    "--name", "bench"], self.base)
 
-    add = [a.kernels, "add", "bench", "--backend", "venv", "-q"]
-    with_uv = dict(base, KERNELS_UV=a.uv) if a.uv else None
-    no_uv = dict(base, KERNELS_NO_UV="1")
-    results = {}
-    print(f"kernels add vs the manual recipe (warm caches; {a.runs} alternating runs each after one warm-up)")
-    print(f"  base Python {a.python}; uv {a.uv or '(none)'}", flush=True)
-    # Warm-up: fill the caches and the page cache once for every path.
-    reset(); recipe()
-    reset(); run(add, no_uv)
-    if with_uv:
-        reset(); run(add, with_uv)
-    # The slow cases alternate run by run, so load on the machine hits them alike.
-    slow = [("recipe", "manual recipe (venv + pip + ipykernel install)", recipe),
-            ("add_no_uv", "kernels add --backend venv (no uv: venv+pip)",
-             lambda: run(add, no_uv))]
-    if with_uv:
-        slow.append(("add_uv", "kernels add --backend venv (uv)", lambda: run(add, with_uv)))
-    times = {key: [] for key, _, _ in slow}
-    for _ in range(a.runs):
-        for key, _, once in slow:
-            reset()
-            times[key].append(once())
-    for key, label, _ in slow:
-        results[key] = report(label, times[key])
-    if with_uv:
-        reset()
-        run(add, with_uv)
-        rerun_env = with_uv
-    else:
-        rerun_env = no_uv
-    # The env and kernel of the last run are in place: the satisfied re-run.
-    results["rerun"] = series("kernels add, satisfied re-run", a.fast_runs,
-                              lambda: run(add, rerun_env))
+    def pip_recipe(self):
+        total = run([self.a.python, "-m", "venv", self.recipe_dir], self.base)
+        total += run([os.path.join(self.recipe_dir, "bin/pip"), "install", "-q", "ipykernel"],
+                     self.base)
+        return total + self.register(self.recipe_dir)
 
-    # kernels envs over 30 generated conda environments.
-    root = os.path.join(tmp, "conda")
+    def uv_recipe(self):
+        uv = self.a.uv
+        total = run([uv, "venv", "-q", "--python", self.a.python, self.recipe_dir], self.base)
+        total += run([uv, "pip", "install", "-q", "--python",
+                      os.path.join(self.recipe_dir, "bin/python"), "ipykernel"], self.base)
+        return total + self.register(self.recipe_dir)
+
+    def conda_four_steps(self):
+        conda = self.a.conda
+        total = run([conda, "create", "-y", "-q", "-p", self.conda_dir, "python"], self.base)
+        total += run([conda, "install", "-y", "-q", "-p", self.conda_dir, "pip", "ipykernel"],
+                     self.base)
+        return total + self.register(self.conda_dir)
+
+    def conda_one_create(self):
+        total = run([self.a.conda, "create", "-y", "-q", "-p", self.conda_dir, "python",
+                     "ipykernel"], self.base)
+        return total + self.register(self.conda_dir)
+
+    def kernels_conda(self):
+        env = dict(self.base, KERNELS_CONDA=self.a.conda)
+        return run([self.a.kernels, "add", "bench", "--backend", "conda", "--prefix",
+                    self.conda_dir, "-q"], env)
+
+    def cases(self):
+        """(key, label, run once) of every slow case, in the order they alternate."""
+        out = [("pip_recipe", "recipe: venv + pip install + ipykernel install", self.pip_recipe),
+               ("add_own_uv", "kernels add (no uv of the user's: own uv)",
+                lambda: run(self.add, self.no_uv))]
+        if self.a.conda:
+            out += [("conda4", "recipe: conda create + install + register",
+                     self.conda_four_steps),
+                    ("conda1", "recipe: conda create python ipykernel + register",
+                     self.conda_one_create),
+                    ("add_conda", "kernels add --backend conda", self.kernels_conda)]
+        if self.with_uv:
+            out += [("uv_recipe", "recipe: uv venv + uv pip install + register",
+                     self.uv_recipe),
+                    ("add_uv", "kernels add (uv)", lambda: run(self.add, self.with_uv))]
+        return out
+
+    def first_add(self):
+        """The first add of a fresh user: provisions kernels' own uv, then adds."""
+        shutil.rmtree(self.tool_dir, ignore_errors=True)
+        self.reset()
+        took = run(self.add, self.no_uv)
+        if not os.path.exists(os.path.join(self.tool_dir, "uv/bin/uv")):
+            sys.exit("kernels add did not provision uv (is pip missing from the base Python?)")
+        return took
+
+
+def envs_timings(b, results):
+    """kernels envs over 30 generated conda environments (no conda runs)."""
+    root = os.path.join(b.tmp, "conda")
     for i in range(-1, 30):
         p = root if i < 0 else os.path.join(root, "envs", f"e{i}")
         os.makedirs(os.path.join(p, "conda-meta"), exist_ok=True)
@@ -137,31 +170,80 @@ def main():
     with open(conda, "w") as fh:
         fh.write("#!/bin/sh\necho 'conda must not run' >&2\nexit 1\n")
     os.chmod(conda, 0o755)
-    envs_env = dict(base, KERNELS_CONDA=conda)
-    out = subprocess.run([a.kernels, "envs", "--json"], env=envs_env, capture_output=True,
+    envs_env = dict(b.base, KERNELS_CONDA=conda)
+    out = subprocess.run([b.a.kernels, "envs", "--json"], env=envs_env, capture_output=True,
                          text=True, check=True)
-    n_envs = len(json.loads(out.stdout)["environments"])
-    results["envs"] = series(f"kernels envs ({n_envs} environments)", a.fast_runs,
-                             lambda: run([a.kernels, "envs"], envs_env))
-    results["envs_json"] = series(f"kernels envs --json ({n_envs} environments)", a.fast_runs,
-                                  lambda: run([a.kernels, "envs", "--json"], envs_env))
+    n = len(json.loads(out.stdout)["environments"])
+    results["envs"] = series(f"kernels envs ({n} environments)", b.a.fast_runs,
+                             lambda: run([b.a.kernels, "envs"], envs_env))
 
-    print("ratios and targets")
+
+def targets(results, has_conda, has_uv):
+    print("ratios and targets (recipe / kernels add, medians of the same run)")
     ok = True
 
     def target(label, passed):
         nonlocal ok
         ok = ok and passed
-        print(f"  {label:<58} {'ok' if passed else 'MISSED'}")
+        print(f"  {label:<66} {'ok' if passed else 'MISSED'}")
 
-    if with_uv:
-        r = results["recipe"] / results["add_uv"]
-        target(f"recipe / kernels add (uv) = {r:.1f}x  (target >= 5x)", r >= 5)
-    r = results["recipe"] / results["add_no_uv"]
-    target(f"recipe / kernels add (no uv) = {r:.2f}x  (target > 1x)", r > 1)
+    r = results["pip_recipe"] / results["add_own_uv"]
+    target(f"no conda, no uv: {r:.1f}x  (target >= 5x)", r >= 5)
+    if has_conda:
+        r4 = results["conda4"] / results["add_conda"]
+        r1 = results["conda1"] / results["add_conda"]
+        target(f"real conda: {r4:.2f}x the 4-step recipe  (target >= 1.3x)", r4 >= 1.3)
+        print(f"  {'real conda: ' + f'{r1:.2f}x one create ... ipykernel + register':<66} "
+              "(reported)")
+    else:
+        print("  real conda: skipped (no conda given; add.sh bootstraps the conda lab when "
+              "it is present)")
+    if has_uv:
+        r = results["uv_recipe"] / results["add_uv"]
+        target(f"uv: {r:.1f}x  (target >= 2x)", r >= 2)
     target(f"satisfied re-run {fmt(results['rerun'])}  (target < 50 ms)", results["rerun"] < 0.05)
     target(f"kernels envs {fmt(results['envs'])}  (target < 20 ms)", results["envs"] < 0.02)
-    shutil.rmtree(tmp, ignore_errors=True)
+    return ok
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kernels", required=True)
+    ap.add_argument("--python", required=True, help="base interpreter for the venvs")
+    ap.add_argument("--uv")
+    ap.add_argument("--conda", help="a real conda (its root's .condarc names the channel)")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--fast-runs", type=int, default=30)
+    a = ap.parse_args()
+    b = Bench(a)
+    print(f"kernels add vs the manual recipes (warm caches; {a.runs} alternating runs after "
+          "one warm-up)")
+    print(f"  base Python {a.python}; uv {a.uv or '(none)'}; conda {a.conda or '(none)'}",
+          flush=True)
+    results = {}
+    results["first"] = b.first_add()
+    cases = b.cases()
+    for _, _, once in cases:  # warm-up: caches and page cache for every path
+        b.reset()
+        once()
+    times = {key: [] for key, _, _ in cases}
+    for _ in range(a.runs):  # alternate, so load on the machine hits every case alike
+        for key, _, once in cases:
+            b.reset()
+            times[key].append(once())
+    for key, label, _ in cases:
+        results[key] = report(label, times[key])
+    print(f"  {'first kernels add of a user (provisions uv once)':<52} {fmt(results['first']):>16}"
+          "  (1 run)")
+    b.reset()
+    rerun_env = b.with_uv or b.no_uv
+    run(b.add, rerun_env)
+    results["rerun"] = series("kernels add, satisfied re-run", a.fast_runs,
+                              lambda: run(b.add, rerun_env))
+    envs_timings(b, results)
+    ok = targets(results, bool(a.conda), bool(b.with_uv))
+    b.reset()
+    shutil.rmtree(b.tmp, ignore_errors=True)
     return 0 if ok else 1
 
 

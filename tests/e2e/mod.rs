@@ -2,6 +2,7 @@
 
 mod add;
 mod add_conda;
+mod add_own_uv;
 mod apply;
 mod cli;
 mod docs;

@@ -4,7 +4,8 @@
 //!   `python[=VER] pip ipykernel <conda packages>`, then **one** pip call
 //!   (`<prefix>/bin/python -m pip install …`) for pip-only packages and `-r` files.
 //!   R: `r-base r-irkernel <conda packages>`.
-//! * venv: see [`crate::venv`]; `ipykernel` is added to the pip packages, and the
+//! * venv: see [`crate::venv`] (the user's uv, else kernels' own uv, else pip); `ipykernel`
+//!   is added to the pip packages, and the
 //!   `conda` list is installed from PyPI too (most names coincide; there is no conda).
 //!
 //! `create` is all-or-nothing for the prefix: it refuses an existing non-empty prefix,
@@ -20,7 +21,7 @@ use crate::locate::{CondaFlavor, Tools};
 use crate::packages::{self, PackageSet};
 use crate::process::{CancelToken, ProcessObserver, ToolCommand};
 use crate::vars::HostEnv;
-use crate::venv::{self, PipInstall, PythonChoice, VenvDriver};
+use crate::venv::{self, PipInstall, PythonChoice, VenvDriver, VenvInstaller};
 
 /// The kinds of backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -161,7 +162,8 @@ pub fn backend_for(
 ) -> Result<Box<dyn Backend>, EnvError> {
     match kind {
         BackendKind::Venv => Ok(Box::new(VenvBackend {
-            driver: VenvDriver::new(tools.uv.clone(), host),
+            driver: VenvDriver::new(tools.uv.clone(), host)
+                .with_provision(tools.uv_provision.clone()),
             python: tools.python.clone(),
             host: host.clone(),
         })),
@@ -417,21 +419,28 @@ impl Backend for VenvBackend {
         Self::check_language(req)?;
         let python = self.resolve_python(req.python.as_deref())?;
         let prefix = conda::absolute(&req.prefix);
+        // Refuse an occupied target before anything is provisioned.
+        conda::check_create_target(&prefix)?;
+        let obs = LineForwarder(progress);
+        let installer = self
+            .driver
+            .choose_installer(&python, cancel, &obs, &|m: &str| progress.step(m))?;
         progress.step(&format!(
             "Creating virtual environment {}{}",
             prefix.display(),
-            if self.driver.uses_uv() {
-                " with uv"
-            } else {
-                ""
+            match installer {
+                VenvInstaller::Uv(_) => " with uv",
+                VenvInstaller::OwnUv { .. } => " (packages with kernels' own uv)",
+                VenvInstaller::Pip => "",
             }
         ));
         self.driver.create(
+            &installer,
             &python,
             &prefix,
             &Self::pip_install(req),
             cancel,
-            &LineForwarder(progress),
+            &obs,
         )?;
         Environment::inspect(&prefix).ok_or(EnvError::NotAnEnvironment {
             prefix,
@@ -520,6 +529,7 @@ mod tests {
             }),
             python: Some("/usr/bin/python3".into()),
             uv: None,
+            uv_provision: None,
         }
     }
 

@@ -29,6 +29,8 @@
 //! * `condarc`/`discover`: listing environments from disk ([`list_envs`]);
 //! * `packages`: what is installed, by name ([`PackageSet`]);
 //! * [`conda_json`] and `conda`: the conda-family CLI driver ([`CondaDriver`]);
+//! * `pipconf`/`provision`: the user's pip index settings for uv, and installing kernels'
+//!   own uv once ([`provision_uv`]);
 //! * `venv`: the venv + pip/uv driver ([`VenvDriver`]);
 //! * `backend`: the [`Backend`] trait over both drivers;
 //! * `activation`: the variables of an activated environment ([`activate`]).
@@ -44,7 +46,9 @@ mod discover;
 mod error;
 mod locate;
 mod packages;
+mod pipconf;
 pub mod process;
+mod provision;
 pub mod vars;
 mod venv;
 
@@ -65,18 +69,21 @@ pub use discover::{
 };
 pub use error::EnvError;
 pub use locate::{
-    existing_roots, flavor_from_version_output, locate, probe_flavor, root_for, usual_roots,
-    BackendPreference, CondaFlavor, CondaTool, Tools,
+    existing_roots, flavor_from_version_output, locate, probe_flavor, root_for, tool_dir,
+    usual_roots, BackendPreference, CondaFlavor, CondaTool, Tools, UvProvision,
 };
 pub use packages::{
     conda_packages, conda_spec_name, installed_packages, missing_conda, missing_pip,
     normalize_name, pip_spec_name, site_packages_dirs, PackageSet,
 };
+pub use pipconf::{uv_options_from_pip, Untranslatable, UvIndexOptions};
 pub use process::{
     run, run_checked, CancelToken, NoObserver, ProcessError, ProcessObserver, ToolCommand,
     ToolOutput,
 };
+pub use provision::{provision_command, provision_uv};
 pub use vars::HostEnv;
 pub use venv::{
     env_python, pip_install_command, remove_prefix, PipInstall, PythonChoice, VenvDriver,
+    VenvInstaller,
 };

@@ -84,6 +84,80 @@ pub struct Tools {
     pub python: Option<PathBuf>,
     /// uv, unless disabled with `KERNELS_NO_UV`.
     pub uv: Option<PathBuf>,
+    /// Where the venv backend may keep (and first install) its own uv when the user has
+    /// none: `None` when uv was found, or provisioning is turned off or not safe here.
+    /// (Boxed: plans carry `Tools` by value.)
+    pub uv_provision: Option<Box<UvProvision>>,
+}
+
+impl Tools {
+    /// The same tools, never provisioning uv (the `provision_uv = false` setting).
+    pub fn without_provision(mut self) -> Tools {
+        self.uv_provision = None;
+        self
+    }
+}
+
+/// kernels' own uv, installed once from the user's package index by the base interpreter's
+/// pip (`pip install --target DIR uv`) and then used by the venv backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UvProvision {
+    /// The `pip --target` directory: `<tool dir>/uv` (see [`tool_dir`]).
+    pub dir: PathBuf,
+}
+
+impl UvProvision {
+    /// The uv executable inside [`UvProvision::dir`].
+    pub fn uv(&self) -> PathBuf {
+        self.dir.join("bin/uv")
+    }
+
+    /// True when uv was provisioned already, by this user (never run a binary someone else
+    /// could have put there).
+    pub fn is_ready(&self) -> bool {
+        let uv = self.uv();
+        is_executable(&uv) && owned_by_me(&uv) && owned_by_me(&self.dir)
+    }
+}
+
+/// kernels' tool directory: `$XDG_DATA_HOME/kernels/tools`, else
+/// `~/.local/share/kernels/tools` (next to the default venv home).
+pub fn tool_dir(env: &HostEnv) -> Option<PathBuf> {
+    let data = match env.get(vars::XDG_DATA_HOME) {
+        Some(x) if Path::new(x).is_absolute() => PathBuf::from(x),
+        _ => env.home.as_ref()?.join(".local/share"),
+    };
+    Some(data.join("kernels/tools"))
+}
+
+/// True when `path` exists and belongs to the effective user.
+fn owned_by_me(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.uid() == rustix::process::geteuid().as_raw())
+}
+
+/// The nearest existing ancestor of `path` (itself included).
+fn nearest_existing(path: &Path) -> Option<&Path> {
+    path.ancestors()
+        .find(|p| std::fs::symlink_metadata(p).is_ok())
+}
+
+/// Whether the venv backend may provision uv: not turned off (`KERNELS_NO_UV`,
+/// `KERNELS_NO_PROVISION_UV`), and the home and the tool directory (or its nearest existing
+/// ancestor) belong to the effective user, so root running for someone else (or `sudo`
+/// keeping `HOME`) never writes into, or runs a binary from, another user's home.
+fn uv_provision(env: &HostEnv) -> Option<Box<UvProvision>> {
+    if env.flag(vars::KERNELS_NO_UV) || env.flag(vars::KERNELS_NO_PROVISION_UV) {
+        return None;
+    }
+    let home = env.home.as_deref()?;
+    let dir = tool_dir(env)?;
+    let ours = owned_by_me(home) && nearest_existing(&dir).is_some_and(owned_by_me);
+    ours.then(|| {
+        Box::new(UvProvision {
+            dir: dir.join("uv"),
+        })
+    })
 }
 
 /// Which backend the caller wants; narrows the conda-family search.
@@ -117,7 +191,8 @@ impl BackendPreference {
 /// Locates the tools without running anything (only file-system checks).
 ///
 /// Python: `KERNELS_PYTHON`, else `python3`, else `python` on `PATH`.
-/// uv: `KERNELS_UV`, else `uv` on `PATH`; never when `KERNELS_NO_UV` is set.
+/// uv: `KERNELS_UV`, else `uv` on `PATH`; never when `KERNELS_NO_UV` is set. Without one,
+/// [`Tools::uv_provision`] says where kernels' own uv is (or would be provisioned).
 pub fn locate(env: &HostEnv, want: BackendPreference) -> Tools {
     let conda = if want == BackendPreference::Venv {
         None
@@ -146,7 +221,17 @@ pub fn locate(env: &HostEnv, want: BackendPreference) -> Tools {
             None => find_on_path("uv", &env.path),
         }
     };
-    Tools { conda, python, uv }
+    let uv_provision = if uv.is_some() {
+        None
+    } else {
+        uv_provision(env)
+    };
+    Tools {
+        conda,
+        python,
+        uv,
+        uv_provision,
+    }
 }
 
 /// Candidate conda-family executables, in search order (not yet checked).
@@ -417,6 +502,48 @@ mod tests {
             usual_roots(&HostEnv::from_vars([("HOME", "/h")]))[0],
             Path::new("/anaconda")
         );
+    }
+
+    #[test]
+    fn uv_is_provisioned_only_without_a_users_uv_and_when_not_turned_off() {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().join("home");
+        fs::create_dir_all(&home).unwrap();
+        let pathdir = t.path().join("bin");
+        let env = |extra: &[(&str, &str)]| {
+            let mut v = vec![
+                ("HOME".to_owned(), home.display().to_string()),
+                ("PATH".to_owned(), pathdir.display().to_string()),
+            ];
+            v.extend(extra.iter().map(|(k, x)| (k.to_string(), x.to_string())));
+            HostEnv::from_vars(v)
+        };
+        let p = locate(&env(&[]), BackendPreference::Venv)
+            .uv_provision
+            .unwrap();
+        assert_eq!(p.dir, home.join(".local/share/kernels/tools/uv"));
+        assert_eq!(p.uv(), p.dir.join("bin/uv"));
+        assert!(!p.is_ready());
+        exe(&p.uv());
+        assert!(p.is_ready());
+        let xdg = t.path().join("data");
+        let p = locate(
+            &env(&[("XDG_DATA_HOME", xdg.to_str().unwrap())]),
+            BackendPreference::Venv,
+        )
+        .uv_provision
+        .unwrap();
+        assert_eq!(p.dir, xdg.join("kernels/tools/uv"));
+        for off in ["KERNELS_NO_PROVISION_UV", "KERNELS_NO_UV"] {
+            assert_eq!(
+                locate(&env(&[(off, "1")]), BackendPreference::Venv).uv_provision,
+                None
+            );
+        }
+        exe(&pathdir.join("uv"));
+        let tools = locate(&env(&[]), BackendPreference::Venv);
+        assert_eq!(tools.uv, Some(pathdir.join("uv")));
+        assert_eq!(tools.uv_provision, None);
     }
 
     #[test]

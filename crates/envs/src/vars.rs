@@ -28,6 +28,15 @@ pub const KERNELS_UV: &str = "KERNELS_UV";
 /// When set to `1` (or `true`/`yes`), never use `uv`; the venv backend falls back to
 /// `python -m venv` and pip.
 pub const KERNELS_NO_UV: &str = "KERNELS_NO_UV";
+/// When set to `1` (or `true`/`yes`), never install uv into kernels' own tool directory:
+/// without a uv of the user's, the venv backend uses `python -m venv` and pip.
+pub const KERNELS_NO_PROVISION_UV: &str = "KERNELS_NO_PROVISION_UV";
+/// XDG config directory; pip reads `$XDG_CONFIG_HOME/pip/pip.conf` (default `~/.config`).
+pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
+/// XDG system config directories; pip reads `DIR/pip/pip.conf` for each (default `/etc/xdg`).
+pub const XDG_CONFIG_DIRS: &str = "XDG_CONFIG_DIRS";
+/// pip's explicit configuration file (`os.devnull` disables every pip config file).
+pub const PIP_CONFIG_FILE: &str = "PIP_CONFIG_FILE";
 
 /// Set by conda's shell integration to `<root>/bin/conda`; the best pointer to conda.
 pub const CONDA_EXE: &str = "CONDA_EXE";

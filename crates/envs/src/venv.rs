@@ -1,17 +1,26 @@
-//! The venv driver: `uv` when available, else `python -m venv` and pip.
+//! The venv driver: the user's uv when there is one, else kernels' own uv, else
+//! `python -m venv` and pip. The choice is a [`VenvInstaller`], made by
+//! [`VenvDriver::choose_installer`] just before a create.
 //!
-//! **With uv** (about 10x faster):
+//! **The user's uv** ([`VenvInstaller::Uv`]):
 //! 1. `uv venv --python <interpreter> --no-python-downloads --no-config --no-project <prefix>`
 //!    (an explicit interpreter and no downloads: uv never fetches a Python behind the
 //!    user's back; no seed packages — pip is installed only when requested);
 //! 2. `uv pip install --python <prefix>/bin/python --no-config <packages> [-r file]`.
 //!
-//! **Without uv**: `<python> -m venv <prefix>` (with ensurepip), then
-//! `<prefix>/bin/python -m pip install --no-input <packages> [-r file]`. The faster
-//! `--without-pip` + `<base python> -m pip --python <prefix> install` needs pip ≥ 22.3 in
-//! the *base* interpreter, which fresh machines (a distribution's `python3` without
-//! `python3-pip`) often lack; ensurepip costs ~3 s but only needs the venv module, and
-//! leaves pip in the env so `%pip install` works in notebooks.
+//! **kernels' own uv** ([`VenvInstaller::OwnUv`]; no uv found, provisioning allowed, see
+//! [`crate::provision`]): the environment is exactly what the venv module makes, with pip:
+//! 1. `<python> -m venv --without-pip <prefix>` (skips ensurepip, ~6 s);
+//! 2. `<own uv> pip install --python <prefix>/bin/python --no-config <the user's pip index
+//!    settings> pip <packages> [-r file]` (see [`crate::pipconf`]).
+//!
+//! When uv cannot be provisioned (no pip in the base interpreter, offline, no index has
+//! it, …) or the user's pip configuration has no uv equivalent, the create says so in one
+//! line and goes on with pip; only Ctrl-C stops it.
+//!
+//! **pip** ([`VenvInstaller::Pip`]): `<python> -m venv <prefix>` (with ensurepip), then
+//! `<prefix>/bin/python -m pip install --no-input <packages> [-r file]`. docs/speed.md has
+//! the measurements behind these choices.
 //!
 //! `create` refuses a prefix that exists and is not empty ([`EnvError::EnvExists`]):
 //! `python -m venv` would write into it silently.
@@ -21,8 +30,10 @@ use std::time::Duration;
 
 use crate::conda::check_create_target;
 use crate::error::EnvError;
+use crate::locate::UvProvision;
+use crate::pipconf::{self, UvIndexOptions};
 use crate::process::{self, CancelToken, ProcessObserver, ToolCommand};
-use crate::vars::HostEnv;
+use crate::vars::{self, HostEnv};
 
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
 
@@ -60,10 +71,27 @@ impl PipInstall {
     }
 }
 
+/// How a new venv is made and filled (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VenvInstaller {
+    /// The user's uv: `uv venv` + `uv pip install`.
+    Uv(PathBuf),
+    /// kernels' own uv: `python -m venv --without-pip` + `uv pip install pip …`.
+    OwnUv {
+        /// The provisioned uv.
+        uv: PathBuf,
+        /// The user's pip index settings, for uv.
+        index: UvIndexOptions,
+    },
+    /// `python -m venv` + the environment's pip.
+    Pip,
+}
+
 /// Drives uv or venv+pip.
 #[derive(Debug, Clone)]
 pub struct VenvDriver {
     uv: Option<PathBuf>,
+    provision: Option<Box<UvProvision>>,
     host: HostEnv,
 }
 
@@ -73,51 +101,150 @@ pub fn env_python(prefix: &Path) -> PathBuf {
 }
 
 impl VenvDriver {
-    /// A driver that uses `uv` when given.
+    /// A driver that uses `uv` when given (and never provisions one).
     pub fn new(uv: Option<PathBuf>, host: &HostEnv) -> VenvDriver {
         VenvDriver {
             uv,
+            provision: None,
             host: host.clone(),
         }
     }
 
-    /// True when uv is used.
+    /// Lets creates without a uv of the user's use (and first install) kernels' own uv.
+    pub fn with_provision(mut self, provision: Option<Box<UvProvision>>) -> VenvDriver {
+        self.provision = provision;
+        self
+    }
+
+    /// True when the user's uv is used.
     pub fn uses_uv(&self) -> bool {
         self.uv.is_some()
     }
 
-    /// The commands `create` runs, in order.
+    /// The installer a create would use now, without installing anything: kernels' own uv
+    /// counts as chosen when provisioning is allowed and the pip settings translate.
+    pub fn planned_installer(&self) -> VenvInstaller {
+        if let Some(uv) = &self.uv {
+            return VenvInstaller::Uv(uv.clone());
+        }
+        match (&self.provision, pipconf::uv_options_from_pip(&self.host)) {
+            (Some(p), Ok(index)) => VenvInstaller::OwnUv { uv: p.uv(), index },
+            _ => VenvInstaller::Pip,
+        }
+    }
+
+    /// The installer for a create, provisioning kernels' own uv first when needed. Every
+    /// reason not to use uv is told through `notice` (one line) and gives
+    /// [`VenvInstaller::Pip`]; only an interruption is an error.
+    pub fn choose_installer(
+        &self,
+        python: &PythonChoice,
+        cancel: &CancelToken,
+        observer: &dyn ProcessObserver,
+        notice: &dyn Fn(&str),
+    ) -> Result<VenvInstaller, EnvError> {
+        if let Some(uv) = &self.uv {
+            return Ok(VenvInstaller::Uv(uv.clone()));
+        }
+        let (Some(p), PythonChoice::Path(base)) = (&self.provision, python) else {
+            return Ok(VenvInstaller::Pip);
+        };
+        let index = match pipconf::uv_options_from_pip(&self.host) {
+            Ok(index) => index,
+            Err(u) => {
+                notice(&format!(
+                    "Using pip, not uv: the pip setting `{}` (in {}) has no uv equivalent",
+                    u.key, u.origin
+                ));
+                return Ok(VenvInstaller::Pip);
+            }
+        };
+        if !p.is_ready() {
+            notice(&format!(
+                "Installing uv into {} with {}'s pip, once, to make environments faster \
+                 (to opt out: KERNELS_NO_PROVISION_UV=1 or --no-provision-uv)",
+                p.dir.display(),
+                base.display()
+            ));
+        }
+        match crate::provision::provision_uv(p, base, &self.host, cancel, observer) {
+            Ok(uv) => Ok(VenvInstaller::OwnUv { uv, index }),
+            Err(e) if e.is_interrupted() || cancel.is_cancelled() => Err(e),
+            Err(e) => {
+                notice(&format!(
+                    "Could not install uv ({}); using pip",
+                    crate::provision::one_line(&e)
+                ));
+                Ok(VenvInstaller::Pip)
+            }
+        }
+    }
+
+    /// The commands a create would run now, in order (for `--dry-run`): with kernels' own
+    /// uv not yet there, its provisioning command comes first.
     pub fn create_commands(
         &self,
         python: &PythonChoice,
         prefix: &Path,
         pkgs: &PipInstall,
     ) -> Vec<ToolCommand> {
-        let prefix = crate::conda::absolute(prefix);
+        let installer = self.planned_installer();
         let mut cmds = Vec::new();
-        match (&self.uv, python) {
-            (Some(uv), _) => cmds.push(
-                ToolCommand::new(uv, &self.host)
-                    .args(["venv", "--python"])
-                    .arg(python.as_arg())
-                    .args(["--no-python-downloads", "--no-config", "--no-project"])
-                    .arg(&prefix)
-                    .timeout(INSTALL_TIMEOUT),
-            ),
-            (None, _) => cmds.push(
-                ToolCommand::new(python.as_arg(), &self.host)
-                    .args(["-m", "venv"])
-                    .arg(&prefix)
-                    .timeout(INSTALL_TIMEOUT),
-            ),
+        if let (VenvInstaller::OwnUv { .. }, Some(p), PythonChoice::Path(base)) =
+            (&installer, &self.provision, python)
+        {
+            if !p.is_ready() {
+                cmds.push(crate::provision::provision_command(
+                    base, &p.dir, &self.host,
+                ));
+            }
         }
-        if !pkgs.is_empty() {
-            cmds.push(self.install_command(&prefix, pkgs));
+        cmds.extend(self.commands_for(&installer, python, prefix, pkgs));
+        cmds
+    }
+
+    /// The commands that make the venv at `prefix` with `installer` and install `pkgs`.
+    pub fn commands_for(
+        &self,
+        installer: &VenvInstaller,
+        python: &PythonChoice,
+        prefix: &Path,
+        pkgs: &PipInstall,
+    ) -> Vec<ToolCommand> {
+        let prefix = crate::conda::absolute(prefix);
+        let venv = ToolCommand::new(python.as_arg(), &self.host).args(["-m", "venv"]);
+        let make = match installer {
+            VenvInstaller::Uv(uv) => ToolCommand::new(uv, &self.host)
+                .args(["venv", "--python"])
+                .arg(python.as_arg())
+                .args(["--no-python-downloads", "--no-config", "--no-project"]),
+            VenvInstaller::OwnUv { .. } => venv.arg("--without-pip"),
+            VenvInstaller::Pip => venv,
+        };
+        let mut cmds = vec![make.arg(&prefix).timeout(INSTALL_TIMEOUT)];
+        match installer {
+            VenvInstaller::OwnUv { uv, index } => {
+                let mut with_pip = pkgs.clone();
+                if !with_pip.packages.iter().any(|p| p == "pip") {
+                    with_pip.packages.insert(0, "pip".to_owned());
+                }
+                let mut cmd = ToolCommand::new(uv, &self.host)
+                    .args(["pip", "install", "--python"])
+                    .arg(env_python(&prefix))
+                    .arg("--no-config")
+                    .args(&index.args);
+                for (k, v) in &index.env {
+                    cmd = cmd.env(k.clone(), v.clone());
+                }
+                cmds.push(with_packages(cmd, &with_pip).timeout(INSTALL_TIMEOUT));
+            }
+            _ if !pkgs.is_empty() => cmds.push(self.install_command(&prefix, pkgs)),
+            _ => {}
         }
         cmds
     }
 
-    /// The command that installs `pkgs` into the venv at `prefix`.
+    /// The command that installs `pkgs` into the venv at `prefix` (the user's uv, else pip).
     pub fn install_command(&self, prefix: &Path, pkgs: &PipInstall) -> ToolCommand {
         let py = env_python(&crate::conda::absolute(prefix));
         let cmd = match &self.uv {
@@ -125,15 +252,16 @@ impl VenvDriver {
                 .args(["pip", "install", "--python"])
                 .arg(&py)
                 .arg("--no-config"),
-            None => ToolCommand::new(&py, &self.host).args(["-m", "pip", "install", "--no-input"]),
+            None => pip_command(&py, &self.host),
         };
         with_packages(cmd, pkgs).timeout(INSTALL_TIMEOUT)
     }
 
-    /// Creates the venv and installs `pkgs`. Refuses an existing non-empty prefix; on
-    /// failure removes the prefix again if this call created it.
+    /// Creates the venv with `installer` and installs `pkgs`. Refuses an existing non-empty
+    /// prefix; on failure removes the prefix again if this call created it.
     pub fn create(
         &self,
+        installer: &VenvInstaller,
         python: &PythonChoice,
         prefix: &Path,
         pkgs: &PipInstall,
@@ -144,7 +272,7 @@ impl VenvDriver {
         check_create_target(&prefix)?;
         let existed = prefix.exists();
         let result = self
-            .create_commands(python, &prefix, pkgs)
+            .commands_for(installer, python, &prefix, pkgs)
             .iter()
             .try_for_each(|cmd| run_step(cmd, cancel, observer));
         if result.is_err() && !existed {
@@ -174,11 +302,19 @@ impl VenvDriver {
     }
 }
 
+/// `<python> -m pip install --no-input`, honouring the user's `PIP_CONFIG_FILE`.
+fn pip_command(python: &Path, host: &HostEnv) -> ToolCommand {
+    let cmd = ToolCommand::new(python, host).args(["-m", "pip", "install", "--no-input"]);
+    match host.get(vars::PIP_CONFIG_FILE) {
+        Some(f) => cmd.env(vars::PIP_CONFIG_FILE, f),
+        None => cmd,
+    }
+}
+
 /// The pip command for an env that has its own pip (conda envs):
 /// `<prefix>/bin/python -m pip install --no-input <packages> [-r file]`.
 pub fn pip_install_command(prefix: &Path, pkgs: &PipInstall, host: &HostEnv) -> ToolCommand {
-    let cmd =
-        ToolCommand::new(env_python(prefix), host).args(["-m", "pip", "install", "--no-input"]);
+    let cmd = pip_command(&env_python(prefix), host);
     with_packages(cmd, pkgs).timeout(INSTALL_TIMEOUT)
 }
 
@@ -310,6 +446,55 @@ mod tests {
     }
 
     #[test]
+    fn own_uv_makes_a_plain_venv_and_installs_pip_with_the_users_index() {
+        let d = VenvDriver::new(None, &host());
+        let own = VenvInstaller::OwnUv {
+            uv: "/t/uv/bin/uv".into(),
+            index: UvIndexOptions {
+                args: vec!["--index-url".into(), "http://mirror/simple".into()],
+                env: vec![("SSL_CERT_FILE".into(), "/ca.pem".into())],
+            },
+        };
+        let pkgs = PipInstall {
+            packages: vec!["ipykernel".into()],
+            requirements: Some("/w/req.txt".into()),
+        };
+        let cmds = d.commands_for(
+            &own,
+            &PythonChoice::Path("/usr/bin/python3".into()),
+            Path::new("/e/v"),
+            &pkgs,
+        );
+        assert_eq!(cmds[0].program(), Path::new("/usr/bin/python3"));
+        assert_eq!(
+            cmds[0].args_lossy(),
+            ["-m", "venv", "--without-pip", "/e/v"]
+        );
+        assert_eq!(cmds[1].program(), Path::new("/t/uv/bin/uv"));
+        assert_eq!(
+            cmds[1].args_lossy(),
+            [
+                "pip",
+                "install",
+                "--python",
+                "/e/v/bin/python",
+                "--no-config",
+                "--index-url",
+                "http://mirror/simple",
+                "pip",
+                "ipykernel",
+                "-r",
+                "/w/req.txt"
+            ]
+        );
+        assert_eq!(
+            cmds[1].get_env().get("SSL_CERT_FILE").map(String::as_str),
+            Some("/ca.pem")
+        );
+        assert!(!cmds[1].get_env().contains_key("VIRTUAL_ENV"));
+    }
+
+    #[test]
     fn refuses_non_empty_prefix_without_running_anything() {
         let t = tempfile::tempdir().unwrap();
         std::fs::write(t.path().join("keep.txt"), "x").unwrap();
@@ -317,6 +502,7 @@ mod tests {
         let d = VenvDriver::new(Some("/nonexistent/uv".into()), &host());
         let err = d
             .create(
+                &VenvInstaller::Uv("/nonexistent/uv".into()),
                 &PythonChoice::Path("/nonexistent/python".into()),
                 t.path(),
                 &PipInstall::default(),

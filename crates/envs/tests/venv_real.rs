@@ -45,6 +45,7 @@ fn create_with(uv: bool) {
         conda: None,
         python: Some(python.clone()),
         uv: uv.then_some(uv_exe),
+        uv_provision: None,
     };
     let backend = backend_for(BackendKind::Venv, &tools, &host).unwrap();
     let prefix = envs::venv_home(&host).join(if uv { "with-uv" } else { "with-pip" });

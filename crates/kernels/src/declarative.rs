@@ -124,6 +124,8 @@ pub struct KernelEntry {
     pub scope: FileScope,
     /// `protect`: record the kernel and its environment as protected (required).
     pub protect: bool,
+    /// `provision_uv`: whether a new venv may use kernels' own uv (default `true`).
+    pub provision_uv: bool,
     /// Line of the `[[kernel]]` header.
     pub line: usize,
 }
@@ -169,6 +171,7 @@ impl KernelEntry {
         req.scope = scope;
         req.origin = Origin::Apply;
         req.apply_file = Some(identity.to_path_buf());
+        req.provision_uv = self.provision_uv;
         req
     }
 }

@@ -184,6 +184,10 @@ pub struct KernelRequest {
     /// For `kernels apply`: the canonical path of the kernels.toml, recorded as
     /// `metadata.kernels.apply_file` so `apply --prune` removes only that file's kernels.
     pub apply_file: Option<PathBuf>,
+    /// Whether a new venv may use (and first install) kernels' own uv when the user has no
+    /// uv (`--no-provision-uv`, `provision_uv = false`; `KERNELS_NO_PROVISION_UV` also
+    /// turns it off). Default `true`.
+    pub provision_uv: bool,
 }
 
 impl KernelRequest {
@@ -205,6 +209,7 @@ impl KernelRequest {
             register: true,
             origin: Origin::Add,
             apply_file: None,
+            provision_uv: true,
         }
     }
 

@@ -357,7 +357,10 @@ impl TargetFacts {
             EnvSource::New { backend, .. } => *backend,
             EnvSource::Existing { .. } => BackendChoice::Auto,
         };
-        let tools = envs::locate(host, choice.preference());
+        let mut tools = envs::locate(host, choice.preference());
+        if !req.provision_uv {
+            tools = tools.without_provision();
+        }
         let create_with = create_with(choice, &tools);
         let mut reused_from = None;
         let prefix = match &req.env {

@@ -57,6 +57,10 @@ pub struct AddArgs {
     /// Where the kernelspec goes.
     #[command(flatten)]
     pub scope: ScopeArgs,
+    /// Without a uv of your own, use pip for a new venv instead of installing uv once into
+    /// kernels' tool directory (also: KERNELS_NO_PROVISION_UV=1).
+    #[arg(long)]
+    pub no_provision_uv: bool,
     /// Print the plan (commands and files) and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -168,6 +172,7 @@ pub fn build_request(args: &AddArgs) -> Result<KernelRequest, Failure> {
     } else {
         KernelScope::User
     };
+    req.provision_uv = !args.no_provision_uv;
     req.validate()
         .map_err(|e| Failure::usage(e.to_string()).maybe_hint(e.hint()))?;
     Ok(req)

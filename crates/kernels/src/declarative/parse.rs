@@ -34,10 +34,17 @@ pub(super) const KERNEL_KEYS: &[&str] = &[
     "env",
     "scope",
     "protect",
+    "provision_uv",
 ];
 
 /// Keys that describe a new environment, which `existing` excludes.
-const NEW_ENV_KEYS: &[&str] = &["backend", "python", "environment_file", "prefix"];
+const NEW_ENV_KEYS: &[&str] = &[
+    "backend",
+    "python",
+    "environment_file",
+    "prefix",
+    "provision_uv",
+];
 
 /// Where relative paths resolve and what `~` means.
 pub(super) struct Context<'a> {
@@ -136,6 +143,7 @@ struct Draft {
     env: BTreeMap<String, String>,
     scope: FileScope,
     protect: bool,
+    provision_uv: Option<bool>,
 }
 
 impl Draft {
@@ -156,6 +164,7 @@ impl Draft {
             env: self.env,
             scope: self.scope,
             protect: self.protect,
+            provision_uv: self.provision_uv.unwrap_or(true),
             line,
         }
     }
@@ -376,6 +385,15 @@ impl Walker<'_> {
                 }
                 "protect" => match value.get_ref() {
                     DeValue::Boolean(b) => e.protect = *b,
+                    _ => self.error(
+                        value.span(),
+                        field(k),
+                        "expected true or false".into(),
+                        None,
+                    ),
+                },
+                "provision_uv" => match value.get_ref() {
+                    DeValue::Boolean(b) => e.provision_uv = Some(*b),
                     _ => self.error(
                         value.span(),
                         field(k),

@@ -349,3 +349,21 @@ fn prune_takes_only_kernels_applied_from_this_file() {
         .collect();
     assert_eq!(names, [("gone", true), ("guarded", false)]);
 }
+
+#[test]
+fn provision_uv_is_read_into_the_request_and_checked() {
+    let file = parse("[[kernel]]\nname = \"a\"\nbackend = \"venv\"\nprovision_uv = false\n\n[[kernel]]\nname = \"b\"\n").unwrap();
+    let reqs = file.requests(Path::new("/k"), Path::new(FILE));
+    assert!(!reqs[0].provision_uv);
+    assert!(reqs[1].provision_uv, "default: allowed");
+    let errs = errors("[[kernel]]\nname = \"a\"\nprovision_uv = \"no\"\n");
+    assert!(
+        errs[0].contains("provision_uv: expected true or false"),
+        "{errs:?}"
+    );
+    let errs = errors("[[kernel]]\nname = \"a\"\nexisting = \"/e\"\nprovision_uv = true\n");
+    assert!(
+        errs[0].contains("cannot be combined with `existing`"),
+        "{errs:?}"
+    );
+}
