@@ -4,6 +4,7 @@ mod add;
 mod add_conda;
 mod apply;
 mod cli;
+mod clone;
 mod docs;
 mod doctor;
 mod envs;

@@ -184,6 +184,9 @@ pub struct KernelRequest {
     /// For `kernels apply`: the canonical path of the kernels.toml, recorded as
     /// `metadata.kernels.apply_file` so `apply --prune` removes only that file's kernels.
     pub apply_file: Option<PathBuf>,
+    /// `--clone ENV`: a new environment as a copy of this one (a path, a kernel name or a
+    /// conda environment name; see [`crate::clone`]).
+    pub clone: Option<String>,
 }
 
 impl KernelRequest {
@@ -205,6 +208,7 @@ impl KernelRequest {
             register: true,
             origin: Origin::Add,
             apply_file: None,
+            clone: None,
         }
     }
 
@@ -247,6 +251,25 @@ impl KernelRequest {
                 return Err(RequestError::VenvCannot {
                     name: name.to_owned(),
                     what: "use a conda environment file",
+                });
+            }
+        }
+        if let Some(source) = &self.clone {
+            let what = if matches!(self.env, EnvSource::Existing { .. }) {
+                Some("--existing")
+            } else if p.environment_file.is_some() {
+                Some("--file")
+            } else if p.python.is_some() {
+                Some("--python")
+            } else if source.trim().is_empty() {
+                Some("an empty source")
+            } else {
+                None
+            };
+            if let Some(what) = what {
+                return Err(RequestError::CloneCannot {
+                    name: name.to_owned(),
+                    what,
                 });
             }
         }
@@ -315,6 +338,14 @@ pub enum RequestError {
         /// What it cannot do.
         what: &'static str,
     },
+    /// `--clone` with something that describes the environment otherwise.
+    #[error("kernel `{name}`: --clone copies an environment; it cannot be used with {what}")]
+    CloneCannot {
+        /// The kernel.
+        name: String,
+        /// The conflicting option.
+        what: &'static str,
+    },
     /// `--python`/`--file` with `--existing`.
     #[error("kernel `{name}`: --python and --file describe a new environment; they cannot be used with --existing")]
     ExistingCannot {
@@ -330,6 +361,9 @@ impl RequestError {
             RequestError::VenvCannot { .. } => {
                 Some("use --backend conda, mamba or micromamba (or auto with one installed)".into())
             }
+            RequestError::CloneCannot { .. } => Some(
+                "the copy gets the source's Python and packages; add more with -p/--pip".into(),
+            ),
             RequestError::PipForR { .. } => {
                 Some("R packages come from conda: use -p r-PACKAGE".into())
             }
