@@ -10,6 +10,7 @@ mod doctor;
 mod envs;
 mod export;
 mod install;
+mod jupyterlab;
 mod list_diff;
 mod list_show_remove;
 mod policy;
