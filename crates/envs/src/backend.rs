@@ -98,6 +98,9 @@ pub struct CreateEnv {
     pub channels: Vec<String>,
     /// Kernel language.
     pub language: Language,
+    /// conda family: copy the conda environment at this prefix (`create --clone`) instead
+    /// of solving; `conda_packages` then go in one `install` after it.
+    pub clone_from: Option<PathBuf>,
 }
 
 /// Receives progress from a backend operation.
@@ -235,6 +238,30 @@ impl CondaBackend {
         }
     }
 
+    /// After `create --clone`: the extra conda packages (ipykernel when the source lacks
+    /// it, the user's packages) in one `install`.
+    fn after_clone(
+        &self,
+        prefix: &Path,
+        req: &CreateEnv,
+        cancel: &CancelToken,
+        obs: &dyn ProcessObserver,
+    ) -> Result<(), EnvError> {
+        if req.conda_packages.is_empty() {
+            return Ok(());
+        }
+        self.driver
+            .install(
+                prefix,
+                &req.conda_packages,
+                &req.channels,
+                false,
+                cancel,
+                obs,
+            )
+            .map(|_| ())
+    }
+
     fn pip_step(
         &self,
         prefix: &Path,
@@ -270,7 +297,14 @@ impl Backend for CondaBackend {
             prefix.display(),
             self.kind()
         ));
-        let result = self.driver.create(&cr, cancel, &obs).and_then(|_| {
+        let created = match &req.clone_from {
+            Some(source) => self
+                .driver
+                .clone_env(&prefix, source, cancel, &obs)
+                .and_then(|_| self.after_clone(&prefix, req, cancel, &obs)),
+            None => self.driver.create(&cr, cancel, &obs).map(|_| ()),
+        };
+        let result = created.and_then(|_| {
             match self.pip_step(&prefix, &req.pip_packages, req.requirements.as_deref()) {
                 Some(cmd) => {
                     progress.step("Installing pip packages");
@@ -324,7 +358,21 @@ impl Backend for CondaBackend {
 
     fn create_commands(&self, req: &CreateEnv) -> Vec<ToolCommand> {
         let cr = self.create_request(req);
-        let mut cmds = vec![self.driver.create_command(&cr)];
+        let mut cmds = match &req.clone_from {
+            Some(source) => {
+                let mut c = vec![self.driver.clone_command(&cr.prefix, source)];
+                if !req.conda_packages.is_empty() {
+                    c.push(self.driver.install_command(
+                        &cr.prefix,
+                        &req.conda_packages,
+                        &req.channels,
+                        false,
+                    ));
+                }
+                c
+            }
+            None => vec![self.driver.create_command(&cr)],
+        };
         cmds.extend(self.pip_step(&cr.prefix, &req.pip_packages, req.requirements.as_deref()));
         cmds
     }

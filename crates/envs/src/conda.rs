@@ -170,6 +170,41 @@ impl CondaDriver {
         Ok(t)
     }
 
+    /// The argv of `create -p PREFIX --clone SOURCE`: a copy of the environment at `source`
+    /// (the same package builds, linked from the package cache; the source is only read).
+    pub fn clone_args(&self, prefix: &Path, source: &Path) -> Vec<String> {
+        let mut a = vec!["create".to_owned()];
+        a.extend(self.root_args());
+        a.push("-p".into());
+        a.push(absolute(prefix).display().to_string());
+        a.push("--clone".into());
+        a.push(absolute(source).display().to_string());
+        a.push("--json".into());
+        a.push(self.yes_flag().into());
+        a
+    }
+
+    /// The clone command, for display or to run.
+    pub fn clone_command(&self, prefix: &Path, source: &Path) -> ToolCommand {
+        self.command(self.clone_args(prefix, source))
+            .timeout(INSTALL_TIMEOUT)
+    }
+
+    /// Clones `source` into `prefix`; refuses ([`EnvError::EnvExists`]) without running the
+    /// tool when the prefix exists and is not an empty directory.
+    pub fn clone_env(
+        &self,
+        prefix: &Path,
+        source: &Path,
+        cancel: &CancelToken,
+        observer: &dyn ProcessObserver,
+    ) -> Result<Transaction, EnvError> {
+        let prefix = absolute(prefix);
+        check_create_target(&prefix)?;
+        let cmd = self.clone_command(&prefix, source);
+        self.run_transaction(&cmd, &self.action("clone"), &prefix, cancel, observer)
+    }
+
     /// The argv of `install`.
     pub fn install_args(
         &self,

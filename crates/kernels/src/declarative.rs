@@ -116,6 +116,8 @@ pub struct KernelEntry {
     pub channels: Vec<String>,
     /// `existing`: an environment to register instead of creating one (absolute).
     pub existing: Option<PathBuf>,
+    /// `clone`: copy this environment (a path, kernel name or conda environment name).
+    pub clone: Option<String>,
     /// `prefix`: where to create the environment instead of the backend's default place.
     pub prefix: Option<PathBuf>,
     /// `env`: variables for the kernel.
@@ -167,6 +169,7 @@ impl KernelEntry {
             channels: self.channels.clone(),
         };
         req.install_mode = InstallMode::Missing;
+        req.clone = self.clone.clone();
         req.kernel_env = self.env.clone();
         req.scope = scope;
         req.origin = Origin::Apply;

@@ -30,6 +30,7 @@
 // Tests may unwrap; library code may not.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod clone;
 pub mod declarative;
 pub mod deletion;
 pub mod doctor;

@@ -35,6 +35,7 @@ use envs::{
 use kernelspec::KernelName;
 use serde::Serialize;
 
+use crate::clone::CloneSource;
 use crate::policy::{Refusal, RegisterWarning};
 use crate::request::{EnvSource, InstallMode, KernelRequest, RequestError};
 use crate::snapshot::{
@@ -194,9 +195,9 @@ pub struct CreateEnvStep {
     pub uv: bool,
     /// The commands, in order.
     pub commands: Vec<CommandView>,
-    /// The create request for the backend.
+    /// The create request for the backend (boxed: it is most of the step's size).
     #[serde(skip)]
-    pub(crate) create: CreateEnv,
+    pub(crate) create: Box<CreateEnv>,
     /// The tools the backend is built from.
     #[serde(skip)]
     pub(crate) tools: envs::Tools,
@@ -338,6 +339,16 @@ pub enum PlanError {
         #[source]
         source: std::io::Error,
     },
+    /// `--clone` names no environment (or the target itself).
+    #[error("kernel `{kernel}`: cannot clone {given:?}: {reason}")]
+    CloneSource {
+        /// The kernel.
+        kernel: String,
+        /// What was given.
+        given: String,
+        /// Why.
+        reason: String,
+    },
     /// Two requests of one plan want the same kernel or environment.
     #[error("kernel `{kernel}`: {what} is also planned for kernel `{other}`")]
     Conflict {
@@ -364,6 +375,7 @@ impl PlanError {
             | PlanError::ExternallyManaged { kernel, .. }
             | PlanError::Spec { kernel, .. }
             | PlanError::Requirements { kernel, .. }
+            | PlanError::CloneSource { kernel, .. }
             | PlanError::Conflict { kernel, .. } => Some(kernel),
         }
     }
@@ -417,6 +429,9 @@ impl PlanError {
                 _ => return None,
             },
             PlanError::Requirements { .. } => return None,
+            PlanError::CloneSource { .. } => {
+                "give an environment's path, a kernel name (`kernels list`) or a conda environment name (`kernels envs`)".to_owned()
+            }
             PlanError::Conflict { .. } => {
                 "give each kernel its own name and environment".to_owned()
             }
@@ -556,15 +571,19 @@ fn plan_one(req: &KernelRequest, t: &TargetFacts, host: &HostEnv) -> Result<Kern
                 .into());
             }
             let p = &req.packages;
-            let create = CreateEnv {
-                prefix: prefix.clone(),
-                python: p.python.clone(),
-                conda_packages: p.conda.clone(),
-                pip_packages: p.pip.clone(),
-                requirements: p.requirements.as_deref().map(envs::absolute),
-                environment_file: p.environment_file.as_deref().map(envs::absolute),
-                channels: p.channels.clone(),
-                language: req.language,
+            let create = match clone_source(req, t)? {
+                Some(src) => clone_create(req, &prefix, src, kind),
+                None => CreateEnv {
+                    prefix: prefix.clone(),
+                    python: p.python.clone(),
+                    conda_packages: p.conda.clone(),
+                    pip_packages: p.pip.clone(),
+                    requirements: p.requirements.as_deref().map(envs::absolute),
+                    environment_file: p.environment_file.as_deref().map(envs::absolute),
+                    channels: p.channels.clone(),
+                    language: req.language,
+                    clone_from: None,
+                },
             };
             let backend =
                 envs::backend_for(kind, &t.tools, host).map_err(|_| PlanError::ToolMissing {
@@ -582,13 +601,23 @@ fn plan_one(req: &KernelRequest, t: &TargetFacts, host: &HostEnv) -> Result<Kern
                 backend: kind,
                 uv,
                 commands,
-                create,
+                create: Box::new(create),
                 tools: t.tools.clone(),
             }));
             let facts = predicted_facts(&prefix, kind, req, host);
             (facts, BackendLabel::created_by(kind, uv), true, true)
         }
         (_, PrefixState::Env(facts)) => {
+            // A re-run finds the copy made before; the source itself is never the target.
+            if let Some(src) = clone_source(req, t)? {
+                if same_dir(&src.prefix, &prefix) {
+                    return Err(PlanError::CloneSource {
+                        kernel,
+                        given: src.given.clone(),
+                        reason: "it is the environment the kernel would use; a copy needs its own name or --prefix".into(),
+                    });
+                }
+            }
             // Who made the environment: only the user's records and the marker inside it
             // say (`ownership`); a kernel.json that claims it, a copy of one of ours
             // registered with --existing, or one re-made at the old path does not count.
@@ -689,6 +718,70 @@ fn plan_one(req: &KernelRequest, t: &TargetFacts, host: &HostEnv) -> Result<Kern
         notes,
         spec_request: req.register.then_some(spec_request),
     })
+}
+
+/// The resolved `--clone` source of a request, if it has one.
+fn clone_source<'a>(
+    req: &KernelRequest,
+    t: &'a TargetFacts,
+) -> Result<Option<&'a CloneSource>, PlanError> {
+    match &t.clone {
+        None => Ok(None),
+        Some(Ok(src)) => Ok(Some(src)),
+        Some(Err(reason)) => Err(PlanError::CloneSource {
+            kernel: req.name.to_string(),
+            given: req.clone.clone().unwrap_or_default(),
+            reason: reason.clone(),
+        }),
+    }
+}
+
+/// The create request of a copy (see [`crate::clone`]): conda into the conda family is the
+/// tool's own clone plus ipykernel (if the source lacks it) and the extra packages; anything
+/// else is a fresh environment from the source's Python with its distributions pinned.
+fn clone_create(
+    req: &KernelRequest,
+    prefix: &Path,
+    src: &CloneSource,
+    kind: BackendKind,
+) -> CreateEnv {
+    let p = &req.packages;
+    let mut create = CreateEnv {
+        prefix: prefix.to_path_buf(),
+        pip_packages: p.pip.clone(),
+        requirements: p.requirements.as_deref().map(envs::absolute),
+        channels: p.channels.clone(),
+        language: req.language,
+        ..CreateEnv::default()
+    };
+    if src.conda && kind != BackendKind::Venv {
+        create.clone_from = Some(src.prefix.clone());
+        if req.language == Language::Python && !src.has_ipykernel {
+            create.conda_packages.push("ipykernel".into());
+        }
+        create.conda_packages.extend(p.conda.iter().cloned());
+        return create;
+    }
+    create.python = if kind == BackendKind::Venv {
+        src.base_python
+            .as_ref()
+            .map(|b| b.display().to_string())
+            .or_else(|| src.python_version.clone())
+    } else {
+        src.python_version.clone()
+    };
+    let mut pip = src.pinned.clone();
+    pip.extend(p.conda.iter().cloned());
+    pip.append(&mut create.pip_packages);
+    create.pip_packages = pip;
+    create
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 /// `3.11.7` satisfies `3.11`, `3.11.7`, `3`; not `3.1`.

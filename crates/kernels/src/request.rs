@@ -188,6 +188,9 @@ pub struct KernelRequest {
     /// uv (`--no-provision-uv`, `provision_uv = false`; `KERNELS_NO_PROVISION_UV` also
     /// turns it off). Default `true`.
     pub provision_uv: bool,
+    /// `--clone ENV`: a new environment as a copy of this one (a path, a kernel name or a
+    /// conda environment name; see [`crate::clone`]).
+    pub clone: Option<String>,
 }
 
 impl KernelRequest {
@@ -210,6 +213,7 @@ impl KernelRequest {
             origin: Origin::Add,
             apply_file: None,
             provision_uv: true,
+            clone: None,
         }
     }
 
@@ -253,6 +257,25 @@ impl KernelRequest {
                 return Err(RequestError::VenvCannot {
                     name: name.to_owned(),
                     what: "use a conda environment file",
+                });
+            }
+        }
+        if let Some(source) = &self.clone {
+            let what = if matches!(self.env, EnvSource::Existing { .. }) {
+                Some("--existing")
+            } else if p.environment_file.is_some() {
+                Some("--file")
+            } else if p.python.is_some() {
+                Some("--python")
+            } else if source.trim().is_empty() {
+                Some("an empty source")
+            } else {
+                None
+            };
+            if let Some(what) = what {
+                return Err(RequestError::CloneCannot {
+                    name: name.to_owned(),
+                    what,
                 });
             }
         }
@@ -374,6 +397,14 @@ pub enum RequestError {
         /// What it cannot do.
         what: &'static str,
     },
+    /// `--clone` with something that describes the environment otherwise.
+    #[error("kernel `{name}`: --clone copies an environment; it cannot be used with {what}")]
+    CloneCannot {
+        /// The kernel.
+        name: String,
+        /// The conflicting option.
+        what: &'static str,
+    },
     /// `--python`/`--file` with `--existing`.
     #[error("kernel `{name}`: --python and --file describe a new environment; they cannot be used with --existing")]
     ExistingCannot {
@@ -389,6 +420,9 @@ impl RequestError {
             RequestError::VenvCannot { .. } => {
                 Some("use --backend conda, mamba or micromamba (or auto with one installed)".into())
             }
+            RequestError::CloneCannot { .. } => Some(
+                "the copy gets the source's Python and packages; add more with -p/--pip".into(),
+            ),
             RequestError::PipForR { .. } => {
                 Some("R packages come from conda: use -p r-PACKAGE".into())
             }

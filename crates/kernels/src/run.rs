@@ -218,10 +218,7 @@ mod tests {
 
     #[test]
     fn programs_are_found_like_execvp() {
-        assert_eq!(
-            find_program("sh".as_ref(), "/nonexistent:/bin:/usr/bin").is_some(),
-            true
-        );
+        assert!(find_program("sh".as_ref(), "/nonexistent:/bin:/usr/bin").is_some());
         assert!(find_program("no-such-program-x".as_ref(), "/bin").is_none());
         assert_eq!(find_program("./x".as_ref(), ""), Some(PathBuf::from("./x")));
         assert!(prepare(

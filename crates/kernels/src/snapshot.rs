@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use envs::{Activation, BackendKind, EnvKind, Environment, HostEnv, Tools};
 use kernelspec::{Discovery, JupyterPaths, KernelSpec};
 
+use crate::clone::CloneSource;
 use crate::policy::{Policy, PolicyPaths};
 use crate::request::{BackendChoice, EnvSource, KernelRequest, KernelScope};
 use crate::spec_for_env::{BackendLabel, ManagedMeta};
@@ -343,6 +344,8 @@ pub struct TargetFacts {
     pub kernels_dir: PathBuf,
     /// The kernelspec of that name already there.
     pub existing_kernel: Option<ExistingKernel>,
+    /// `--clone`: the source environment, or why it is none.
+    pub clone: Option<Result<CloneSource, String>>,
 }
 
 impl TargetFacts {
@@ -353,7 +356,16 @@ impl TargetFacts {
         paths: &JupyterPaths,
         discovery: &Discovery,
     ) -> TargetFacts {
+        let clone = req
+            .clone
+            .as_deref()
+            .map(|given| CloneSource::resolve(given, host, discovery));
         let choice = match &req.env {
+            // A venv is copied into a venv, whatever tools the machine has.
+            EnvSource::New {
+                backend: BackendChoice::Auto,
+                ..
+            } if matches!(&clone, Some(Ok(src)) if !src.conda) => BackendChoice::Venv,
             EnvSource::New { backend, .. } => *backend,
             EnvSource::Existing { .. } => BackendChoice::Auto,
         };
@@ -397,6 +409,7 @@ impl TargetFacts {
             state,
             kernels_dir,
             existing_kernel,
+            clone,
         }
     }
 }

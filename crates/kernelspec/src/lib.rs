@@ -29,6 +29,7 @@ mod paths;
 mod platform;
 mod probe;
 mod pyjson;
+pub mod server;
 mod spec;
 pub mod vars;
 

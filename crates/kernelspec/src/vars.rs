@@ -50,6 +50,9 @@ pub const USERPROFILE: &str = "USERPROFILE";
 /// `VIRTUAL_ENV`/`CONDA_PREFIX` for the env dir (`<prefix>/share/jupyter/kernels`).
 pub const KERNELS_JUPYTER_PREFIX: &str = "KERNELS_JUPYTER_PREFIX";
 
+/// Jupyter's runtime dir, where a running server leaves `jpserver-<pid>.json`.
+pub const JUPYTER_RUNTIME_DIR: &str = "JUPYTER_RUNTIME_DIR";
+
 /// The variables copied into [`crate::PathsInput::vars`] by `from_process_env`.
 pub const SNAPSHOT_VARS: &[&str] = &[
     JUPYTER_PATH,
@@ -72,4 +75,5 @@ pub const SNAPSHOT_VARS: &[&str] = &[
     PYTHONUSERBASE,
     PYTHONNOUSERSITE,
     KERNELS_JUPYTER_PREFIX,
+    JUPYTER_RUNTIME_DIR,
 ];

@@ -48,6 +48,9 @@ pub struct AddArgs {
     /// Register an environment that already exists (nothing is created; missing ipykernel is installed).
     #[arg(long, value_name = "PATH")]
     pub existing: Option<PathBuf>,
+    /// Copy this environment (a conda env name or path, a venv path, or a kernel name); it is only read.
+    #[arg(long, value_name = "ENV", conflicts_with_all = ["existing", "environment_file", "python"])]
+    pub clone: Option<String>,
     /// The kernel language.
     #[arg(long, value_enum, default_value_t = LanguageArg::Python)]
     pub language: LanguageArg,
@@ -161,6 +164,7 @@ pub fn build_request(args: &AddArgs) -> Result<KernelRequest, Failure> {
         environment_file: args.environment_file.clone(),
         channels: args.channels.clone(),
     };
+    req.clone = args.clone.clone();
     for text in &args.env {
         let (k, v) = parse_env_assignment(text).map_err(|e| Failure::usage(e.to_string()))?;
         req.kernel_env.insert(k, v);

@@ -14,7 +14,10 @@ pub struct Ctx {
     pub out: Out,
     /// Set by SIGINT/SIGTERM; long-running steps poll it, stop their child, and roll back.
     pub cancel: envs::CancelToken,
-    paths: OnceLock<kernelspec::JupyterPaths>,
+    paths: OnceLock<(
+        kernelspec::JupyterPaths,
+        Option<kernelspec::server::RunningServer>,
+    )>,
     host: OnceLock<envs::HostEnv>,
 }
 
@@ -38,10 +41,26 @@ impl Ctx {
         }
     }
 
-    /// The Jupyter search path of this machine and user.
+    /// The Jupyter search path of this machine and user: the running Jupyter server's when
+    /// one is found (see [`kernelspec::server`]) and `KERNELS_JUPYTER_PREFIX` is unset.
     pub fn paths(&self) -> &kernelspec::JupyterPaths {
+        &self.paths_and_server().0
+    }
+
+    /// The Jupyter server whose search path [`Ctx::paths`] is, if one was matched.
+    pub fn server(&self) -> Option<&kernelspec::server::RunningServer> {
+        self.paths_and_server().1.as_ref()
+    }
+
+    fn paths_and_server(
+        &self,
+    ) -> &(
+        kernelspec::JupyterPaths,
+        Option<kernelspec::server::RunningServer>,
+    ) {
         self.paths.get_or_init(|| {
-            kernelspec::JupyterPaths::new(&kernelspec::PathsInput::from_process_env())
+            let (input, server) = kernelspec::PathsInput::from_process_env().with_running_server();
+            (kernelspec::JupyterPaths::new(&input), server)
         })
     }
 

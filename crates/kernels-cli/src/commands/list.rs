@@ -30,8 +30,32 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<Code> {
     let paths = ctx.paths();
     let found = kernelspec::discover(paths);
     if ctx.out.json {
-        ctx.out.json_doc(&to_json(paths, &found));
+        let mut doc = to_json(paths, &found);
+        if let (Some(server), Value::Object(map)) = (ctx.server(), &mut doc) {
+            map.insert(
+                "jupyter_server".into(),
+                object([
+                    ("pid", Value::from(server.pid)),
+                    ("url", server.url.clone().map_or(Value::Null, Value::from)),
+                    ("python", json_path(&server.python)),
+                    ("prefix", json_path(&server.prefix)),
+                ]),
+            );
+        }
+        ctx.out.json_doc(&doc);
     } else {
+        if let Some(server) = ctx.server() {
+            ctx.out.status(&format!(
+                "Kernels as the Jupyter server {}(pid {}) sees them: its Python is {}",
+                server
+                    .url
+                    .as_deref()
+                    .map(|u| format!("{u} "))
+                    .unwrap_or_default(),
+                server.pid,
+                ctx.show_path(&server.python),
+            ));
+        }
         print_table(ctx, paths, &found, args.all);
     }
     Ok(Code::Ok)

@@ -30,6 +30,7 @@ pub(super) const KERNEL_KEYS: &[&str] = &[
     "environment_file",
     "channels",
     "existing",
+    "clone",
     "prefix",
     "env",
     "scope",
@@ -139,6 +140,7 @@ struct Draft {
     environment_file: Option<PathBuf>,
     channels: Vec<String>,
     existing: Option<PathBuf>,
+    clone: Option<String>,
     prefix: Option<PathBuf>,
     env: BTreeMap<String, String>,
     scope: FileScope,
@@ -160,6 +162,7 @@ impl Draft {
             environment_file: self.environment_file,
             channels: self.channels,
             existing: self.existing,
+            clone: self.clone,
             prefix: self.prefix,
             env: self.env,
             scope: self.scope,
@@ -363,6 +366,16 @@ impl Walker<'_> {
                 "requirements" => e.requirements = self.path(value, field(k)),
                 "environment_file" => e.environment_file = self.path(value, field(k)),
                 "existing" => e.existing = self.path(value, field(k)),
+                // A path (with `/`) resolves like every path of the file; a bare word is a
+                // kernel or conda environment name.
+                "clone" => {
+                    e.clone = match value.get_ref() {
+                        DeValue::String(s) if !s.contains('/') && !s.starts_with('~') => {
+                            self.string(value, field(k))
+                        }
+                        _ => self.path(value, field(k)).map(|p| p.display().to_string()),
+                    }
+                }
                 "prefix" => e.prefix = self.path(value, field(k)),
                 "env" => e.env = self.env_table(value, &label),
                 "scope" => {
@@ -410,6 +423,21 @@ impl Walker<'_> {
                 .find(|(k, _)| *k == key)
                 .map(|(_, s)| s.clone())
         };
+        if let Some(clone_span) = has("clone") {
+            for key in ["existing", "python", "environment_file"] {
+                if let Some(span) = has(key) {
+                    self.error(
+                        span,
+                        field(key),
+                        format!("`{key}` cannot be combined with `clone`: the copy gets the source's Python and packages"),
+                        Some(format!(
+                            "drop `{key}`, or drop `clone` (line {})",
+                            self.line_col(clone_span.start).0
+                        )),
+                    );
+                }
+            }
+        }
         if let Some(existing_span) = has("existing") {
             for key in NEW_ENV_KEYS {
                 if let Some(span) = has(key) {
