@@ -19,6 +19,7 @@ use crate::discover::read_frozen;
 use crate::error::EnvError;
 use crate::locate::{CondaFlavor, CondaTool};
 use crate::process::{self, CancelToken, NoObserver, ProcessError, ProcessObserver, ToolCommand};
+use crate::tool_error::ToolRun;
 use crate::vars::HostEnv;
 
 /// Wall-clock limit for solving/installing commands (a hung network must end somewhere).
@@ -345,7 +346,7 @@ impl CondaDriver {
             action: action.to_owned(),
             prefix: prefix.to_path_buf(),
             failure,
-            details: Box::new(ProcessError::failed(cmd, out)),
+            details: Box::new(ToolRun::new(cmd, out)),
         }
     }
 
@@ -377,7 +378,7 @@ impl CondaDriver {
                 action: action.to_owned(),
                 prefix: prefix.to_path_buf(),
                 failure,
-                details: Box::new(ProcessError::failed(cmd, &out)),
+                details: Box::new(ToolRun::new(cmd, &out)),
             }),
         }
     }

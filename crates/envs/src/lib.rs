@@ -45,6 +45,7 @@ mod error;
 mod locate;
 mod packages;
 pub mod process;
+pub mod tool_error;
 pub mod vars;
 mod venv;
 
@@ -76,6 +77,7 @@ pub use process::{
     run, run_checked, CancelToken, NoObserver, ProcessError, ProcessObserver, ToolCommand,
     ToolOutput,
 };
+pub use tool_error::ToolRun;
 pub use vars::HostEnv;
 pub use venv::{
     env_python, pip_install_command, remove_prefix, PipInstall, PythonChoice, VenvDriver,

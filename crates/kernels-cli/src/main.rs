@@ -5,6 +5,7 @@ mod commands;
 mod exit;
 mod output;
 mod progress;
+mod report;
 
 fn main() -> std::process::ExitCode {
     commands::main()

@@ -117,6 +117,41 @@ impl Out {
         matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES")
     }
 
+    /// An error as the [`Report`](crate::report::Report) renders it, on stderr (always
+    /// shown): `error:`, `Caused by:` lines, notes, `hint:`; with `-v`, each failed tool's
+    /// whole output after it.
+    pub fn report(&self, report: &crate::report::Report) {
+        let mut err = std::io::stderr().lock();
+        let bad = paint(self.color_stderr, Style::Bad, "error:");
+        let _ = writeln!(err, "{bad} {}", report.headline);
+        for cause in &report.causes {
+            let _ = writeln!(
+                err,
+                "  {} {}",
+                paint(self.color_stderr, Style::Bold, "Caused by:"),
+                cause.text
+            );
+            for line in &cause.detail {
+                let _ = writeln!(err, "      {line}");
+            }
+        }
+        for note in &report.notes {
+            let _ = writeln!(err, "{note}");
+        }
+        if let Some(hint) = &report.hint {
+            let _ = writeln!(
+                err,
+                "{} {hint}",
+                paint(self.color_stderr, Style::Bold, "hint:")
+            );
+        }
+        if self.verbose > 0 {
+            for run in report.runs() {
+                let _ = writeln!(err, "\n{}", run.log_text().trim_end());
+            }
+        }
+    }
+
     /// An error and its hint on stderr (always shown).
     pub fn error(&self, cause: &str, hint: Option<&str>) {
         eprintln!("{} {cause}", paint(self.color_stderr, Style::Bad, "error:"));

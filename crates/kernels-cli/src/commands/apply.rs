@@ -188,7 +188,7 @@ pub fn run(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<Code> {
                 Err(e) => failures.push(format!(
                     "pruning kernel {}: {}",
                     c.kernel.name,
-                    super::list::error_text(&e)
+                    boot::error_chain(&e)
                 )),
             },
         }
@@ -209,7 +209,7 @@ pub fn run(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<Code> {
                 ));
                 written.push(path);
             }
-            Err(f) => failures.push(f.cause),
+            Err(f) => failures.push(f.one_line()),
         }
     }
     hand_over(ctx, &target, &written);
@@ -271,7 +271,7 @@ fn target(ctx: &Ctx, args: &ApplyArgs) -> Result<Machine, Failure> {
         ForUserError::NoSuchUser { .. } | ForUserError::NoHome { .. } => {
             Failure::usage(e.to_string())
         }
-        other => Failure::failed(super::list::error_text(&other)),
+        other => Failure::failed(boot::error_chain(&other)),
     })?;
     if !user.home.is_dir() {
         return Err(Failure::usage(format!(
@@ -310,7 +310,7 @@ fn read_failure(err: ReadError) -> Failure {
             ))
             .hint("the format is described in docs/reference/kernels-toml.md")
         }
-        other => Failure::usage(super::list::error_text(&other)),
+        other => Failure::usage(boot::error_chain(&other)),
     }
 }
 
@@ -365,12 +365,8 @@ fn write_protection(host: &envs::HostEnv, additions: &[Addition]) -> Result<Path
         })?;
         (user.clone(), Source::User(user))
     };
-    kernels::policy::write_additions(&file, &source, additions).map_err(|e| {
-        Failure::failed(format!(
-            "recording protection: {}",
-            super::list::error_text(&e)
-        ))
-    })?;
+    kernels::policy::write_additions(&file, &source, additions)
+        .map_err(|e| Failure::failed(format!("recording protection: {}", boot::error_chain(&e))))?;
     Ok(file)
 }
 
@@ -423,7 +419,7 @@ fn hand_over(ctx: &Ctx, target: &Machine, written: &[PathBuf]) {
                 ));
             }
         }
-        Err(e) => ctx.out.warn(&super::list::error_text(&e)),
+        Err(e) => ctx.out.warn(&boot::error_chain(&e)),
     }
 }
 
@@ -556,7 +552,7 @@ fn mark_failed(doc: &mut Value, failure: &Failure) {
         obj.insert("exit_code".into(), json!(failure.code.as_u8()));
         obj.insert(
             "error".into(),
-            json!({"kind": failure.code.word(), "message": failure.cause, "hint": failure.hint}),
+            json!({"kind": failure.code.word(), "message": failure.one_line(), "hint": failure.hint}),
         );
     }
 }

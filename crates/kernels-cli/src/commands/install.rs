@@ -61,7 +61,7 @@ pub fn run(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Code> {
         Failure::failed(format!(
             "kernel {} cannot be read: {}",
             kernel.name,
-            super::list::error_text(e)
+            boot::error_chain(e)
         ))
         .hint("`kernels doctor` explains what is wrong with it")
     })?;

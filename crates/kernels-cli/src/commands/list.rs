@@ -78,7 +78,7 @@ pub fn to_json(paths: &JupyterPaths, found: &Discovery) -> Value {
                 ("name", Value::from(k.name.as_str())),
                 ("resource_dir", json_path(&k.resource_dir)),
                 ("scope", Value::from(k.scope.as_str())),
-                ("error", Value::String(error_text(err))),
+                ("error", Value::String(boot::error_chain(err))),
                 ("shadows", json_paths(&k.shadows)),
             ])),
         }
@@ -105,7 +105,7 @@ pub fn to_json(paths: &JupyterPaths, found: &Discovery) -> Value {
         .map(|p| {
             object([
                 ("path", json_path(&p.path)),
-                ("error", Value::String(error_text(p))),
+                ("error", Value::String(boot::error_chain(p))),
             ])
         })
         .collect();
@@ -131,21 +131,6 @@ pub fn to_json(paths: &JupyterPaths, found: &Discovery) -> Value {
 /// A JSON object with these keys, in this order.
 fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
     Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
-}
-
-/// An error and its causes on one line.
-pub fn error_text(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let next = cause.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 fn print_table(ctx: &Ctx, paths: &JupyterPaths, found: &Discovery, all: bool) {
@@ -222,7 +207,7 @@ fn status(ctx: &Ctx, k: &FoundKernel, is_shadowed: bool) -> String {
         Err(err) => {
             let why = err
                 .problem()
-                .map_or_else(|| error_text(err), ToString::to_string);
+                .map_or_else(|| boot::error_chain(err), ToString::to_string);
             ctx.out.paint(Style::Bad, &format!("broken: {why}"))
         }
         Ok(spec) => {
@@ -312,6 +297,6 @@ fn short_warning(w: &SpecWarning) -> Option<(String, bool)> {
 
 fn problems_footer(ctx: &Ctx, found: &Discovery) {
     for p in &found.problems {
-        ctx.out.warn(&error_text(p));
+        ctx.out.warn(&boot::error_chain(p));
     }
 }

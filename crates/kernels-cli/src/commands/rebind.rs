@@ -128,7 +128,7 @@ fn report(
             .collect();
         let errs: Vec<_> = errors
             .iter()
-            .map(|e| json!({"message": super::list::error_text(e)}))
+            .map(|e| json!({"message": boot::error_chain(e)}))
             .collect();
         ctx.out.json_doc(&json!({
             "ok": errors.is_empty(),
@@ -167,7 +167,7 @@ fn report(
         }
     }
     for err in errors {
-        ctx.out.error(&super::list::error_text(err), None);
+        ctx.out.error(&boot::error_chain(err), None);
     }
     let word = if args.dry_run {
         "Would rebind"

@@ -111,7 +111,7 @@ pub fn run(ctx: &Ctx, args: &RemoveArgs) -> anyhow::Result<Code> {
                     Failure::failed(format!(
                         "the kernels were removed, but deleting environment {} failed: {}",
                         ctx.show_path(prefix),
-                        super::list::error_text(&e)
+                        boot::error_chain(&e)
                     ))
                     .maybe_hint(e.hint())
                 },
@@ -263,7 +263,7 @@ fn removal_failure(ctx: &Ctx, k: &FoundKernel, err: RemoveError) -> Failure {
         _ => Failure::failed(format!(
             "removing kernel {}: {}",
             k.name,
-            super::list::error_text(&err)
+            boot::error_chain(&err)
         )),
     }
 }

@@ -46,7 +46,7 @@ pub fn lock_failure(err: LockError) -> Failure {
             "another kernels run is busy{}",
             holder.map(|p| format!(" (pid {p})")).unwrap_or_default()
         ),
-        other => super::list::error_text(other),
+        other => boot::error_chain(other),
     };
     Failure::new(code, cause).maybe_hint(err.hint())
 }
@@ -61,7 +61,8 @@ pub fn plan_failure(err: PlanError) -> Failure {
     } else {
         Code::Failed
     };
-    Failure::new(code, super::list::error_text(&err)).maybe_hint(err.hint())
+    let hint = err.hint();
+    Failure::from_error(code, err).maybe_hint(hint)
 }
 
 /// A policy refusal: exit 3 with the policy's hint.
@@ -69,32 +70,39 @@ pub fn refusal_failure(err: kernels::policy::Refusal) -> Failure {
     Failure::new(Code::Refused, err.to_string()).hint(err.hint())
 }
 
-/// A failed run: the cause with the tool's own output, then what the rollback did; exit 1,
-/// or 130 when it was interrupted. Takes the box [`kernels::execute`] returns, so it can be
-/// passed to `map_err` as it is.
+/// A failed run: what failed and why (the tool's own error, summarised by the renderer),
+/// then what the rollback did; exit 1, or 130 when it was interrupted. Takes the box
+/// [`kernels::execute`] returns, so it can be passed to `map_err` as it is.
 #[allow(clippy::boxed_local)]
-pub fn execute_failure(err: Box<ExecuteError>) -> Failure {
-    let code = if err.is_interrupted() {
-        Code::Interrupted
+pub fn execute_failure(mut err: Box<ExecuteError>) -> Failure {
+    let hint = err.hint();
+    let mut r = std::mem::take(&mut err.rollback);
+    let unchanged = match &err.cause {
+        kernels::ExecFailure::Env(e) => envs::tool_error::stopped_before_changes(e),
+        _ => false,
+    } && !r.kept.is_empty();
+    if unchanged {
+        // The newest journal entry is the failed install, and the tool changed nothing:
+        // "whatever the installer put in stays" would be untrue.
+        r.kept.remove(0);
+    }
+    let mut failure = if err.is_interrupted() {
+        Failure::new(
+            Code::Interrupted,
+            format!("interrupted while {}", err.action),
+        )
     } else {
-        Code::Failed
+        Failure::from_error(Code::Failed, *err)
     };
-    let mut cause = if err.is_interrupted() {
-        format!("interrupted while {}", err.action)
-    } else {
-        super::list::error_text(&*err)
-    };
-    let r = &err.rollback;
-    for line in &r.undone {
-        cause.push_str(&format!("\nrolled back: {line}"));
-    }
-    for line in &r.kept {
-        cause.push_str(&format!("\nkept: {line}"));
-    }
-    for line in &r.failed {
-        cause.push_str(&format!("\nrollback failed: {line}"));
-    }
-    Failure::new(code, cause).maybe_hint(err.hint())
+    let notes =
+        (r.undone.iter().map(|l| format!("rolled back: {l}")))
+            .chain(unchanged.then(|| {
+                "unchanged: the installer stopped before changing the environment".to_owned()
+            }))
+            .chain(r.kept.iter().map(|l| format!("kept: {l}")))
+            .chain(r.failed.iter().map(|l| format!("rollback failed: {l}")));
+    failure.notes.extend(notes);
+    failure.maybe_hint(hint)
 }
 
 /// Refuses to overwrite kernelspecs `kernels` did not make unless `--yes` (or the user
@@ -158,7 +166,7 @@ pub fn finish_dry_run(
             obj.insert("exit_code".into(), json!(f.code.as_u8()));
             obj.insert(
                 "error".into(),
-                json!({"kind": f.code.word(), "message": f.cause, "hint": f.hint}),
+                json!({"kind": f.code.word(), "message": f.one_line(), "hint": f.hint}),
             );
         }
         ctx.out.json_doc(&doc);

@@ -3,7 +3,7 @@
 use clap::Args;
 use serde_json::{json, Value};
 
-use super::list::{error_text, EnvHealth};
+use super::list::EnvHealth;
 use super::names::{parse_name, unknown_kernel};
 use super::Ctx;
 use crate::exit::Code;
@@ -45,7 +45,7 @@ pub fn run(ctx: &Ctx, args: &ShowArgs) -> anyhow::Result<Code> {
             "symlink": k.is_symlink,
             "spec": k.spec.as_ref().ok().map(kernelspec::KernelSpec::to_jupyter_json),
             "file": k.spec.as_ref().ok().map(kernelspec::KernelSpec::to_file_json),
-            "error": k.spec.as_ref().err().map(|e| error_text(e)),
+            "error": k.spec.as_ref().err().map(|e| boot::error_chain(e)),
             "warnings": warnings,
             "env": health.as_ref().and_then(|h| h.env.as_deref()).map(json_path),
             "shadows": shadowed_json,
@@ -87,7 +87,7 @@ pub fn run(ctx: &Ctx, args: &ShowArgs) -> anyhow::Result<Code> {
         }
         Err(err) => field(
             "status",
-            &out.paint(Style::Bad, &format!("broken: {}", error_text(err))),
+            &out.paint(Style::Bad, &format!("broken: {}", boot::error_chain(err))),
         ),
     }
     for s in &shadowed {
