@@ -62,9 +62,19 @@ impl Out {
 
     /// Prints a line of data on stdout.
     pub fn line(&self, text: &str) {
+        self.bytes(format!("{text}\n").as_bytes());
+    }
+
+    /// Writes data on stdout as it is. When the reader has gone (`kernels list | head -1`),
+    /// the run ends quietly with exit 0, as other command-line tools do: nobody is left to
+    /// read the rest, and data is only printed once the work is done.
+    pub fn bytes(&self, data: &[u8]) {
         let mut out = std::io::stdout().lock();
-        // A closed pipe (`kernels list | head`) is not an error worth a panic.
-        let _ = writeln!(out, "{text}");
+        if let Err(e) = out.write_all(data).and_then(|()| out.flush()) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
     }
 
     /// Prints a JSON document on stdout (2-space indent, like Jupyter's own `--json`).

@@ -39,12 +39,16 @@ use crate::output::table;
 
 /// Arguments of `kernels apply`.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Exit codes: 0 converged (or --check: nothing would change), 1 failed \
+#[command(after_help = "Examples:
+  kernels apply kernels.toml             make this machine match the file
+  kernels apply kernels.toml --check     exit 4 when anything would change
+  kernels apply kernels.toml --dry-run   the plan, changing nothing
+  sudo kernels apply kernels.toml --for-user azureuser   from a root startup script
+
+Exit codes: 0 converged (or --check: nothing would change), 1 failed \
                         (this run's changes were rolled back), 2 invalid file or arguments, \
                         3 refused by the protection policy, 4 --check: something would change, \
-                        5 busy. The file format: docs/reference/kernels-toml.md."
-)]
+                        5 busy. The file format: docs/reference/kernels-toml.md.")]
 pub struct ApplyArgs {
     /// The kernels.toml file.
     pub file: PathBuf,
@@ -178,7 +182,7 @@ pub fn run(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<Code> {
             Ok(()) => match kernelspec::remove(dir) {
                 Ok(_) => {
                     ctx.out.step(&format!(
-                        "• removed kernel {} ({}), no longer in {}",
+                        "• removed kernel `{}` ({}), no longer in {}",
                         c.kernel.name,
                         ctx.show_path(dir),
                         args.file.display()
@@ -186,7 +190,7 @@ pub fn run(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<Code> {
                     pruned.push(json!({"name": c.kernel.name, "resource_dir": dir}));
                 }
                 Err(e) => failures.push(format!(
-                    "pruning kernel {}: {}",
+                    "pruning kernel `{}`: {}",
                     c.kernel.name,
                     boot::error_chain(&e)
                 )),
@@ -539,8 +543,10 @@ fn print_rows(ctx: &Ctx, rows: &[Row]) {
 fn warn_refused_prunes(ctx: &Ctx, prune: &[PruneCandidate<'_>]) {
     for c in prune {
         if let Err(refusal) = &c.verdict {
-            ctx.out
-                .warn(&format!("not pruning kernel {}: {refusal}", c.kernel.name));
+            ctx.out.warn(&format!(
+                "not pruning kernel `{}`: {refusal}",
+                c.kernel.name
+            ));
         }
     }
 }

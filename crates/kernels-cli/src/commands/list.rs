@@ -195,13 +195,9 @@ fn print_table(ctx: &Ctx, paths: &JupyterPaths, found: &Discovery, all: bool) {
 }
 
 fn status(ctx: &Ctx, k: &FoundKernel, is_shadowed: bool) -> String {
+    // Words only: the PATH column and `kernels show NAME` say where.
     if is_shadowed {
-        let by = k
-            .shadowed_by
-            .as_deref()
-            .map(|p| ctx.show_path(p))
-            .unwrap_or_default();
-        return ctx.out.paint(Style::Dim, &format!("shadowed by {by}"));
+        return ctx.out.paint(Style::Dim, "shadowed");
     }
     match &k.spec {
         Err(err) => {
@@ -223,19 +219,14 @@ fn status(ctx: &Ctx, k: &FoundKernel, is_shadowed: bool) -> String {
                     severe |= is_severe;
                 }
             }
-            if let Some((what, path)) = EnvHealth::of(spec).missing {
-                notes.push(format!("{what} missing: {}", ctx.show_path(&path)));
+            if let Some((what, _)) = EnvHealth::of(spec).missing {
+                notes.push(format!("{what} missing"));
                 severe = true;
             }
-            if !k.shadows.is_empty() {
-                notes.push(format!(
-                    "shadows {}",
-                    k.shadows
-                        .iter()
-                        .map(|p| ctx.show_path(p))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
+            match k.shadows.len() {
+                0 => {}
+                1 => notes.push("shadows 1 copy".to_owned()),
+                n => notes.push(format!("shadows {n} copies")),
             }
             if notes.is_empty() {
                 ctx.out.paint(Style::Good, "ok")

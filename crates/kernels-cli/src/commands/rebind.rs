@@ -85,7 +85,7 @@ fn bind_target(ctx: &Ctx, new: &str, args: &RebindArgs) -> anyhow::Result<BindTo
         }),
         (None, Some(display), Some(language)) => {
             ctx.out.warn(&format!(
-                "kernel {new} is not installed here; notebooks will ask for it anyway"
+                "kernel `{new}` is not installed here; notebooks will ask for it anyway"
             ));
             Ok(BindTo {
                 name: new.to_string(),

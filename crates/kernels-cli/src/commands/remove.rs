@@ -22,6 +22,10 @@ use crate::output::json_path;
 
 /// Arguments of `kernels remove`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  kernels remove newenv              the kernelspec only; the environment stays
+  kernels remove newenv --with-env   and the environment kernels created for it
+  kernels remove a b --dry-run       what would be removed, changing nothing")]
 pub struct RemoveArgs {
     /// Kernel names (case-insensitive).
     #[arg(required = true)]

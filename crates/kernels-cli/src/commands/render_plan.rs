@@ -191,7 +191,7 @@ pub fn print_warnings(ctx: &Ctx, warnings: &[PlanWarning], plan: &Plan) {
     }
     for k in &plan.kernels {
         for note in &k.notes {
-            ctx.out.warn(&format!("kernel {}: {note}", k.name));
+            ctx.out.warn(&format!("kernel `{}`: {note}", k.name));
         }
     }
 }
@@ -201,14 +201,13 @@ pub fn print_warnings(ctx: &Ctx, warnings: &[PlanWarning], plan: &Plan) {
 pub fn print_plan(ctx: &Ctx, plan: &Plan) {
     for k in &plan.kernels {
         ctx.out.line(&format!(
-            "kernel {} \"{}\": {}",
+            "kernel `{}` \"{}\": {}",
             k.name, k.display_name, k.status
         ));
-        let env_state = if k.env.exists { "existing" } else { "new" };
         ctx.out.line(&format!(
-            "  environment {} ({env_state}, {})",
+            "  environment {} ({})",
             ctx.show_path(&k.env.prefix),
-            k.env.backend
+            env_state(k.env.exists, k.env.backend)
         ));
         if k.steps.is_empty() {
             ctx.out
@@ -266,6 +265,16 @@ pub fn print_plan(ctx: &Ctx, plan: &Plan) {
     ctx.out.line("Dry run: nothing was changed.");
 }
 
+/// "new, conda", "existing, made by uv", or "existing" for one kernels did not make (never
+/// "existing, existing").
+fn env_state(exists: bool, backend: kernels::BackendLabel) -> String {
+    match (exists, backend) {
+        (_, kernels::BackendLabel::Existing) => "existing".to_owned(),
+        (true, b) => format!("existing, made by {b}"),
+        (false, b) => format!("new, {b}"),
+    }
+}
+
 /// One status line per kernel on stderr after a successful run.
 pub fn print_outcome(ctx: &Ctx, plan: &Plan, outcome: &Outcome) {
     for (k, o) in plan.kernels.iter().zip(&outcome.kernels) {
@@ -273,15 +282,15 @@ pub fn print_outcome(ctx: &Ctx, plan: &Plan, outcome: &Outcome) {
         let env = ctx.show_path(&o.env);
         match o.status {
             KernelStatus::Create => ctx.out.status(&format!(
-                "Added kernel {} \"{}\" in {dir} (environment {env})",
+                "Added kernel `{}` \"{}\" in {dir} (environment {env})",
                 k.name, k.display_name
             )),
             KernelStatus::Update if o.kernel_json.is_some() => ctx.out.status(&format!(
-                "Updated kernel {} \"{}\" in {dir} (environment {env})",
+                "Updated kernel `{}` \"{}\" in {dir} (environment {env})",
                 k.name, k.display_name
             )),
             KernelStatus::Update => ctx.out.status(&format!(
-                "Installed into {env} (kernel {} left as it is)",
+                "Installed into {env} (kernel `{}` left as it is)",
                 k.name
             )),
             KernelStatus::Unchanged => ctx
