@@ -447,10 +447,13 @@ fn venv_suite(vb: &VenvBox, name: &str) {
     assert_eq!(std::fs::read(&kernel_json).unwrap(), kept_kernel);
 
     // 8. The same package into the existing env (`kernels install`): it fails, the env and
-    //    its kernel stay, and the message says packages cannot be rolled back.
+    //    its kernel stay, and since the installer found nothing to install, the message says
+    //    the environment is unchanged (not that "whatever it put in stays").
     let out = sb.kernels(&["install", name, "kernels-e2e-no-such-package-0xdead"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("kept:"), "{}", out.stderr);
+    assert!(out.stderr.contains("unchanged:"), "{}", out.stderr);
+    assert!(!out.stderr.contains("kept:"), "{}", out.stderr);
+    assert!(out.stderr.contains("full output: "), "{}", out.stderr);
     assert!(python.exists());
     assert_eq!(std::fs::read(&kernel_json).unwrap(), kept_kernel);
 }

@@ -350,7 +350,7 @@ fn prune_removes_only_this_files_own_kernels() {
     let out = sb.kernels(&["apply", af, "--prune"]);
     out.ok();
     assert!(
-        out.stderr.contains("not pruning kernel guarded"),
+        out.stderr.contains("not pruning kernel `guarded`"),
         "{}",
         out.stderr
     );

@@ -71,7 +71,7 @@ fn list_text_shows_status_broken_and_shadowing() {
         out.stderr
     );
     let all = sb.kernels(&["list", "--all"]);
-    assert!(all.stdout.contains("shadowed by"), "{}", all.stdout);
+    assert!(all.stdout.contains("shadowed"), "{}", all.stdout);
 }
 
 #[test]

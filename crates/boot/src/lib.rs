@@ -44,6 +44,7 @@
 // Tests may unwrap; library code may not.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod chain;
 mod client;
 mod connection;
 mod error;
@@ -58,6 +59,7 @@ mod template;
 mod vars;
 mod wire;
 
+pub use chain::{causes, error_chain, repeats};
 pub use connection::ConnectionInfo;
 pub use error::BootError;
 pub use execute::{ExecuteError, ExecuteResult, ExecuteStatus};

@@ -103,10 +103,10 @@ impl BootOutcome {
             | BootError::PickPorts { .. }
             | BootError::Random { .. }
             | BootError::Runtime { .. } => Self::SpawnFailed {
-                message: error_chain(error),
+                message: crate::error_chain(error),
             },
             _ => Self::ClientFailed {
-                message: error_chain(error),
+                message: crate::error_chain(error),
             },
         }
     }
@@ -235,7 +235,11 @@ pub(crate) async fn boot_async(spec: &LaunchSpec, opts: &BootOptions) -> BootRep
         Ok(mut kernel) => {
             let (started_at, replied_at) = kernel.times();
             let outcome = BootOutcome::from_kernel_info(kernel.kernel_info());
-            let shutdown_error = kernel.shutdown().await.err().map(|e| error_chain(&e));
+            let shutdown_error = kernel
+                .shutdown()
+                .await
+                .err()
+                .map(|e| crate::error_chain(&e));
             let (stdout_tail, stderr_tail) = kernel.tails();
             let pid = Some(kernel.pid());
             let invalid_messages = kernel.invalid_messages();
@@ -303,18 +307,6 @@ fn failed_report(spec: &LaunchSpec, started_at: Instant, error: &BootError) -> B
         shutdown_error: None,
         invalid_messages: 0,
     }
-}
-
-/// `error: cause: cause…`
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use crate::discover::read_frozen;
 use crate::error::EnvError;
 use crate::locate::{CondaFlavor, CondaTool};
 use crate::process::{self, CancelToken, NoObserver, ProcessError, ProcessObserver, ToolCommand};
+use crate::tool_error::ToolRun;
 use crate::vars::HostEnv;
 
 /// Wall-clock limit for solving/installing commands (a hung network must end somewhere).
@@ -380,7 +381,7 @@ impl CondaDriver {
             action: action.to_owned(),
             prefix: prefix.to_path_buf(),
             failure,
-            details: failure_details(cmd, out),
+            details: Box::new(ToolRun::new(cmd, out)),
         }
     }
 
@@ -412,28 +413,10 @@ impl CondaDriver {
                 action: action.to_owned(),
                 prefix: prefix.to_path_buf(),
                 failure,
-                details: failure_details(cmd, &out),
+                details: Box::new(ToolRun::new(cmd, &out)),
             }),
         }
     }
-}
-
-/// The command and how it ended, behind a failure the tool reported. A JSON document on stdout
-/// has already been read into the failure (exception, missing packages, …), so it is not
-/// repeated raw; any other output (e.g. libmamba's stderr) is kept.
-fn failure_details(cmd: &ToolCommand, out: &process::ToolOutput) -> Box<ProcessError> {
-    let stdout = if conda_json::json_object(&out.stdout).is_some() {
-        String::new()
-    } else {
-        out.stdout.clone()
-    };
-    let shown = process::ToolOutput {
-        code: out.code,
-        signal: out.signal,
-        stdout,
-        stderr: out.stderr.clone(),
-    };
-    Box::new(ProcessError::failed(cmd, &shown))
 }
 
 /// `path` made absolute against the current directory (unchanged when it already is).

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use crate::backend::BackendKind;
 use crate::conda_json::CondaFailure;
 use crate::process::ProcessError;
+use crate::tool_error::ToolRun;
 
 /// Why an environment operation failed. Every variant names what was being done and the
 /// path or program involved; [`EnvError::hint`] suggests what to do.
@@ -61,9 +62,9 @@ pub enum EnvError {
         prefix: PathBuf,
         /// The recognised failure.
         failure: CondaFailure,
-        /// The command, its exit status and output.
+        /// The command, its exit status and its whole output (`Display` is one line).
         #[source]
-        details: Box<ProcessError>,
+        details: Box<ToolRun>,
     },
     /// A tool could not be run, failed, was interrupted or timed out.
     #[error("{action} failed")]
@@ -102,7 +103,6 @@ impl EnvError {
     pub fn is_interrupted(&self) -> bool {
         match self {
             EnvError::Process { source, .. } => source.is_interrupted(),
-            EnvError::Conda { details, .. } => details.is_interrupted(),
             _ => false,
         }
     }

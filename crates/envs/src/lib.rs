@@ -49,6 +49,7 @@ mod packages;
 mod pipconf;
 pub mod process;
 mod provision;
+pub mod tool_error;
 pub mod vars;
 mod venv;
 
@@ -82,6 +83,7 @@ pub use process::{
     ToolOutput,
 };
 pub use provision::{provision_command, provision_uv};
+pub use tool_error::ToolRun;
 pub use vars::HostEnv;
 pub use venv::{
     env_python, pip_install_command, remove_prefix, PipInstall, PythonChoice, VenvDriver,

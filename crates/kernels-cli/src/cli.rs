@@ -24,23 +24,26 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The help heading of the options every command accepts.
+const GLOBAL: &str = "Global options";
+
 /// Options every command accepts.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Print one JSON document on stdout (progress and logs go to stderr).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
     /// Print nothing on stderr but errors.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = GLOBAL)]
     pub quiet: bool,
-    /// Print more detail on stderr (repeat for more).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    /// Print more detail on stderr: every line the tools print, and a failed tool's whole output.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
     /// Answer yes to every question (nothing ever prompts when stdin is not a terminal).
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub yes: bool,
     /// When to use colour on stderr/stdout (NO_COLOR is honoured in `auto`).
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, help_heading = GLOBAL)]
     pub color: ColorChoice,
 }
 
@@ -60,7 +63,7 @@ pub enum ColorChoice {
 pub enum Command {
     /// Create an environment with ipykernel and register it as a Jupyter kernel, in one step.
     Add(commands::add::AddArgs),
-    /// List every kernelspec Jupyter would see, with its environment and health.
+    /// List every kernelspec Jupyter would see: name, display name, language, scope, health, path.
     #[command(visible_alias = "ls")]
     List(commands::list::ListArgs),
     /// Show one kernelspec: its spec, where it was found, what it shadows, its problems.

@@ -69,15 +69,20 @@ impl From<Code> for ExitCode {
     }
 }
 
-/// A failure as the user sees it: one line of cause, an optional hint, and an exit code.
+/// A failure as the user sees it: one line of cause, the error it comes from (rendered as
+/// `Caused by:` lines), what the run left behind, an optional hint, and an exit code.
 #[derive(Debug)]
 pub struct Failure {
     /// The exit code to end with.
     pub code: Code,
-    /// One line saying what went wrong (may carry a tool's captured output on later lines).
+    /// One line saying what went wrong.
     pub cause: String,
     /// What to do about it.
     pub hint: Option<String>,
+    /// Lines shown after the causes: what a rollback undid or kept.
+    pub notes: Vec<String>,
+    /// The typed error behind `cause`, whose sources are the `Caused by:` lines.
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl Failure {
@@ -87,7 +92,23 @@ impl Failure {
             code,
             cause: cause.into(),
             hint: None,
+            notes: Vec::new(),
+            source: None,
         }
+    }
+
+    /// A failure for a typed error: its message is the cause, its sources the reasons.
+    pub fn from_error(code: Code, err: impl std::error::Error + Send + Sync + 'static) -> Failure {
+        Failure {
+            cause: err.to_string(),
+            source: Some(Box::new(err)),
+            ..Failure::new(code, "")
+        }
+    }
+
+    /// The cause and its reasons on one line (for JSON documents and lists of failures).
+    pub fn one_line(&self) -> String {
+        boot::error_chain(self)
     }
 
     /// Exit 1.
@@ -121,7 +142,12 @@ impl fmt::Display for Failure {
     }
 }
 
-impl std::error::Error for Failure {}
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        // The typed error has the same message as `cause`; its own sources are the reasons.
+        self.source.as_deref().and_then(|e| e.source())
+    }
+}
 
 /// Finds the exit code of an error chain: a [`Failure`] anywhere in it decides, else 1.
 pub fn code_of(err: &anyhow::Error) -> Code {

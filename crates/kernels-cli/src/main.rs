@@ -5,6 +5,7 @@ mod commands;
 mod exit;
 mod output;
 mod progress;
+mod report;
 mod version;
 
 fn main() -> std::process::ExitCode {

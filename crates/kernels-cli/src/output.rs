@@ -62,9 +62,19 @@ impl Out {
 
     /// Prints a line of data on stdout.
     pub fn line(&self, text: &str) {
+        self.bytes(format!("{text}\n").as_bytes());
+    }
+
+    /// Writes data on stdout as it is. When the reader has gone (`kernels list | head -1`),
+    /// the run ends quietly with exit 0, as other command-line tools do: nobody is left to
+    /// read the rest, and data is only printed once the work is done.
+    pub fn bytes(&self, data: &[u8]) {
         let mut out = std::io::stdout().lock();
-        // A closed pipe (`kernels list | head`) is not an error worth a panic.
-        let _ = writeln!(out, "{text}");
+        if let Err(e) = out.write_all(data).and_then(|()| out.flush()) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
     }
 
     /// Prints a JSON document on stdout (2-space indent, like Jupyter's own `--json`).
@@ -115,6 +125,41 @@ impl Out {
             return false;
         }
         matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES")
+    }
+
+    /// An error as the [`Report`](crate::report::Report) renders it, on stderr (always
+    /// shown): `error:`, `Caused by:` lines, notes, `hint:`; with `-v`, each failed tool's
+    /// whole output after it.
+    pub fn report(&self, report: &crate::report::Report) {
+        let mut err = std::io::stderr().lock();
+        let bad = paint(self.color_stderr, Style::Bad, "error:");
+        let _ = writeln!(err, "{bad} {}", report.headline);
+        for cause in &report.causes {
+            let _ = writeln!(
+                err,
+                "  {} {}",
+                paint(self.color_stderr, Style::Bold, "Caused by:"),
+                cause.text
+            );
+            for line in &cause.detail {
+                let _ = writeln!(err, "      {line}");
+            }
+        }
+        for note in &report.notes {
+            let _ = writeln!(err, "{note}");
+        }
+        if let Some(hint) = &report.hint {
+            let _ = writeln!(
+                err,
+                "{} {hint}",
+                paint(self.color_stderr, Style::Bold, "hint:")
+            );
+        }
+        if self.verbose > 0 {
+            for run in report.runs() {
+                let _ = writeln!(err, "\n{}", run.log_text().trim_end());
+            }
+        }
     }
 
     /// An error and its hint on stderr (always shown).

@@ -1011,7 +1011,7 @@ fn predicted_facts(
     };
     let activation = envs::activate(&env, host)
         .map(Some)
-        .map_err(|e| crate::snapshot::error_chain(&e));
+        .map_err(|e| boot::error_chain(&e));
     let mut facts = EnvFacts {
         cpython: true,
         python_version: req.packages.python.clone(),

@@ -184,7 +184,7 @@ impl EnvFacts {
         } else {
             envs::activate(&env, host)
                 .map(Some)
-                .map_err(|e| error_chain(&e))
+                .map_err(|e| boot::error_chain(&e))
         };
         let externally_managed = env.kind != EnvKind::Venv
             && lib_python_dirs(prefix)
@@ -213,21 +213,6 @@ impl EnvFacts {
 /// `/usr`, `/usr/local` and `/` are registered as they are, never activated.
 pub fn is_system_prefix(prefix: &Path) -> bool {
     SYSTEM_PREFIXES.iter().any(|p| prefix == Path::new(p))
-}
-
-/// `Display` of an error and its sources, joined with `: `.
-pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let t = s.to_string();
-        if !text.contains(&t) {
-            text.push_str(": ");
-            text.push_str(&t);
-        }
-        source = s.source();
-    }
-    text
 }
 
 fn lib_python_dirs(prefix: &Path) -> Vec<PathBuf> {
@@ -398,7 +383,7 @@ impl TargetFacts {
         };
         let dir = kernels_dir.join(req.name.as_str());
         let existing_kernel = dir.join("kernel.json").is_file().then(|| ExistingKernel {
-            spec: KernelSpec::load(&dir.join("kernel.json")).map_err(|e| error_chain(&e)),
+            spec: KernelSpec::load(&dir.join("kernel.json")).map_err(|e| boot::error_chain(&e)),
             dir,
         });
         TargetFacts {

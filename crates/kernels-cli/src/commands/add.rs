@@ -15,6 +15,13 @@ use crate::exit::{Code, Failure};
 
 /// Arguments of `kernels add`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  kernels add newenv                          Python with ipykernel, conda when found, else venv
+  kernels add newenv --python 3.11 -p pandas  a Python version and packages
+  kernels add newenv --backend venv           python -m venv with uv or pip
+  kernels add rkernel --language r            an R kernel (r-base, r-irkernel; needs conda)
+  kernels add base --existing ~/miniconda3    register an environment that already exists
+  kernels add newenv --dry-run                the commands and files, changing nothing")]
 pub struct AddArgs {
     /// Kernel name (also the environment name): ASCII letters, digits, `.`, `_`, `-`.
     pub name: String,

@@ -39,12 +39,16 @@ use crate::output::table;
 
 /// Arguments of `kernels apply`.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Exit codes: 0 converged (or --check: nothing would change), 1 failed \
+#[command(after_help = "Examples:
+  kernels apply kernels.toml             make this machine match the file
+  kernels apply kernels.toml --check     exit 4 when anything would change
+  kernels apply kernels.toml --dry-run   the plan, changing nothing
+  sudo kernels apply kernels.toml --for-user azureuser   from a root startup script
+
+Exit codes: 0 converged (or --check: nothing would change), 1 failed \
                         (this run's changes were rolled back), 2 invalid file or arguments, \
                         3 refused by the protection policy, 4 --check: something would change, \
-                        5 busy. The file format: docs/reference/kernels-toml.md."
-)]
+                        5 busy. The file format: docs/reference/kernels-toml.md.")]
 pub struct ApplyArgs {
     /// The kernels.toml file.
     pub file: PathBuf,
@@ -178,7 +182,7 @@ pub fn run(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<Code> {
             Ok(()) => match kernelspec::remove(dir) {
                 Ok(_) => {
                     ctx.out.step(&format!(
-                        "• removed kernel {} ({}), no longer in {}",
+                        "• removed kernel `{}` ({}), no longer in {}",
                         c.kernel.name,
                         ctx.show_path(dir),
                         args.file.display()
@@ -186,9 +190,9 @@ pub fn run(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<Code> {
                     pruned.push(json!({"name": c.kernel.name, "resource_dir": dir}));
                 }
                 Err(e) => failures.push(format!(
-                    "pruning kernel {}: {}",
+                    "pruning kernel `{}`: {}",
                     c.kernel.name,
-                    super::list::error_text(&e)
+                    boot::error_chain(&e)
                 )),
             },
         }
@@ -209,7 +213,7 @@ pub fn run(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<Code> {
                 ));
                 written.push(path);
             }
-            Err(f) => failures.push(f.cause),
+            Err(f) => failures.push(f.one_line()),
         }
     }
     hand_over(ctx, &target, &written);
@@ -271,7 +275,7 @@ fn target(ctx: &Ctx, args: &ApplyArgs) -> Result<Machine, Failure> {
         ForUserError::NoSuchUser { .. } | ForUserError::NoHome { .. } => {
             Failure::usage(e.to_string())
         }
-        other => Failure::failed(super::list::error_text(&other)),
+        other => Failure::failed(boot::error_chain(&other)),
     })?;
     if !user.home.is_dir() {
         return Err(Failure::usage(format!(
@@ -310,7 +314,7 @@ fn read_failure(err: ReadError) -> Failure {
             ))
             .hint("the format is described in docs/reference/kernels-toml.md")
         }
-        other => Failure::usage(super::list::error_text(&other)),
+        other => Failure::usage(boot::error_chain(&other)),
     }
 }
 
@@ -365,12 +369,8 @@ fn write_protection(host: &envs::HostEnv, additions: &[Addition]) -> Result<Path
         })?;
         (user.clone(), Source::User(user))
     };
-    kernels::policy::write_additions(&file, &source, additions).map_err(|e| {
-        Failure::failed(format!(
-            "recording protection: {}",
-            super::list::error_text(&e)
-        ))
-    })?;
+    kernels::policy::write_additions(&file, &source, additions)
+        .map_err(|e| Failure::failed(format!("recording protection: {}", boot::error_chain(&e))))?;
     Ok(file)
 }
 
@@ -423,7 +423,7 @@ fn hand_over(ctx: &Ctx, target: &Machine, written: &[PathBuf]) {
                 ));
             }
         }
-        Err(e) => ctx.out.warn(&super::list::error_text(&e)),
+        Err(e) => ctx.out.warn(&boot::error_chain(&e)),
     }
 }
 
@@ -543,8 +543,10 @@ fn print_rows(ctx: &Ctx, rows: &[Row]) {
 fn warn_refused_prunes(ctx: &Ctx, prune: &[PruneCandidate<'_>]) {
     for c in prune {
         if let Err(refusal) = &c.verdict {
-            ctx.out
-                .warn(&format!("not pruning kernel {}: {refusal}", c.kernel.name));
+            ctx.out.warn(&format!(
+                "not pruning kernel `{}`: {refusal}",
+                c.kernel.name
+            ));
         }
     }
 }
@@ -556,7 +558,7 @@ fn mark_failed(doc: &mut Value, failure: &Failure) {
         obj.insert("exit_code".into(), json!(failure.code.as_u8()));
         obj.insert(
             "error".into(),
-            json!({"kind": failure.code.word(), "message": failure.cause, "hint": failure.hint}),
+            json!({"kind": failure.code.word(), "message": failure.one_line(), "hint": failure.hint}),
         );
     }
 }

@@ -42,9 +42,11 @@ pub struct ManArgs {
 }
 
 /// Prints the completion script on stdout.
-pub fn run(_ctx: &Ctx, args: &CompletionsArgs) -> anyhow::Result<Code> {
+pub fn run(ctx: &Ctx, args: &CompletionsArgs) -> anyhow::Result<Code> {
     let mut cmd = Cli::command();
-    clap_complete::generate(args.shell, &mut cmd, "kernels", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "kernels", &mut script);
+    ctx.out.bytes(&script);
     Ok(Code::Ok)
 }
 
@@ -55,8 +57,10 @@ pub fn run_man(ctx: &Ctx, args: &ManArgs) -> anyhow::Result<Code> {
         return Ok(Code::Ok);
     }
     let man = clap_mangen::Man::new(Cli::command());
-    man.render(&mut std::io::stdout())
-        .map_err(|e| Failure::failed(format!("writing the man page: {e}")))?;
+    let mut page = Vec::new();
+    man.render(&mut page)
+        .map_err(|e| Failure::failed(format!("rendering the man page: {e}")))?;
+    ctx.out.bytes(&page);
     Ok(Code::Ok)
 }
 
@@ -81,7 +85,7 @@ pub fn reference() -> String {
          [exit-codes.md](exit-codes.md), the `kernels.toml` format in \
          [kernels-toml.md](kernels-toml.md).\n\n",
     );
-    md.push_str("Options available to every command (`--json`, `-q`, `-v`, `-y`, `--color`) are listed under each command too.\n\n");
+    md.push_str("Options available to every command (`--json`, `-q`, `-v`, `-y`, `--color`) are listed under each command too, under *Global options*.\n\n");
     md.push_str("| command | what it does |\n|---|---|\n");
     for sub in &subs {
         let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();

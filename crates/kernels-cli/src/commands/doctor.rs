@@ -17,6 +17,10 @@ use crate::output::Style;
 
 /// Arguments of `kernels doctor`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  kernels doctor                 check every kernel and protected entry (exit 4 on problems)
+  kernels doctor newenv --boot   start the kernel and check it answers kernel_info
+  kernels doctor --json          the checks as one JSON document")]
 pub struct DoctorArgs {
     /// Kernels to check [default: all, and every protected entry].
     pub names: Vec<String>,
@@ -62,8 +66,8 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<Code> {
     if args.boot {
         let n = report.kernels.len();
         ctx.out.step(&format!(
-            "booting {n} kernel{} at once (timeout {} s)...",
-            if n == 1 { "" } else { "s" },
+            "booting {n} kernel{} (timeout {} s)...",
+            if n == 1 { "" } else { "s, concurrently" },
             args.timeout
         ));
         doctor::boot_kernels(&mut report, &machine, Duration::from_secs_f64(args.timeout));

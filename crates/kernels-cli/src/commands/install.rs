@@ -28,6 +28,10 @@ use crate::exit::{Code, Failure};
 
 /// Arguments of `kernels install`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  kernels install newenv pandas 'numpy<2'   with the tool that made the environment
+  kernels install newenv --pip requests     with pip (uv when available) into a conda env
+  kernels install newenv pandas --dry-run   the exact command, changing nothing")]
 pub struct InstallArgs {
     /// Kernel name (case-insensitive).
     pub name: String,
@@ -59,9 +63,9 @@ pub fn run(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Code> {
         .ok_or_else(|| unknown_kernel(name.as_str(), &discovery))?;
     let spec = kernel.spec.as_ref().map_err(|e| {
         Failure::failed(format!(
-            "kernel {} cannot be read: {}",
+            "kernel `{}` cannot be read: {}",
             kernel.name,
-            super::list::error_text(e)
+            boot::error_chain(e)
         ))
         .hint("`kernels doctor` explains what is wrong with it")
     })?;
@@ -69,14 +73,14 @@ pub fn run(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Code> {
         Some(SpecEnv::Prefix(p)) => p,
         Some(SpecEnv::Name(env_name)) => env_by_name(ctx, &env_name).ok_or_else(|| {
             Failure::failed(format!(
-                "kernel {} runs in the conda environment `{env_name}`, which was not found",
+                "kernel `{}` runs in the conda environment `{env_name}`, which was not found",
                 kernel.name
             ))
             .hint("`kernels envs` lists the environments this machine has")
         })?,
         None => {
             return Err(Failure::failed(format!(
-                "cannot tell which environment kernel {} runs in (its argv starts with `{}`)",
+                "cannot tell which environment kernel `{}` runs in (its argv starts with `{}`)",
                 kernel.name,
                 spec.argv.first().map(String::as_str).unwrap_or("")
             ))
@@ -155,7 +159,7 @@ pub fn run(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Code> {
         ));
     } else {
         ctx.out.status(&format!(
-            "Installed {} into {} (kernel {})",
+            "Installed {} into {} (kernel `{}`)",
             args.packages.join(" "),
             ctx.show_path(&prefix),
             kernel.name
@@ -163,7 +167,7 @@ pub fn run(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Code> {
     }
     if outcome.kernels[0].kernel_json.is_some() {
         ctx.out.status(&format!(
-            "Updated kernel {} to match its environment",
+            "Updated kernel `{}` to match its environment",
             kernel.name
         ));
     }

@@ -102,7 +102,7 @@ pub fn to_json(paths: &JupyterPaths, found: &Discovery) -> Value {
                 ("name", Value::from(k.name.as_str())),
                 ("resource_dir", json_path(&k.resource_dir)),
                 ("scope", Value::from(k.scope.as_str())),
-                ("error", Value::String(error_text(err))),
+                ("error", Value::String(boot::error_chain(err))),
                 ("shadows", json_paths(&k.shadows)),
             ])),
         }
@@ -129,7 +129,7 @@ pub fn to_json(paths: &JupyterPaths, found: &Discovery) -> Value {
         .map(|p| {
             object([
                 ("path", json_path(&p.path)),
-                ("error", Value::String(error_text(p))),
+                ("error", Value::String(boot::error_chain(p))),
             ])
         })
         .collect();
@@ -155,21 +155,6 @@ pub fn to_json(paths: &JupyterPaths, found: &Discovery) -> Value {
 /// A JSON object with these keys, in this order.
 fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
     Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
-}
-
-/// An error and its causes on one line.
-pub fn error_text(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let next = cause.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 fn print_table(ctx: &Ctx, paths: &JupyterPaths, found: &Discovery, all: bool) {
@@ -234,19 +219,15 @@ fn print_table(ctx: &Ctx, paths: &JupyterPaths, found: &Discovery, all: bool) {
 }
 
 fn status(ctx: &Ctx, k: &FoundKernel, is_shadowed: bool) -> String {
+    // Words only: the PATH column and `kernels show NAME` say where.
     if is_shadowed {
-        let by = k
-            .shadowed_by
-            .as_deref()
-            .map(|p| ctx.show_path(p))
-            .unwrap_or_default();
-        return ctx.out.paint(Style::Dim, &format!("shadowed by {by}"));
+        return ctx.out.paint(Style::Dim, "shadowed");
     }
     match &k.spec {
         Err(err) => {
             let why = err
                 .problem()
-                .map_or_else(|| error_text(err), ToString::to_string);
+                .map_or_else(|| boot::error_chain(err), ToString::to_string);
             ctx.out.paint(Style::Bad, &format!("broken: {why}"))
         }
         Ok(spec) => {
@@ -262,19 +243,14 @@ fn status(ctx: &Ctx, k: &FoundKernel, is_shadowed: bool) -> String {
                     severe |= is_severe;
                 }
             }
-            if let Some((what, path)) = EnvHealth::of(spec).missing {
-                notes.push(format!("{what} missing: {}", ctx.show_path(&path)));
+            if let Some((what, _)) = EnvHealth::of(spec).missing {
+                notes.push(format!("{what} missing"));
                 severe = true;
             }
-            if !k.shadows.is_empty() {
-                notes.push(format!(
-                    "shadows {}",
-                    k.shadows
-                        .iter()
-                        .map(|p| ctx.show_path(p))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
+            match k.shadows.len() {
+                0 => {}
+                1 => notes.push("shadows 1 copy".to_owned()),
+                n => notes.push(format!("shadows {n} copies")),
             }
             if notes.is_empty() {
                 ctx.out.paint(Style::Good, "ok")
@@ -336,6 +312,6 @@ fn short_warning(w: &SpecWarning) -> Option<(String, bool)> {
 
 fn problems_footer(ctx: &Ctx, found: &Discovery) {
     for p in &found.problems {
-        ctx.out.warn(&error_text(p));
+        ctx.out.warn(&boot::error_chain(p));
     }
 }

@@ -27,8 +27,9 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::{Cli, Command};
-use crate::exit::{code_of, hint_of, Code};
+use crate::exit::{code_of, Code};
 use crate::output::Out;
+use crate::report::Report;
 
 pub use ctx::Ctx;
 
@@ -66,31 +67,24 @@ pub fn main() -> ExitCode {
             } else {
                 code_of(&err)
             };
-            let cause = render_chain(&err);
-            ctx.out.error(&cause, hint_of(&err));
+            let mut report = Report::of(&err, ctx.out.verbose > 0);
+            if report.runs().next().is_some() {
+                let logs = kernels::LockConfig::from_host(ctx.host())
+                    .path
+                    .with_file_name("logs");
+                report.save_logs(&logs, &|p| ctx.show_path(p));
+            }
+            ctx.out.report(&report);
             if ctx.out.json {
                 ctx.out.json_doc(&serde_json::json!({
                     "ok": false,
                     "exit_code": code.as_u8(),
-                    "error": {"kind": code.word(), "message": cause, "hint": hint_of(&err)},
+                    "error": {"kind": code.word(), "message": report.one_line(), "hint": report.hint},
                 }));
             }
             code.into()
         }
     }
-}
-
-/// `context: cause: root cause` on one line; a tool's captured output (multi-line) follows.
-fn render_chain(err: &anyhow::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        if parts.last().is_some_and(|p| p.contains(&text)) {
-            continue;
-        }
-        parts.push(text);
-    }
-    parts.join(": ")
 }
 
 /// Every command but `completions` and `man` works in the user's home: without an absolute

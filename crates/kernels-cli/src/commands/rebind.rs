@@ -85,7 +85,7 @@ fn bind_target(ctx: &Ctx, new: &str, args: &RebindArgs) -> anyhow::Result<BindTo
         }),
         (None, Some(display), Some(language)) => {
             ctx.out.warn(&format!(
-                "kernel {new} is not installed here; notebooks will ask for it anyway"
+                "kernel `{new}` is not installed here; notebooks will ask for it anyway"
             ));
             Ok(BindTo {
                 name: new.to_string(),
@@ -128,7 +128,7 @@ fn report(
             .collect();
         let errs: Vec<_> = errors
             .iter()
-            .map(|e| json!({"message": super::list::error_text(e)}))
+            .map(|e| json!({"message": boot::error_chain(e)}))
             .collect();
         ctx.out.json_doc(&json!({
             "ok": errors.is_empty(),
@@ -167,7 +167,7 @@ fn report(
         }
     }
     for err in errors {
-        ctx.out.error(&super::list::error_text(err), None);
+        ctx.out.error(&boot::error_chain(err), None);
     }
     let word = if args.dry_run {
         "Would rebind"

@@ -24,6 +24,10 @@ use crate::output::json_path;
 
 /// Arguments of `kernels remove`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  kernels remove newenv              the kernelspec only; the environment stays
+  kernels remove newenv --with-env   and the environment kernels created for it
+  kernels remove a b --dry-run       what would be removed, changing nothing")]
 pub struct RemoveArgs {
     /// Kernel names (case-insensitive).
     #[arg(required = true)]
@@ -113,7 +117,7 @@ pub fn run(ctx: &Ctx, args: &RemoveArgs) -> anyhow::Result<Code> {
                 Failure::failed(format!(
                     "the kernels were removed, but deleting environment {} failed: {}",
                     ctx.show_path(&d.prefix),
-                    super::list::error_text(&e)
+                    boot::error_chain(&e)
                 ))
                 .maybe_hint(e.hint())
             })?;
@@ -278,7 +282,7 @@ fn removal_failure(ctx: &Ctx, k: &FoundKernel, err: RemoveError) -> Failure {
         _ => Failure::failed(format!(
             "removing kernel {}: {}",
             k.name,
-            super::list::error_text(&err)
+            boot::error_chain(&err)
         )),
     }
 }

@@ -46,7 +46,7 @@ pub fn lock_failure(err: LockError) -> Failure {
             "another kernels run is busy{}",
             holder.map(|p| format!(" (pid {p})")).unwrap_or_default()
         ),
-        other => super::list::error_text(other),
+        other => boot::error_chain(other),
     };
     Failure::new(code, cause).maybe_hint(err.hint())
 }
@@ -61,7 +61,8 @@ pub fn plan_failure(err: PlanError) -> Failure {
     } else {
         Code::Failed
     };
-    Failure::new(code, super::list::error_text(&err)).maybe_hint(err.hint())
+    let hint = err.hint();
+    Failure::from_error(code, err).maybe_hint(hint)
 }
 
 /// A policy refusal: exit 3 with the policy's hint.
@@ -69,34 +70,41 @@ pub fn refusal_failure(err: kernels::policy::Refusal) -> Failure {
     Failure::new(Code::Refused, err.to_string()).hint(err.hint())
 }
 
-/// A failed run: the cause with the tool's own output, then what the rollback did; exit 1,
-/// or 130 when it was interrupted. Takes the box [`kernels::execute`] returns, so it can be
-/// passed to `map_err` as it is.
+/// A failed run: what failed and why (the tool's own error, summarised by the renderer),
+/// then what the rollback did; exit 1, or 130 when it was interrupted. Takes the box
+/// [`kernels::execute`] returns, so it can be passed to `map_err` as it is.
 #[allow(clippy::boxed_local)]
-pub fn execute_failure(err: Box<ExecuteError>) -> Failure {
-    let code = if err.is_interrupted() {
-        Code::Interrupted
+pub fn execute_failure(mut err: Box<ExecuteError>) -> Failure {
+    let hint = err.hint();
+    let mut r = std::mem::take(&mut err.rollback);
+    let unchanged = match &err.cause {
+        kernels::ExecFailure::Env(e) => envs::tool_error::stopped_before_changes(e),
+        _ => false,
+    } && !r.kept.is_empty();
+    if unchanged {
+        // The newest journal entry is the failed install, and the tool changed nothing:
+        // "whatever the installer put in stays" would be untrue.
+        r.kept.remove(0);
+    }
+    let mut failure = if err.is_interrupted() {
+        Failure::new(
+            Code::Interrupted,
+            format!("interrupted while {}", err.action),
+        )
     } else if err.is_busy() {
-        Code::Busy
+        Failure::from_error(Code::Busy, *err)
     } else {
-        Code::Failed
+        Failure::from_error(Code::Failed, *err)
     };
-    let mut cause = if err.is_interrupted() {
-        format!("interrupted while {}", err.action)
-    } else {
-        super::list::error_text(&*err)
-    };
-    let r = &err.rollback;
-    for line in &r.undone {
-        cause.push_str(&format!("\nrolled back: {line}"));
-    }
-    for line in &r.kept {
-        cause.push_str(&format!("\nkept: {line}"));
-    }
-    for line in &r.failed {
-        cause.push_str(&format!("\nrollback failed: {line}"));
-    }
-    Failure::new(code, cause).maybe_hint(err.hint())
+    let notes =
+        (r.undone.iter().map(|l| format!("rolled back: {l}")))
+            .chain(unchanged.then(|| {
+                "unchanged: the installer stopped before changing the environment".to_owned()
+            }))
+            .chain(r.kept.iter().map(|l| format!("kept: {l}")))
+            .chain(r.failed.iter().map(|l| format!("rollback failed: {l}")));
+    failure.notes.extend(notes);
+    failure.maybe_hint(hint)
 }
 
 /// Refuses to overwrite kernelspecs `kernels` did not make unless `--yes` (or the user
@@ -160,7 +168,7 @@ pub fn finish_dry_run(
             obj.insert("exit_code".into(), json!(f.code.as_u8()));
             obj.insert(
                 "error".into(),
-                json!({"kind": f.code.word(), "message": f.cause, "hint": f.hint}),
+                json!({"kind": f.code.word(), "message": f.one_line(), "hint": f.hint}),
             );
         }
         ctx.out.json_doc(&doc);
@@ -185,7 +193,7 @@ pub fn print_warnings(ctx: &Ctx, warnings: &[PlanWarning], plan: &Plan) {
     }
     for k in &plan.kernels {
         for note in &k.notes {
-            ctx.out.warn(&format!("kernel {}: {note}", k.name));
+            ctx.out.warn(&format!("kernel `{}`: {note}", k.name));
         }
     }
 }
@@ -195,14 +203,13 @@ pub fn print_warnings(ctx: &Ctx, warnings: &[PlanWarning], plan: &Plan) {
 pub fn print_plan(ctx: &Ctx, plan: &Plan) {
     for k in &plan.kernels {
         ctx.out.line(&format!(
-            "kernel {} \"{}\": {}",
+            "kernel `{}` \"{}\": {}",
             k.name, k.display_name, k.status
         ));
-        let env_state = if k.env.exists { "existing" } else { "new" };
         ctx.out.line(&format!(
-            "  environment {} ({env_state}, {})",
+            "  environment {} ({})",
             ctx.show_path(&k.env.prefix),
-            k.env.backend
+            env_state(k.env.exists, k.env.backend)
         ));
         if k.steps.is_empty() {
             ctx.out
@@ -260,6 +267,16 @@ pub fn print_plan(ctx: &Ctx, plan: &Plan) {
     ctx.out.line("Dry run: nothing was changed.");
 }
 
+/// "new, conda", "existing, made by uv", or "existing" for one kernels did not make (never
+/// "existing, existing").
+fn env_state(exists: bool, backend: kernels::BackendLabel) -> String {
+    match (exists, backend) {
+        (_, kernels::BackendLabel::Existing) => "existing".to_owned(),
+        (true, b) => format!("existing, made by {b}"),
+        (false, b) => format!("new, {b}"),
+    }
+}
+
 /// One status line per kernel on stderr after a successful run.
 pub fn print_outcome(ctx: &Ctx, plan: &Plan, outcome: &Outcome) {
     for (k, o) in plan.kernels.iter().zip(&outcome.kernels) {
@@ -267,15 +284,15 @@ pub fn print_outcome(ctx: &Ctx, plan: &Plan, outcome: &Outcome) {
         let env = ctx.show_path(&o.env);
         match o.status {
             KernelStatus::Create => ctx.out.status(&format!(
-                "Added kernel {} \"{}\" in {dir} (environment {env})",
+                "Added kernel `{}` \"{}\" in {dir} (environment {env})",
                 k.name, k.display_name
             )),
             KernelStatus::Update if o.kernel_json.is_some() => ctx.out.status(&format!(
-                "Updated kernel {} \"{}\" in {dir} (environment {env})",
+                "Updated kernel `{}` \"{}\" in {dir} (environment {env})",
                 k.name, k.display_name
             )),
             KernelStatus::Update => ctx.out.status(&format!(
-                "Installed into {env} (kernel {} left as it is)",
+                "Installed into {env} (kernel `{}` left as it is)",
                 k.name
             )),
             KernelStatus::Unchanged => ctx

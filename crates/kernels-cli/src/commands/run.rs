@@ -34,7 +34,7 @@ pub fn load_spec(ctx: &Ctx, raw: &str) -> Result<(String, KernelSpec), Failure> 
         Failure::failed(format!(
             "kernel {} cannot be read: {}",
             kernel.name,
-            super::list::error_text(e)
+            boot::error_chain(e)
         ))
         .hint("`kernels doctor` explains what is wrong with it")
     })?;

@@ -3,7 +3,7 @@
 use clap::Args;
 use serde_json::{json, Value};
 
-use super::list::{error_text, EnvHealth};
+use super::list::EnvHealth;
 use super::names::{parse_name, unknown_kernel};
 use super::Ctx;
 use crate::exit::Code;
@@ -45,7 +45,7 @@ pub fn run(ctx: &Ctx, args: &ShowArgs) -> anyhow::Result<Code> {
             "symlink": k.is_symlink,
             "spec": k.spec.as_ref().ok().map(kernelspec::KernelSpec::to_jupyter_json),
             "file": k.spec.as_ref().ok().map(kernelspec::KernelSpec::to_file_json),
-            "error": k.spec.as_ref().err().map(|e| error_text(e)),
+            "error": k.spec.as_ref().err().map(|e| boot::error_chain(e)),
             "warnings": warnings,
             "env": health.as_ref().and_then(|h| h.env.as_deref()).map(json_path),
             "shadows": shadowed_json,
@@ -53,7 +53,15 @@ pub fn run(ctx: &Ctx, args: &ShowArgs) -> anyhow::Result<Code> {
         return Ok(Code::Ok);
     }
     let out = &ctx.out;
-    let field = |label: &str, value: &str| out.line(&format!("{:<15}{value}", format!("{label}:")));
+    // A continuation line (empty label) is indented under the value, without a bare ":".
+    let field = |label: &str, value: &str| {
+        let label = if label.is_empty() {
+            String::new()
+        } else {
+            format!("{label}:")
+        };
+        out.line(&format!("{label:<15}{value}"));
+    };
     field("name", &k.name);
     field("resource dir", &ctx.show_path(&k.resource_dir));
     field("scope", k.scope.as_str());
@@ -72,11 +80,8 @@ pub fn run(ctx: &Ctx, args: &ShowArgs) -> anyhow::Result<Code> {
             if let Some(v) = &spec.kernel_protocol_version {
                 field("protocol", v);
             }
-            if !spec.metadata.is_empty() {
-                field(
-                    "metadata",
-                    &serde_json::to_string(&spec.metadata).unwrap_or_default(),
-                );
+            for (i, line) in metadata_lines(&spec.metadata).iter().enumerate() {
+                field(if i == 0 { "metadata" } else { "" }, line);
             }
             let status = if warnings.is_empty() {
                 out.paint(Style::Good, "ok")
@@ -87,13 +92,39 @@ pub fn run(ctx: &Ctx, args: &ShowArgs) -> anyhow::Result<Code> {
         }
         Err(err) => field(
             "status",
-            &out.paint(Style::Bad, &format!("broken: {}", error_text(err))),
+            &out.paint(Style::Bad, &format!("broken: {}", boot::error_chain(err))),
         ),
     }
     for s in &shadowed {
         field("shadows", &ctx.show_path(&s.resource_dir));
     }
     Ok(Code::Ok)
+}
+
+/// The metadata as `key.sub: value` lines (one per leaf), so nested objects read as a list
+/// rather than one long JSON blob; arrays and scalars stay compact JSON.
+fn metadata_lines(metadata: &serde_json::Map<String, Value>) -> Vec<String> {
+    fn walk(prefix: &str, value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) if !map.is_empty() => {
+                for (k, v) in map {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&key, v, out);
+                }
+            }
+            Value::String(s) => out.push(format!("{prefix}: {s}")),
+            other => out.push(format!("{prefix}: {other}")),
+        }
+    }
+    let mut out = Vec::new();
+    for (k, v) in metadata {
+        walk(k, v, &mut out);
+    }
+    out
 }
 
 /// argv as a shell would need it typed (for reading, never for running).
@@ -115,6 +146,21 @@ fn shell_words(argv: &[String]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn metadata_reads_as_one_line_per_leaf() {
+        let meta = serde_json::json!({"debugger": true, "kernels": {"backend": "uv", "env": "/e"}, "x": [1, 2]});
+        let lines = super::metadata_lines(meta.as_object().unwrap());
+        assert_eq!(
+            lines,
+            [
+                "debugger: true",
+                "kernels.backend: uv",
+                "kernels.env: /e",
+                "x: [1,2]"
+            ]
+        );
+    }
+
     #[test]
     fn shell_words_quotes_only_what_needs_it() {
         let argv = vec![

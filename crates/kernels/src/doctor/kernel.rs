@@ -43,7 +43,7 @@ pub(super) fn check_kernel(
             checks.push(Check::new(
                 "spec",
                 Status::Problem,
-                format!("kernel.json does not load: {}", error_chain(e)),
+                format!("kernel.json does not load: {}", boot::error_chain(e)),
             ));
             return report;
         }
@@ -329,18 +329,4 @@ fn ipykernel_check(located: &Located, machine: &Machine<'_>, checks: &mut Vec<Ch
 fn system_site_packages(prefix: &Path) -> bool {
     envs::pyvenv_cfg_value(prefix, "include-system-site-packages")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-}
-
-pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let s = c.to_string();
-        if !text.contains(&s) {
-            text.push_str(": ");
-            text.push_str(&s);
-        }
-        cause = c.source();
-    }
-    text
 }

@@ -103,9 +103,7 @@ impl<'a> Machine<'a> {
         self.activations
             .borrow_mut()
             .entry(env.prefix.clone())
-            .or_insert_with(|| {
-                envs::activate(env, self.host).map_err(|e| super::kernel::error_chain(&e))
-            })
+            .or_insert_with(|| envs::activate(env, self.host).map_err(|e| boot::error_chain(&e)))
             .clone()
     }
 

@@ -147,7 +147,7 @@ impl Policy {
                 }
             },
             Err(e) if matches!(source, Source::System(_)) => {
-                let reason = error_chain(&e);
+                let reason = boot::error_chain(&e);
                 self.warnings.push(format!(
                     "{source} cannot be used: {reason}; changes to kernels and environments \
                      are refused until an administrator fixes it"
@@ -155,24 +155,13 @@ impl Policy {
                 SourceState::Unusable { reason }
             }
             Err(e) => {
-                let reason = error_chain(&e);
+                let reason = boot::error_chain(&e);
                 self.warnings.push(format!("{source} is ignored: {reason}"));
                 SourceState::Ignored { reason }
             }
         };
         self.sources.push(SourceReport { source, state });
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }
 
 /// Whether the system file may be trusted: not writable by group or others, in a directory
