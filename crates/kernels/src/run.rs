@@ -72,14 +72,21 @@ impl RunError {
 }
 
 /// The directory of the interpreter a kernel runs: its environment's `bin` when the spec
-/// names an environment prefix (our metadata, a wrapper's `-p`, `<prefix>/bin/python`), else
+/// names an environment (our metadata, a wrapper's `-p PREFIX`, `<prefix>/bin/python`; a
+/// wrapper's `-n NAME` through `named_env`, the prefix the caller found for that name), else
 /// the directory of an absolute `argv[0]`.
-pub fn interpreter_dir(spec: &KernelSpec) -> Option<PathBuf> {
-    if let Some(SpecEnv::Prefix(prefix)) = env_of_spec(spec) {
-        let bin = prefix.join("bin");
-        if bin.is_dir() {
-            return Some(bin);
-        }
+pub fn interpreter_dir(spec: &KernelSpec, named_env: Option<&Path>) -> Option<PathBuf> {
+    let prefix = match env_of_spec(spec) {
+        Some(SpecEnv::Prefix(prefix)) => Some(prefix),
+        Some(SpecEnv::Name(_)) => named_env.map(Path::to_path_buf),
+        None => None,
+    };
+    if let Some(bin) = prefix.map(|p| p.join("bin")).filter(|b| b.is_dir()) {
+        return Some(bin);
+    }
+    // A wrapper's own directory (conda's, bash's) is not the kernel's interpreter.
+    if !crate::wrappers::parse_argv(&spec.argv).wrappers.is_empty() {
+        return None;
     }
     let first = Path::new(spec.argv.first()?);
     if first.is_absolute() {
@@ -89,15 +96,17 @@ pub fn interpreter_dir(spec: &KernelSpec) -> Option<PathBuf> {
 }
 
 /// What Jupyter would give the kernel of `spec`, applied to `cmd`; `inherited` is this
-/// process's environment. Pure but for looking the program up on the resulting `PATH`.
+/// process's environment, `named_env` the prefix of a conda environment the spec names (see
+/// [`interpreter_dir`]). Pure but for looking the program up on the resulting `PATH`.
 pub fn prepare(
     spec: &KernelSpec,
+    named_env: Option<&Path>,
     inherited: &BTreeMap<String, String>,
     cmd: &[OsString],
 ) -> Result<RunCommand, RunError> {
     let (first, args) = cmd.split_first().ok_or(RunError::NoCommand)?;
     let mut env = kernelspec::kernel_env(&spec.env, &spec.language, inherited);
-    let interpreter_dir = interpreter_dir(spec);
+    let interpreter_dir = interpreter_dir(spec, named_env);
     if let Some(dir) = &interpreter_dir {
         let path = env.get("PATH").cloned().unwrap_or_default();
         env.insert("PATH".into(), path_with_first(&path, dir));
@@ -198,7 +207,7 @@ mod tests {
             ("PYTHONEXECUTABLE".to_string(), "/x".to_string()),
         ]);
         let cmd = [OsString::from("/bin/sh"), OsString::from("-c")];
-        let run = prepare(&spec(&text), &inherited, &cmd).unwrap();
+        let run = prepare(&spec(&text), None, &inherited, &cmd).unwrap();
         assert_eq!(run.set["A"], "/h/a");
         assert_eq!(
             run.set["PATH"],
@@ -207,6 +216,27 @@ mod tests {
         assert_eq!(run.removed, ["PYTHONEXECUTABLE"]);
         assert_eq!(run.args, [OsString::from("-c")]);
         assert!(!run.set.contains_key("HOME"));
+    }
+
+    #[test]
+    fn a_conda_run_wrapper_gets_the_named_environment_first_on_path() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("bin")).unwrap();
+        let wrapped = spec(
+            r#"{"argv": ["/opt/conda/bin/conda", "run", "-n", "x", "python", "-m",
+                "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "x", "language": "python"}"#,
+        );
+        let inherited = BTreeMap::from([("PATH".to_string(), "/usr/bin".to_string())]);
+        let cmd = [OsString::from("/bin/true")];
+        let run = prepare(&wrapped, Some(dir.path()), &inherited, &cmd).unwrap();
+        assert_eq!(
+            run.set["PATH"],
+            format!("{}:/usr/bin", dir.path().join("bin").display())
+        );
+        // Unresolved, the conda executable's directory is not taken for the environment's.
+        let run = prepare(&wrapped, None, &inherited, &cmd).unwrap();
+        assert!(!run.set.contains_key("PATH"), "{:?}", run.set);
     }
 
     #[test]
@@ -223,6 +253,7 @@ mod tests {
         assert_eq!(find_program("./x".as_ref(), ""), Some(PathBuf::from("./x")));
         assert!(prepare(
             &spec(r#"{"argv":["p"],"display_name":"d","language":"python"}"#),
+            None,
             &BTreeMap::new(),
             &[]
         )

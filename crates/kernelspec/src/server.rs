@@ -67,8 +67,28 @@ pub fn find_running_server(runtime_dir: &Path) -> Option<RunningServer> {
     files.into_iter().find_map(|(_, f)| server_of(&f))
 }
 
+/// The bytes of a regular file, at most `max` of them: opened without following a symlink
+/// and without blocking (a FIFO swapped in is refused, never waited on).
+fn read_regular(path: &Path, max: u64) -> Option<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOFOLLOW;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() > max {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    file.take(max).read_to_end(&mut bytes).ok()?;
+    Some(bytes)
+}
+
 fn server_of(info_file: &Path) -> Option<RunningServer> {
-    let text = std::fs::read(info_file).ok()?;
+    let text = read_regular(info_file, MAX_INFO_BYTES)?;
     let info: serde_json::Value = serde_json::from_slice(&text).ok()?;
     let pid = u32::try_from(info.get("pid")?.as_u64()?).ok()?;
     let process = live_process_of_mine(pid)?;
@@ -96,13 +116,13 @@ fn live_process_of_mine(pid: u32) -> Option<Process> {
     if std::fs::metadata(&dir).ok()?.uid() != me {
         return None;
     }
-    let cmdline = std::fs::read(dir.join("cmdline")).ok()?;
+    let cmdline = read_proc(&dir.join("cmdline"))?;
     let first = cmdline
         .split(|b| *b == 0)
         .next()
         .filter(|a| !a.is_empty())?;
     let first = PathBuf::from(String::from_utf8(first.to_vec()).ok()?);
-    let environ = std::fs::read(dir.join("environ")).unwrap_or_default();
+    let environ = read_proc(&dir.join("environ")).unwrap_or_default();
     let vars: Vec<(String, String)> = environ
         .split(|b| *b == 0)
         .filter_map(|kv| {
@@ -130,6 +150,19 @@ fn live_process_of_mine(pid: u32) -> Option<Process> {
         .filter(|(k, _)| k == crate::vars::CONDA_PREFIX || k == crate::vars::CONDA_DEFAULT_ENV)
         .collect();
     Some(Process { python, conda_vars })
+}
+
+/// A `/proc` file (they report size 0), read up to 1 MiB.
+#[cfg(target_os = "linux")]
+fn read_proc(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(1 << 20)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    Some(bytes)
 }
 
 #[cfg(not(target_os = "linux"))]

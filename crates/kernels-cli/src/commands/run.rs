@@ -44,8 +44,14 @@ pub fn load_spec(ctx: &Ctx, raw: &str) -> Result<(String, KernelSpec), Failure> 
 /// Runs `kernels run`: on success this process becomes the command and never returns.
 pub fn run(ctx: &Ctx, args: &RunArgs) -> anyhow::Result<Code> {
     let (name, spec) = load_spec(ctx, &args.name)?;
-    let command = kernels::run::prepare(&spec, &ctx.host().vars, &args.command)
-        .map_err(|e| Failure::failed(format!("kernel {name}: {e}")).maybe_hint(e.hint()))?;
+    // A wrapper kernel (`conda run -n NAME`) names its environment; find its prefix.
+    let named_env = match kernels::env_of_spec(&spec) {
+        Some(kernels::SpecEnv::Name(env_name)) => super::install::env_by_name(ctx, &env_name),
+        _ => None,
+    };
+    let command =
+        kernels::run::prepare(&spec, named_env.as_deref(), &ctx.host().vars, &args.command)
+            .map_err(|e| Failure::failed(format!("kernel {name}: {e}")).maybe_hint(e.hint()))?;
     ctx.out.detail(&format!(
         "running {} in the environment of kernel {name}",
         command.program.display()
