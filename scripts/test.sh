@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as README.md gives it:
-#   1. the Python test tools (jupyter_client, ipykernel and uv from PyPI, into .ci-venv/);
+#   1. the Python test tools (jupyter_client, ipykernel, jupyter_server and uv from PyPI, into .ci-venv/);
 #   2. a real conda for the real-conda tier: KERNELS_TEST_CONDA if set, else one bootstrapped
 #      offline into target/conda-lab/ by the conda lab beside the checkout
 #      (../shared/conda-lab/bootstrap.sh) when there is one; without either, that tier's tests
@@ -15,12 +15,12 @@ root=$(pwd)
 
 venv="$root/.ci-venv"
 python_for_venv=${PYTHON:-python3}
-if ! "$venv/bin/python" -c 'import jupyter_client, ipykernel' >/dev/null 2>&1 || [ ! -x "$venv/bin/uv" ]; then
-    echo "==> creating $venv with jupyter_client, ipykernel and uv from PyPI" >&2
+if ! "$venv/bin/python" -c 'import jupyter_client, ipykernel, jupyter_server' >/dev/null 2>&1 || [ ! -x "$venv/bin/uv" ]; then
+    echo "==> creating $venv with jupyter_client, ipykernel, jupyter_server and uv from PyPI" >&2
     rm -rf "$venv"
     "$python_for_venv" -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-        jupyter_client ipykernel uv
+        jupyter_client ipykernel jupyter_server uv
 fi
 export KERNELS_TEST_PYTHON="$venv/bin/python"
 export PATH="$venv/bin:$PATH"
