@@ -79,6 +79,14 @@ fn sandbox(tool: Tool) -> Option<Sandbox> {
     let mut host = support::sandbox_host(&base, &python);
     host.vars
         .insert(vars::KERNELS_CONDA.into(), exe.display().to_string());
+    if tool == Tool::Real {
+        // The real root is not `<tmp>/root`: name the sandbox's envs dir as conda's own, so
+        // that discovery finds the environments the tests make there.
+        host.vars.insert(
+            vars::CONDA_ENVS_DIRS.into(),
+            root.join("envs").display().to_string(),
+        );
+    }
     let host = HostEnv::from_vars(host.vars);
     let found = locate(&host, BackendPreference::Auto)
         .conda
