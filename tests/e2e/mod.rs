@@ -3,6 +3,7 @@
 mod add;
 mod add_conda;
 mod apply;
+mod chaos;
 mod cli;
 mod docs;
 mod doctor;
