@@ -4,6 +4,7 @@ mod add;
 mod add_conda;
 mod add_own_uv;
 mod apply;
+mod chaos;
 mod cli;
 mod clone;
 mod docs;

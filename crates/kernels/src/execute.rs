@@ -224,7 +224,12 @@ pub fn execute(
     cancel: &CancelToken,
     progress: &dyn Progress,
 ) -> Result<Outcome, Box<ExecuteError>> {
-    let mut journal = Journal::new();
+    let state_dir = crate::LockConfig::from_host(&snap.host)
+        .path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let mut journal = Journal::durable(&state_dir);
     let mut executed = Vec::new();
     let mut locks = PrefixLocks::default();
     macro_rules! fail {
@@ -274,9 +279,7 @@ pub fn execute(
                     k.name.as_str(),
                 )
                 .map(|created| locks.created.extend(created)),
-                Step::InstallPackages(i) => check_own_interpreter(&i.prefix)
-                    .map_err(|cause| Box::new((describe(step), cause)))
-                    .and_then(|()| run_install(i, cancel, progress, &mut journal)),
+                Step::InstallPackages(i) => run_install(i, cancel, progress, &mut journal),
                 Step::WriteKernel(_) => Ok(()),
             };
             if let Err(e) = result {
@@ -346,11 +349,14 @@ pub fn execute(
             } else {
                 None
             };
-            journal.record(JournalEntry::KernelWritten {
+            if let Err(source) = journal.record(JournalEntry::KernelWritten {
                 dir: w.dir.clone(),
                 backup,
                 new_parents: missing_ancestors(&w.dir),
-            });
+            }) {
+                let cause = journal_failure(&journal, source);
+                fail!(k.name, action, cause);
+            }
             progress.step(&format!("Writing kernel {} to {}", k.name, w.dir.display()));
             let kernels_dir = w.dir.parent().unwrap_or(Path::new("."));
             let req = InstallRequest {
@@ -383,6 +389,15 @@ pub fn execute(
     journal.commit();
     drop(locks);
     Ok(Outcome { kernels, executed })
+}
+
+/// The journal could not be written: the step it was for does not start.
+fn journal_failure(journal: &Journal, source: std::io::Error) -> ExecFailure {
+    ExecFailure::Io {
+        action: "write the run's journal",
+        path: journal.file().map(Path::to_path_buf).unwrap_or_default(),
+        source,
+    }
 }
 
 /// The prefix locks a run holds, and the directories taking them created.
@@ -439,9 +454,10 @@ fn prefixes_to_create(plan: &Plan) -> Vec<(String, PathBuf)> {
     out
 }
 
-/// Refuses to point an installer at `prefix` unless its interpreter is its own: a venv has
-/// its `pyvenv.cfg` (without it, `bin/python` is the base interpreter), and any other
-/// environment's `bin/python` resolves to a file inside the prefix.
+/// Refuses to point pip or uv at `prefix` unless its interpreter is its own: a venv has its
+/// `pyvenv.cfg` (without it, `bin/python` is the base interpreter: a venv half deleted or
+/// half made), a conda environment its `conda-meta`, and anything else a `bin/python` that
+/// resolves to a file inside the prefix.
 fn check_own_interpreter(prefix: &Path) -> Result<(), ExecFailure> {
     let fail = |why: &str| ExecFailure::NotItsInterpreter {
         prefix: prefix.to_path_buf(),
@@ -454,7 +470,10 @@ fn check_own_interpreter(prefix: &Path) -> Result<(), ExecFailure> {
     ) else {
         return Err(fail("it has no bin/python"));
     };
-    if prefix.join("pyvenv.cfg").is_file() || real_python.starts_with(&real_prefix) {
+    if prefix.join("pyvenv.cfg").is_file()
+        || prefix.join("conda-meta").is_dir()
+        || real_python.starts_with(&real_prefix)
+    {
         return Ok(());
     }
     Err(fail(
@@ -494,11 +513,22 @@ fn run_create(
     }
     let backend = envs::backend_for(c.backend, &c.tools, host)
         .map_err(|e| Box::new((action.clone(), e.into())))?;
-    journal.record(JournalEntry::EnvCreated {
-        prefix: c.prefix.clone(),
-        was_empty_dir: c.prefix.is_dir(),
-        new_parents: missing_ancestors(&c.prefix),
-    });
+    // conda registers what it creates in ~/.conda/environments.txt; a rollback unregisters.
+    let registry = (c.backend != BackendKind::Venv)
+        .then(|| {
+            host.home
+                .as_ref()
+                .map(|h| h.join(".conda/environments.txt"))
+        })
+        .flatten();
+    journal
+        .record(JournalEntry::EnvCreated {
+            prefix: c.prefix.clone(),
+            was_empty_dir: c.prefix.is_dir(),
+            new_parents: missing_ancestors(&c.prefix),
+            registry,
+        })
+        .map_err(|e| Box::new((action.clone(), journal_failure(journal, e))))?;
     backend
         .create(&c.create, cancel, progress)
         .map_err(|e| Box::new((action.clone(), e.into())))?;
@@ -592,10 +622,12 @@ fn run_install(
 ) -> StepResult {
     let action = describe(&Step::InstallPackages(i.clone()));
     if i.into_existing {
-        journal.record(JournalEntry::PackagesInstalled {
-            prefix: i.prefix.clone(),
-            packages: i.conda.iter().chain(&i.pip).cloned().collect(),
-        });
+        journal
+            .record(JournalEntry::PackagesInstalled {
+                prefix: i.prefix.clone(),
+                packages: i.conda.iter().chain(&i.pip).cloned().collect(),
+            })
+            .map_err(|e| Box::new((action.clone(), journal_failure(journal, e))))?;
     }
     for a in &i.actions {
         match a {
@@ -615,6 +647,7 @@ fn run_install(
                     .map_err(|e| Box::new((action.clone(), e.into())))?;
             }
             InstallAction::Tool(cmd) => {
+                check_own_interpreter(&i.prefix).map_err(|e| Box::new((action.clone(), e)))?;
                 let tool = cmd
                     .program()
                     .file_name()

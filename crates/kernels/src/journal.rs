@@ -10,16 +10,35 @@
 //! | [`JournalEntry::KernelWritten`] | the kernelspec directory is removed; a kernelspec it replaced is put back from its backup |
 //!
 //! Everything that existed before the run and is not listed here is never touched.
+//!
+//! # Durable
+//!
+//! A journal made with [`Journal::durable`] is also a file, `journal.json` in the state
+//! directory of the user the run is for (beside the run lock): every entry is written and
+//! fsync'd there **before** the step it describes starts, and the file goes when the run
+//! commits or has rolled back. A run killed outright (SIGKILL, OOM, power loss) leaves it
+//! behind; the next `kernels` command that takes that run lock finds it ([`recover`]) and
+//! rolls the dead run back, saying what it did. Until then the dead run's environment has
+//! no kernelspec (kernel.json is written last), so nothing registers, lists or adopts it.
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use std::io::Write;
+
+use serde::{Deserialize, Serialize};
+
+/// The journal file's name, in the user's kernels state directory.
+pub const JOURNAL_FILE: &str = "journal.json";
+
+/// Larger journal files are not read (they are not ours).
+const MAX_JOURNAL_BYTES: u64 = 4 << 20;
 
 /// The name of the copy inside a backup directory.
 const BACKUP_NAME: &str = "spec";
 
 /// One change.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JournalEntry {
     /// An environment is being created at `prefix`.
     EnvCreated {
@@ -30,6 +49,10 @@ pub enum JournalEntry {
         /// Its ancestors that did not exist yet (the tool creates them; removed again on
         /// rollback when empty), nearest first. See [`missing_ancestors`].
         new_parents: Vec<PathBuf>,
+        /// conda's registry of environments (`~/.conda/environments.txt`), whose line for
+        /// this prefix goes too.
+        #[serde(default)]
+        registry: Option<PathBuf>,
     },
     /// Packages are being installed into an environment that existed before.
     PackagesInstalled {
@@ -42,8 +65,8 @@ pub enum JournalEntry {
     KernelWritten {
         /// The spec directory.
         dir: PathBuf,
-        /// A copy of the kernelspec it replaced.
-        backup: Option<tempfile::TempDir>,
+        /// A copy of the kernelspec it replaced (made by [`backup_kernel_dir`]).
+        backup: Option<PathBuf>,
         /// Its ancestors that did not exist yet (the kernels dir, the Jupyter data dir),
         /// nearest first; removed again on rollback when empty.
         new_parents: Vec<PathBuf>,
@@ -72,17 +95,46 @@ impl RollbackReport {
 #[derive(Debug, Default)]
 pub struct Journal {
     entries: Vec<JournalEntry>,
+    /// The durable copy, when there is one.
+    file: Option<PathBuf>,
+}
+
+/// The journal file's contents.
+#[derive(Debug, Deserialize)]
+struct JournalDoc {
+    /// The process that wrote it.
+    pid: u32,
+    entries: Vec<JournalEntry>,
 }
 
 impl Journal {
-    /// An empty journal.
+    /// An empty journal, in memory only.
     pub fn new() -> Journal {
         Journal::default()
     }
 
-    /// Records a change (before it is made).
-    pub fn record(&mut self, entry: JournalEntry) {
+    /// An empty journal kept durably in `state_dir` (see the module docs); nothing is written
+    /// until the first entry.
+    pub fn durable(state_dir: &Path) -> Journal {
+        Journal {
+            entries: Vec::new(),
+            file: Some(state_dir.join(JOURNAL_FILE)),
+        }
+    }
+
+    /// Records a change before it is made: in memory, and durably (fsync'd) when the journal
+    /// has a file; an error means the change must not be made.
+    pub fn record(&mut self, entry: JournalEntry) -> std::io::Result<()> {
         self.entries.push(entry);
+        match &self.file {
+            Some(path) => write_doc(path, &self.entries),
+            None => Ok(()),
+        }
+    }
+
+    /// The journal file, when the journal is durable.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
     }
 
     /// The entries so far.
@@ -90,22 +142,35 @@ impl Journal {
         &self.entries
     }
 
-    /// Keeps every change (the run succeeded); backups are deleted.
+    /// Keeps every change (the run succeeded); backups and the journal file are deleted.
     pub fn commit(self) {
-        drop(self.entries);
+        for entry in &self.entries {
+            if let JournalEntry::KernelWritten {
+                backup: Some(b), ..
+            } = entry
+            {
+                let _ = std::fs::remove_dir_all(b);
+            }
+        }
+        remove_file_synced(self.file.as_deref());
     }
 
-    /// Undoes every change, newest first.
+    /// Undoes every change, newest first; the journal file goes afterwards.
     pub fn rollback(self) -> RollbackReport {
         let mut report = RollbackReport::default();
+        let file = self.file.clone();
         for entry in self.entries.into_iter().rev() {
             match entry {
                 JournalEntry::EnvCreated {
                     prefix,
                     was_empty_dir,
                     new_parents,
+                    registry,
                 } => {
                     undo_env(&prefix, was_empty_dir, &mut report);
+                    if let Some(r) = registry {
+                        unregister_conda_env(&r, &prefix);
+                    }
                     remove_empty(&new_parents);
                 }
                 JournalEntry::PackagesInstalled { prefix, packages } => report.kept.push(format!(
@@ -125,7 +190,181 @@ impl Journal {
                 }
             }
         }
+        remove_file_synced(file.as_deref());
         report
+    }
+}
+
+/// What [`recover`] found and did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recovery {
+    /// The process that left the journal.
+    pub pid: u32,
+    /// What rolling it back did.
+    pub report: RollbackReport,
+}
+
+/// Why an unfinished journal cannot be finished.
+#[derive(Debug, thiserror::Error)]
+#[error("an unfinished run left {} and it cannot be rolled back: {why}", path.display())]
+pub struct RecoveryError {
+    /// The journal file.
+    pub path: PathBuf,
+    /// Why.
+    pub why: String,
+}
+
+/// The process that left an unfinished journal in `state_dir`, if one did (read, not acted
+/// on; for `doctor`).
+pub fn unfinished(state_dir: &Path) -> Result<Option<u32>, RecoveryError> {
+    read_doc(&state_dir.join(JOURNAL_FILE)).map(|d| d.map(|d| d.pid))
+}
+
+/// Rolls back the run that left a journal in `state_dir` (call it holding that directory's
+/// run lock, so the run that wrote it is gone). `Ok(None)` when there is none.
+pub fn recover(state_dir: &Path) -> Result<Option<Recovery>, RecoveryError> {
+    let path = state_dir.join(JOURNAL_FILE);
+    let Some(doc) = read_doc(&path)? else {
+        return Ok(None);
+    };
+    let created: Vec<PathBuf> = doc
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            JournalEntry::EnvCreated { prefix, .. } => Some(prefix.clone()),
+            _ => None,
+        })
+        .collect();
+    let canonical: Vec<PathBuf> = created
+        .iter()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
+    let journal = Journal {
+        entries: doc.entries,
+        file: Some(path),
+    };
+    let report = journal.rollback();
+    // The dead run's prefix lock files, the directories it made for them, and its records
+    // of the environments it made go too.
+    for prefix in &created {
+        let lock = crate::prefix_lock::PrefixLock::path_for(prefix);
+        if std::fs::symlink_metadata(&lock).is_ok_and(|m| m.is_file()) {
+            let _ = std::fs::remove_file(&lock);
+        }
+    }
+    for c in canonical {
+        let _ = crate::ownership::forget_in(state_dir, &c);
+    }
+    Ok(Some(Recovery {
+        pid: doc.pid,
+        report,
+    }))
+}
+
+fn read_doc(path: &Path) -> Result<Option<JournalDoc>, RecoveryError> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let err = |why: String| RecoveryError {
+        path: path.to_path_buf(),
+        why,
+    };
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(err(e.to_string())),
+    };
+    let euid = rustix::process::geteuid().as_raw();
+    if !meta.is_file() || meta.len() > MAX_JOURNAL_BYTES || meta.mode() & 0o022 != 0 {
+        return Err(err("it is not a plain private file".into()));
+    }
+    if meta.uid() != euid {
+        return Err(err(format!(
+            "it belongs to another user (uid {})",
+            meta.uid()
+        )));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_JOURNAL_BYTES).read_to_end(&mut bytes))
+        .map_err(|e| err(e.to_string()))?;
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| err(format!("it does not parse ({e})")))
+}
+
+/// Writes the journal atomically and durably: a private temp file, fsync'd, renamed over the
+/// journal, and the directory fsync'd.
+fn write_doc(path: &Path, entries: &[JournalEntry]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let doc = serde_json::json!({
+        "version": 1,
+        "pid": std::process::id(),
+        "entries": entries,
+    });
+    let tmp = dir.join(format!(".{JOURNAL_FILE}.{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(doc.to_string().as_bytes())?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, path)?;
+    sync_dir(dir);
+    Ok(())
+}
+
+fn remove_file_synced(path: Option<&Path>) {
+    if let Some(p) = path {
+        if std::fs::remove_file(p).is_ok() {
+            sync_dir(p.parent().unwrap_or(Path::new(".")));
+        }
+    }
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Drops `prefix`'s line from conda's registry of environments (`environments.txt`), when
+/// it has one; the file is rewritten atomically, the other lines kept as they were.
+fn unregister_conda_env(registry: &Path, prefix: &Path) {
+    let Ok(meta) = std::fs::symlink_metadata(registry) else {
+        return;
+    };
+    if !meta.is_file() || meta.len() > MAX_JOURNAL_BYTES {
+        return;
+    }
+    let Ok(text) = std::fs::read_to_string(registry) else {
+        return;
+    };
+    let wanted = prefix.to_string_lossy();
+    let wanted = wanted.trim_end_matches('/');
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_end_matches('/') != wanted)
+        .collect();
+    if kept.len() == text.lines().count() {
+        return;
+    }
+    let mut out = kept.join("\n");
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    let tmp = registry.with_extension(format!("txt.{}.tmp", std::process::id()));
+    if std::fs::write(&tmp, out).is_err() {
+        let _ = std::fs::remove_file(&tmp);
+        return;
+    }
+    let _ = std::fs::set_permissions(&tmp, meta.permissions());
+    if std::fs::rename(&tmp, registry).is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
 }
 
@@ -185,8 +424,9 @@ fn empty_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-fn undo_kernel(dir: &Path, backup: Option<tempfile::TempDir>, report: &mut RollbackReport) {
-    if std::fs::symlink_metadata(dir).is_ok() {
+fn undo_kernel(dir: &Path, backup: Option<PathBuf>, report: &mut RollbackReport) {
+    let written = std::fs::symlink_metadata(dir).is_ok();
+    if written {
         if let Err(e) = kernelspec::remove(dir) {
             report.failed.push(format!(
                 "could not remove the kernelspec {}: {e}",
@@ -196,26 +436,33 @@ fn undo_kernel(dir: &Path, backup: Option<tempfile::TempDir>, report: &mut Rollb
         }
     }
     match backup {
+        // Nothing there and nothing replaced: it was never written; nothing to undo or say.
+        None if !written => {}
         None => report
             .undone
             .push(format!("removed the kernelspec {}", dir.display())),
-        Some(b) => match kernelspec::copy_tree(&b.path().join(BACKUP_NAME), dir) {
-            Ok(()) => report.undone.push(format!(
-                "restored the previous kernelspec {}",
-                dir.display()
-            )),
+        Some(b) => match kernelspec::copy_tree(&b.join(BACKUP_NAME), dir) {
+            Ok(()) => {
+                let _ = std::fs::remove_dir_all(&b);
+                report.undone.push(format!(
+                    "restored the previous kernelspec {}",
+                    dir.display()
+                ))
+            }
             Err(e) => report.failed.push(format!(
                 "could not restore the previous kernelspec {} (a copy is at {}): {e}",
                 dir.display(),
-                b.keep().display()
+                b.display()
             )),
         },
     }
 }
 
 /// Copies a kernelspec directory aside (outside every kernels directory, so Jupyter never
-/// sees the copy), for [`JournalEntry::KernelWritten`].
-pub fn backup_kernel_dir(dir: &Path) -> std::io::Result<tempfile::TempDir> {
+/// sees the copy), for [`JournalEntry::KernelWritten`]; returns the directory holding the
+/// copy, which outlives the process (a durable journal names it) until the run commits or
+/// rolls back.
+pub fn backup_kernel_dir(dir: &Path) -> std::io::Result<PathBuf> {
     let holder = tempfile::Builder::new()
         .prefix("kernels-backup-")
         .tempdir()?;
@@ -224,7 +471,7 @@ pub fn backup_kernel_dir(dir: &Path) -> std::io::Result<tempfile::TempDir> {
         let kind = e.source.kind();
         std::io::Error::new(kind, e)
     })?;
-    Ok(holder)
+    Ok(holder.keep())
 }
 
 #[cfg(test)]
@@ -244,7 +491,9 @@ mod tests {
             prefix: prefix.clone(),
             was_empty_dir: false,
             new_parents: parents.clone(),
-        });
+            registry: None,
+        })
+        .unwrap();
         j.rollback();
         assert!(!t.path().join("a").exists());
 
@@ -255,7 +504,9 @@ mod tests {
             prefix,
             was_empty_dir: false,
             new_parents: parents,
-        });
+            registry: None,
+        })
+        .unwrap();
         j.rollback();
         assert!(!t.path().join("a/b").exists());
         assert!(t.path().join("a/other").is_dir());
@@ -283,26 +534,33 @@ mod tests {
             prefix: new_env.clone(),
             was_empty_dir: false,
             new_parents: Vec::new(),
-        });
+            registry: None,
+        })
+        .unwrap();
         j.record(JournalEntry::EnvCreated {
             prefix: was_empty.clone(),
             was_empty_dir: true,
             new_parents: Vec::new(),
-        });
+            registry: None,
+        })
+        .unwrap();
         j.record(JournalEntry::PackagesInstalled {
             prefix: "/pre/existing".into(),
             packages: vec!["numpy".into()],
-        });
+        })
+        .unwrap();
         j.record(JournalEntry::KernelWritten {
             dir: fresh.clone(),
             backup: None,
             new_parents: Vec::new(),
-        });
+        })
+        .unwrap();
         j.record(JournalEntry::KernelWritten {
             dir: replaced.clone(),
             backup: Some(backup),
             new_parents: Vec::new(),
-        });
+        })
+        .unwrap();
         let report = j.rollback();
         assert!(!new_env.exists());
         assert!(was_empty.is_dir() && fs::read_dir(&was_empty).unwrap().next().is_none());

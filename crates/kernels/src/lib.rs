@@ -57,7 +57,10 @@ pub mod vars;
 pub use execute::{
     delete_env, execute, ExecFailure, ExecuteError, ExecutedStep, KernelOutcome, Outcome,
 };
-pub use journal::{backup_kernel_dir, missing_ancestors, Journal, JournalEntry, RollbackReport};
+pub use journal::{
+    backup_kernel_dir, missing_ancestors, recover, unfinished, Journal, JournalEntry, Recovery,
+    RecoveryError, RollbackReport, JOURNAL_FILE,
+};
 pub use lock::{LockConfig, LockError, RunLock};
 pub use marker::{read_env_marker, write_env_marker, ENV_MARKER};
 pub use plan::{

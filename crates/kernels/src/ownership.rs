@@ -132,6 +132,16 @@ pub fn record_created(
 /// prefix as it was canonicalised before it was deleted.
 pub fn forget(host: &HostEnv, canonical: &Path) -> std::io::Result<()> {
     let records = records_path(host);
+    forget_at(&records, canonical)
+}
+
+/// [`forget`], given the state directory instead of the user.
+pub fn forget_in(state_dir: &Path, canonical: &Path) -> std::io::Result<()> {
+    forget_at(&state_dir.join(RECORDS_FILE), canonical)
+}
+
+fn forget_at(records: &Path, canonical: &Path) -> std::io::Result<()> {
+    let records = records.to_path_buf();
     let Ok((mut doc, _)) = read_records(&records) else {
         return Ok(());
     };

@@ -27,11 +27,39 @@ pub fn take_lock(ctx: &Ctx) -> Result<RunLock, Failure> {
 /// Takes the run lock described by `cfg` (`apply --for-user` locks the target user's).
 pub fn take_lock_at(ctx: &Ctx, cfg: &LockConfig) -> Result<RunLock, Failure> {
     let out = &ctx.out;
-    RunLock::acquire(cfg, &ctx.cancel, &mut |pid| {
+    let lock = RunLock::acquire(cfg, &ctx.cancel, &mut |pid| {
         let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
         out.status(&format!("waiting for another kernels run{who}…"));
     })
-    .map_err(lock_failure)
+    .map_err(lock_failure)?;
+    if let Some(state_dir) = cfg.path.parent() {
+        finish_unfinished_run(ctx, state_dir);
+    }
+    Ok(lock)
+}
+
+/// A run killed outright leaves its journal behind; the next run that takes the lock rolls
+/// it back first, and says what it did (`kernels doctor` reports one it cannot finish).
+fn finish_unfinished_run(ctx: &Ctx, state_dir: &std::path::Path) {
+    match kernels::recover(state_dir) {
+        Ok(None) => {}
+        Ok(Some(r)) => {
+            ctx.out.warn(&format!(
+                "an earlier kernels run (pid {}) stopped before it finished; rolled it back",
+                r.pid
+            ));
+            for line in &r.report.undone {
+                ctx.out.warn(&format!("rolled back: {line}"));
+            }
+            for line in &r.report.kept {
+                ctx.out.warn(&format!("kept: {line}"));
+            }
+            for line in &r.report.failed {
+                ctx.out.warn(&format!("rollback failed: {line}"));
+            }
+        }
+        Err(e) => ctx.out.warn(&super::list::error_text(&e)),
+    }
 }
 
 /// A lock error as the user sees it: busy is exit 5.
