@@ -7,6 +7,7 @@ mod cli;
 mod docs;
 mod doctor;
 mod envs;
+mod hostile_root;
 mod install;
 mod list_diff;
 mod list_show_remove;
