@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -500,6 +501,9 @@ fn for_user_installs_into_the_users_home_owned_by_the_user() {
     );
 
     let mut sb = sandbox();
+    // The run happens as the user, who must be able to look for the sandbox's system policy
+    // (an unreadable one fails closed).
+    std::fs::set_permissions(sb.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
     // An interpreter the user can run (root's own may live under /root, which they cannot
     // enter), so the kernel can later be started as the user.
     let user_python = ["/usr/bin/python3", "/usr/local/bin/python3"]
@@ -512,7 +516,8 @@ fn for_user_installs_into_the_users_home_owned_by_the_user() {
     let file = sb.root().join("kernels.toml");
     std::fs::write(
         &file,
-        "[[kernel]]\nname = \"mine\"\ndisplay_name = \"Mine\"\nenv = { OWNER = \"user\" }\n",
+        // venv explicitly: a conda installed on the machine would otherwise be picked.
+        "[[kernel]]\nname = \"mine\"\ndisplay_name = \"Mine\"\nbackend = \"venv\"\nenv = { OWNER = \"user\" }\n",
     )
     .unwrap();
     let f = file.to_str().unwrap();

@@ -12,6 +12,7 @@ mod doctor;
 mod envs;
 mod export;
 mod hostile_delete;
+mod hostile_root;
 mod install;
 mod jupyterlab;
 mod list_diff;

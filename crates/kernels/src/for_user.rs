@@ -16,12 +16,19 @@
 //!    `JUPYTER_PATH`, `KERNELS_*`) is kept. [`paths_input_for`] builds the Jupyter search path
 //!    input from that snapshot. The whole run — plan, environments, kernelspecs, lock, policy —
 //!    then works in USER's home exactly as if USER had run it.
-//! 3. The installers run as root; afterwards [`hand_over`] gives USER every file and
-//!    directory the run wrote under USER's home: the directories leading from the home to each
-//!    written path, and, inside each written path, every entry owned by root. Symlinks are
-//!    never followed (their own ownership is changed). Nothing outside USER's home changes
-//!    owner: an environment created elsewhere (`prefix = "/opt/envs/x"`, a conda installation's
-//!    `envs/`) or a `scope = "system"` kernel stays root's, as a shared item should.
+//! 3. Root does no file work in USER's home at all: [`spawn_as`] starts the run again as USER
+//!    (uid, primary gid and supplementary groups from the account database, all three of
+//!    real, effective and saved ids, so the child cannot regain root) with the snapshot of
+//!    step 2 as its whole environment. Every file the run writes — kernelspecs, environments,
+//!    the lock, the journal, the installers' caches, conda's `environments.txt` — is therefore
+//!    USER's, made with USER's permissions: a symlink USER planted (the kernels dir pointing
+//!    at `/etc`, the lock at `/etc/shadow`, the state dir at `/etc/kernels`) leads only where
+//!    USER could write anyway. Nothing is chowned afterwards.
+//!
+//! The ids are dropped on a short-lived thread of their own (Linux credentials are per
+//! thread; the raw `setresuid`-family calls change only the calling one), which spawns the
+//! child and ends, so the rest of the process stays root and no `unsafe` pre-exec hook is
+//! needed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,6 +38,9 @@ use kernelspec::{EnvPrefix, PathsInput, Platform};
 
 /// The account database read first.
 pub const PASSWD_FILE: &str = "/etc/passwd";
+
+/// The group database (supplementary groups).
+pub const GROUP_FILE: &str = "/etc/group";
 
 /// Variables `--for-user` rewrites or drops in the snapshot (it never reads the process
 /// environment itself; see the module docs for the rules).
@@ -115,17 +125,11 @@ pub enum ForUserError {
         #[source]
         source: std::io::Error,
     },
-    /// A file could not be given to the user.
-    #[error("giving {} to {user}", .path.display())]
-    Chown {
-        /// The path.
-        path: PathBuf,
-        /// The user.
-        user: String,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
+}
+
+/// The effective user id of this process.
+pub fn effective_uid() -> u32 {
+    rustix::process::geteuid().as_raw()
 }
 
 /// Refuses unless the effective user is root.
@@ -271,87 +275,95 @@ pub fn paths_input_for(host: &HostEnv) -> PathsInput {
     }
 }
 
-/// What [`hand_over`] changed.
-#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct HandOver {
-    /// How many files and directories now belong to the user.
-    pub changed: usize,
-    /// Written paths left alone because they are outside the user's home.
-    pub outside_home: Vec<PathBuf>,
+/// The groups of `user`: the primary group, then every group of [`GROUP_FILE`] that lists
+/// the user as a member (sorted, without duplicates).
+pub fn groups_of(user: &UserAccount) -> Vec<u32> {
+    let text = kernelspec::bounded::read_regular(Path::new(GROUP_FILE), 16 * 1024 * 1024)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_default();
+    groups_in(user, &text)
 }
 
-/// Gives `user` what this run wrote under their home: for each of `written` (a kernelspec
-/// dir, an environment prefix, the lock or policy directory, a cache directory) that lies
-/// under `user.home`, the directories from the home down to it, and everything inside it,
-/// when owned by root. Missing paths are skipped; paths outside the home are reported in
-/// [`HandOver::outside_home`] and left alone. Symlinks are not followed.
-pub fn hand_over(user: &UserAccount, written: &[PathBuf]) -> Result<HandOver, ForUserError> {
-    let mut report = HandOver::default();
-    let home = &user.home;
-    for path in written {
-        let Ok(rest) = path.strip_prefix(home) else {
-            if !report.outside_home.contains(path) {
-                report.outside_home.push(path.clone());
-            }
+/// [`groups_of`] for group-format `text` (`name:password:gid:member,member`).
+pub fn groups_in(user: &UserAccount, text: &str) -> Vec<u32> {
+    let mut out = vec![user.gid];
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let fields: Vec<&str> = line.split(':').collect();
+        if fields.len() < 4 {
+            continue;
+        }
+        let Ok(gid) = fields[2].trim().parse::<u32>() else {
             continue;
         };
-        // The chain home/a, home/a/b, ... down to the path itself (the home is not changed).
-        let mut dir = home.clone();
-        let components: Vec<_> = rest.components().collect();
-        for (i, c) in components.iter().enumerate() {
-            dir.push(c);
-            let Ok(meta) = std::fs::symlink_metadata(&dir) else {
-                break;
-            };
-            let last = i + 1 == components.len();
-            if last && meta.is_dir() {
-                break;
-            }
-            if meta.file_type().is_symlink() && !last {
-                // Do not walk through a link the user controls.
-                break;
-            }
-            report.changed += give(&dir, user, &meta)?;
-        }
-        if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
-            continue;
-        }
-        for entry in walkdir::WalkDir::new(path).follow_links(false) {
-            let entry = entry.map_err(|e| ForUserError::Chown {
-                path: e.path().map_or_else(|| path.clone(), Path::to_path_buf),
-                user: user.name.clone(),
-                source: e.into(),
-            })?;
-            let meta = entry.metadata().map_err(|e| ForUserError::Chown {
-                path: entry.path().to_path_buf(),
-                user: user.name.clone(),
-                source: e.into(),
-            })?;
-            report.changed += give(entry.path(), user, &meta)?;
+        if fields[3].split(',').any(|m| m.trim() == user.name) && !out.contains(&gid) {
+            out.push(gid);
         }
     }
-    Ok(report)
+    out[1..].sort_unstable();
+    out
 }
 
-/// `lchown` to the user when owned by root; returns 1 when changed.
-fn give(path: &Path, user: &UserAccount, meta: &std::fs::Metadata) -> Result<usize, ForUserError> {
-    use std::os::unix::fs::MetadataExt;
-    if meta.uid() != 0 || (meta.uid() == user.uid && meta.gid() == user.gid) {
-        return Ok(0);
+/// Starts `cmd` as `user`: real, effective and saved uid and gid are the user's, and the
+/// supplementary groups are `groups` (see the module docs for how). The caller sets the
+/// program, arguments, environment, working directory and stdio on `cmd` first.
+#[cfg(target_os = "linux")]
+pub fn spawn_as(
+    user: &UserAccount,
+    groups: &[u32],
+    mut cmd: std::process::Command,
+) -> std::io::Result<std::process::Child> {
+    use rustix::fs::{Gid, Uid};
+    use rustix::thread::{set_thread_groups, set_thread_res_gid, set_thread_res_uid};
+    let (uid, gid) = (Uid::from_raw(user.uid), Gid::from_raw(user.gid));
+    let groups: Vec<Gid> = groups.iter().map(|g| Gid::from_raw(*g)).collect();
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                // Groups and gid first: once the uid is dropped they cannot be changed.
+                set_thread_groups(&groups)?;
+                set_thread_res_gid(gid, gid, gid)?;
+                set_thread_res_uid(uid, uid, uid)?;
+                cmd.spawn()
+            })
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the spawning thread panicked")))
+    })
+}
+
+/// Waits for a child started by [`spawn_as`] in its own process group, forwarding one
+/// SIGTERM to that group when `cancel` is set (the child then rolls back and exits on its
+/// own; a second signal to this process ends it at once, as everywhere).
+pub fn wait_forwarding(
+    child: &mut std::process::Child,
+    cancel: &envs::CancelToken,
+) -> std::io::Result<std::process::ExitStatus> {
+    let mut forwarded = false;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if cancel.is_cancelled() && !forwarded {
+            forwarded = true;
+            if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
+                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::TERM);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    rustix::fs::chownat(
-        rustix::fs::CWD,
-        path,
-        Some(rustix::fs::Uid::from_raw(user.uid)),
-        Some(rustix::fs::Gid::from_raw(user.gid)),
-        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-    )
-    .map_err(|e| ForUserError::Chown {
-        path: path.to_path_buf(),
-        user: user.name.clone(),
-        source: e.into(),
-    })?;
-    Ok(1)
+}
+
+/// `--for-user` needs per-thread credentials, which only Linux has.
+#[cfg(not(target_os = "linux"))]
+pub fn spawn_as(
+    _user: &UserAccount,
+    _groups: &[u32],
+    _cmd: std::process::Command,
+) -> std::io::Result<std::process::Child> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "--for-user is supported on Linux only",
+    ))
 }
 
 #[cfg(test)]
@@ -474,25 +486,57 @@ short:x:5
     }
 
     #[test]
-    fn hand_over_is_a_no_op_for_files_not_owned_by_root_and_outside_home() {
-        // Runs unprivileged or as root: files created by a non-root test are not root's, and
-        // as root we only check paths outside the home are reported and left alone.
-        let dir = tempfile::tempdir().unwrap();
-        let home = dir.path().join("home");
-        std::fs::create_dir_all(home.join("a/b")).unwrap();
+    fn groups_are_the_primary_one_and_memberships() {
+        let user = lookup("azureuser", PASSWD).unwrap();
+        let groups = "\
+root:x:0:
+adm:x:4:syslog,azureuser
+# comment
+docker:x:999:azureuser
+azureuser:x:1000:
+users:x:100:someone,azureuser2
+bad:x:nan:azureuser
+short:x
+";
+        assert_eq!(groups_in(&user, groups), vec![1000, 4, 999]);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn spawn_as_drops_every_id_in_the_child_only() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
         let user = UserAccount {
-            name: "someone".into(),
-            uid: rustix::process::geteuid().as_raw(),
-            gid: rustix::process::getegid().as_raw(),
-            home: home.clone(),
+            name: "nobody-ish".into(),
+            uid: 65534,
+            gid: 65534,
+            home: PathBuf::from("/"),
         };
-        let outside = dir.path().join("elsewhere");
-        let report = hand_over(
-            &user,
-            &[home.join("a/b"), outside.clone(), home.join("missing/x")],
-        )
-        .unwrap();
-        assert_eq!(report.changed, 0);
-        assert_eq!(report.outside_home, vec![outside]);
+        let mut cmd = std::process::Command::new("sh");
+        cmd.args([
+            "-c",
+            "id -u; id -g; id -G; cat /proc/self/status | grep -E '^(Uid|Gid):'",
+        ])
+        .stdout(std::process::Stdio::piped());
+        let child = spawn_as(&user, &[65534, 4242], cmd).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "65534", "{text}");
+        assert_eq!(lines[1], "65534", "{text}");
+        assert_eq!(lines[2], "65534 4242", "{text}");
+        // Real, effective, saved and filesystem ids are all the user's.
+        assert!(
+            lines[3].split_whitespace().skip(1).all(|v| v == "65534"),
+            "{text}"
+        );
+        assert!(
+            lines[4].split_whitespace().skip(1).all(|v| v == "65534"),
+            "{text}"
+        );
+        // This process (and this thread) is still root.
+        assert!(rustix::process::geteuid().is_root());
     }
 }

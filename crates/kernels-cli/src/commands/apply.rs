@@ -14,8 +14,11 @@
 //!   else the user's own — when they are not already.
 //!
 //! `--check` changes nothing and exits 4 when anything (plan, prune, protection) would
-//! change, 0 when the machine matches. `--for-user USER` (root only) runs the whole apply in
-//! USER's home and gives USER what it wrote there (see `kernels::for_user`).
+//! change, 0 when the machine matches. `--for-user USER` (root only) reads and checks the
+//! file as root, then runs the whole apply again *as USER* (uid, gid, groups, a clean
+//! environment; the file's text on stdin), so everything it writes in USER's home is USER's
+//! and made with USER's permissions; root itself only records `protect = true` entries in the
+//! administrator's policy afterwards (see `kernels::for_user`).
 //!
 //! Output: a table on stdout, one row per kernel (`create`, `install`, `register`, `update`,
 //! `unchanged`, `protect`, `prune`), or one JSON document with the plan, the outcome and
@@ -65,6 +68,10 @@ pub struct ApplyArgs {
     /// Run as root but install into USER's home, owned by USER (no `sudo -u USER -i` needed).
     #[arg(long, value_name = "USER")]
     pub for_user: Option<String>,
+    /// Internal (`--for-user`): read the file's text from stdin, as the file at this
+    /// (canonical) path.
+    #[arg(long, hide = true, value_name = "PATH")]
+    pub stdin_as: Option<PathBuf>,
 }
 
 /// Whose machine the run works on: the invoking user's, or USER's with `--for-user`.
@@ -77,17 +84,19 @@ struct Machine {
 /// Runs `kernels apply`.
 pub fn run(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<Code> {
     let started = Instant::now();
+    if args.for_user.is_some() && args.stdin_as.is_none() && kernelspec::running_as_root() {
+        return run_for_user(ctx, args);
+    }
     let target = target(ctx, args)?;
-    let file =
-        declarative::parse_file(&args.file, target.host.home.as_deref()).map_err(read_failure)?;
-    let identity = declarative::file_identity(&args.file)
-        .map_err(|e| Failure::usage(format!("resolving {}: {e}", args.file.display())))?;
+    let (file, identity) = read_file(args, target.host.home.as_deref())?;
     let requests = file.requests(&target.paths.system_kernel_dir(), &identity);
 
     // The lock comes before the machine is read, so the plan cannot go stale under another
     // run. Read-only modes take none.
     let changing = !args.dry_run && !args.check;
     let lock_cfg = LockConfig::from_host(&target.host);
+    // Run as the user for root's `--for-user`: root records the protection afterwards.
+    let delegated = args.stdin_as.is_some();
     let _lock = if changing {
         Some(render_plan::take_lock_at(ctx, &lock_cfg)?)
     } else {
@@ -163,15 +172,7 @@ pub fn run(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<Code> {
         let progress = render_plan::StepPrinter::new(&ctx.out);
         kernels::execute(&plan, &snapshot, &ctx.cancel, &progress)
     };
-    // Whatever happened, what this run left in the user's home belongs to the user.
-    let mut written = written_paths(&plan, &target, &lock_cfg);
-    let outcome = match result {
-        Ok(outcome) => outcome,
-        Err(err) => {
-            hand_over(ctx, &target, &written);
-            return Err(render_plan::execute_failure(err).into());
-        }
-    };
+    let outcome = result.map_err(render_plan::execute_failure)?;
 
     let mut failures: Vec<String> = Vec::new();
     let mut pruned: Vec<Value> = Vec::new();
@@ -199,24 +200,11 @@ pub fn run(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<Code> {
     }
     warn_refused_prunes(ctx, &prune);
 
-    if !protect.is_empty() {
-        match write_protection(&target.host, &protect) {
-            Ok(path) => {
-                ctx.out.step(&format!(
-                    "• protected {} in {}",
-                    protect
-                        .iter()
-                        .map(|a| a.target.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    ctx.show_path(&path)
-                ));
-                written.push(path);
-            }
-            Err(f) => failures.push(f.one_line()),
+    if !protect.is_empty() && !delegated {
+        if let Err(f) = record_protection(ctx, &target.host, &protect) {
+            failures.push(f.one_line());
         }
     }
-    hand_over(ctx, &target, &written);
 
     // The plan ran; a prune or protection step that failed afterwards is reported in the
     // same single document (and on stderr), with exit 1.
@@ -260,17 +248,32 @@ fn plural(n: usize) -> &'static str {
 }
 
 fn target(ctx: &Ctx, args: &ApplyArgs) -> Result<Machine, Failure> {
-    let Some(name) = &args.for_user else {
-        return Ok(Machine {
-            host: ctx.host().clone(),
-            paths: ctx.paths().clone(),
-            user: None,
-        });
+    let this = || Machine {
+        host: ctx.host().clone(),
+        paths: ctx.paths().clone(),
+        user: None,
     };
-    for_user::require_root().map_err(|e| {
-        Failure::usage(e.to_string())
-            .hint("run it as root (a setup script), or leave --for-user out to apply for yourself")
-    })?;
+    let Some(name) = &args.for_user else {
+        return Ok(this());
+    };
+    // Here only as USER, started by root's `--for-user` (or a user naming themselves).
+    let user = find_user(ctx, name)?;
+    let me = for_user::effective_uid();
+    if me != user.uid && !kernelspec::running_as_root() {
+        return Err(
+            Failure::usage(ForUserError::NotRoot { uid: me }.to_string()).hint(
+                "run it as root (a setup script), or leave --for-user out to apply for yourself",
+            ),
+        );
+    }
+    Ok(Machine {
+        user: Some(user),
+        ..this()
+    })
+}
+
+/// Resolves `--for-user USER` and checks the home exists (usage errors otherwise).
+fn find_user(ctx: &Ctx, name: &str) -> Result<UserAccount, Failure> {
     let user = for_user::find_user(name, ctx.host(), &ctx.cancel).map_err(|e| match e {
         ForUserError::NoSuchUser { .. } | ForUserError::NoHome { .. } => {
             Failure::usage(e.to_string())
@@ -285,20 +288,107 @@ fn target(ctx: &Ctx, args: &ApplyArgs) -> Result<Machine, Failure> {
         ))
         .hint("create it first (for example `useradd --create-home` or `mkhomedir_helper USER`)"));
     }
+    Ok(user)
+}
+
+/// The file and its identity: from `args.file`, or (as USER under `--for-user`) its text from
+/// stdin as the file at `--stdin-as`.
+fn read_file(args: &ApplyArgs, home: Option<&Path>) -> Result<(KernelsFile, PathBuf), Failure> {
+    let Some(shown) = &args.stdin_as else {
+        let file = declarative::parse_file(&args.file, home).map_err(read_failure)?;
+        let identity = declarative::file_identity(&args.file)
+            .map_err(|e| Failure::usage(format!("resolving {}: {e}", args.file.display())))?;
+        return Ok((file, identity));
+    };
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(std::io::stdin(), declarative::MAX_FILE_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(|e| Failure::failed(format!("reading {} from stdin: {e}", shown.display())))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Failure::usage(format!("{} is not UTF-8 text", shown.display())))?;
+    let file = declarative::parse_str(&text, shown, home)
+        .map_err(|e| read_failure(ReadError::Invalid(e)))?;
+    Ok((file, shown.clone()))
+}
+
+/// Root's `--for-user USER`: check the file as root, run the apply as USER (see the module
+/// docs), then record `protect = true` entries in the administrator's policy.
+fn run_for_user(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<Code> {
+    use std::os::unix::process::CommandExt;
+    let name = args.for_user.as_deref().unwrap_or_default();
+    let user = find_user(ctx, name)?;
     let host = for_user::host_for(&user, ctx.host());
-    let paths = JupyterPaths::new(&for_user::paths_input_for(&host));
+    // Read and check as root (the user may not be able to read it); the user gets the text.
+    let file = declarative::parse_file(&args.file, Some(&user.home)).map_err(read_failure)?;
+    let bytes = kernelspec::bounded::read_regular(&args.file, declarative::MAX_FILE_BYTES)
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    let identity = declarative::file_identity(&args.file)
+        .map_err(|e| Failure::usage(format!("resolving {}: {e}", args.file.display())))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::failed(format!("finding the kernels binary: {e}")))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(std::env::args_os().skip(1))
+        .arg("--stdin-as")
+        .arg(&identity)
+        .env_clear()
+        .envs(&host.vars)
+        .current_dir(&user.home)
+        .stdin(std::process::Stdio::piped())
+        .process_group(0);
     ctx.out.detail(&format!(
-        "applying for {} (uid {}, gid {}, home {})",
+        "applying as {} (uid {}, gid {}, home {})",
         user.name,
         user.uid,
         user.gid,
         user.home.display()
     ));
-    Ok(Machine {
-        host,
-        paths,
-        user: Some(user),
-    })
+    let mut child = for_user::spawn_as(&user, &for_user::groups_of(&user), cmd)
+        .map_err(|e| Failure::failed(format!("starting kernels as {}: {e}", user.name)))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A child that exits early (a usage error) closes the pipe; its exit code says why.
+        let _ = std::io::Write::write_all(&mut stdin, &bytes);
+    }
+    let status = for_user::wait_forwarding(&mut child, &ctx.cancel)
+        .map_err(|e| Failure::failed(format!("waiting for the run as {}: {e}", user.name)))?;
+    let code = match status.code() {
+        Some(0) => Code::Ok,
+        Some(2) => Code::Usage,
+        Some(3) => Code::Refused,
+        Some(4) => Code::Problems,
+        Some(5) => Code::Busy,
+        Some(130) => Code::Interrupted,
+        _ if ctx.cancel.is_cancelled() => Code::Interrupted,
+        _ => Code::Failed,
+    };
+    if code != Code::Ok || args.dry_run || args.check || !file.kernels.iter().any(|k| k.protect) {
+        return Ok(code);
+    }
+    let paths = JupyterPaths::new(&for_user::paths_input_for(&host));
+    let requests = file.requests(&paths.system_kernel_dir(), &identity);
+    let snapshot = Snapshot::take(&requests, host.clone(), paths);
+    let plan = kernels::plan(&requests, &snapshot).map_err(render_plan::plan_failure)?;
+    let protect = pending_protection(&file, &plan, &snapshot.policy);
+    if !protect.is_empty() {
+        record_protection(ctx, ctx.host(), &protect)?;
+    }
+    Ok(Code::Ok)
+}
+
+/// Records `protect = true` additions (see [`write_protection`]) and says so.
+fn record_protection(ctx: &Ctx, host: &envs::HostEnv, protect: &[Addition]) -> Result<(), Failure> {
+    let path = write_protection(host, protect)?;
+    ctx.out.step(&format!(
+        "• protected {} in {}",
+        protect
+            .iter()
+            .map(|a| a.target.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        ctx.show_path(&path)
+    ));
+    Ok(())
 }
 
 /// A file that cannot be read or is invalid: exit 2, every problem on its own line.
@@ -372,59 +462,6 @@ fn write_protection(host: &envs::HostEnv, additions: &[Addition]) -> Result<Path
     kernels::policy::write_additions(&file, &source, additions)
         .map_err(|e| Failure::failed(format!("recording protection: {}", boot::error_chain(&e))))?;
     Ok(file)
-}
-
-/// Everything this run may have written, for `--for-user`'s hand-over: changed kernelspecs
-/// and environments, the lock's directory and the installers' caches.
-fn written_paths(plan: &Plan, target: &Machine, lock: &LockConfig) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if target.user.is_none() {
-        return out;
-    }
-    let mut installers_ran = false;
-    for k in &plan.kernels {
-        if k.env_steps().next().is_some() {
-            installers_ran = true;
-            out.push(k.env.prefix.clone());
-        }
-        if k.write_step().is_some() {
-            out.push(k.kernel_dir.clone());
-        }
-    }
-    if let Some(dir) = lock.path.parent() {
-        out.push(dir.to_path_buf());
-    }
-    if installers_ran {
-        if let Some(home) = &target.host.home {
-            out.push(home.join(".cache/uv"));
-            out.push(home.join(".cache/pip"));
-        }
-    }
-    out
-}
-
-fn hand_over(ctx: &Ctx, target: &Machine, written: &[PathBuf]) {
-    let Some(user) = &target.user else {
-        return;
-    };
-    match for_user::hand_over(user, written) {
-        Ok(report) => {
-            ctx.out.detail(&format!(
-                "gave {} file{} to {}",
-                report.changed,
-                plural(report.changed),
-                user.name
-            ));
-            for p in &report.outside_home {
-                ctx.out.detail(&format!(
-                    "left {} as it is (outside {})",
-                    p.display(),
-                    user.home.display()
-                ));
-            }
-        }
-        Err(e) => ctx.out.warn(&boot::error_chain(&e)),
-    }
 }
 
 /// One row of the summary table.

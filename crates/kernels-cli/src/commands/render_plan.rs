@@ -58,7 +58,7 @@ fn finish_unfinished_run(ctx: &Ctx, state_dir: &std::path::Path) {
                 ctx.out.warn(&format!("rollback failed: {line}"));
             }
         }
-        Err(e) => ctx.out.warn(&super::list::error_text(&e)),
+        Err(e) => ctx.out.warn(&boot::error_chain(&e)),
     }
 }
 
