@@ -14,3 +14,4 @@ mod policy;
 mod prune;
 mod rebind;
 mod reliability;
+mod snapshots;
