@@ -22,4 +22,5 @@ mod prune;
 mod rebind;
 mod reliability;
 mod run;
+mod snapshots;
 mod version;

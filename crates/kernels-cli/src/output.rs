@@ -134,6 +134,9 @@ impl Out {
         let mut err = std::io::stderr().lock();
         let bad = paint(self.color_stderr, Style::Bad, "error:");
         let _ = writeln!(err, "{bad} {}", report.headline);
+        for line in &report.headline_detail {
+            let _ = writeln!(err, "  {}", line.trim_start());
+        }
         for cause in &report.causes {
             let _ = writeln!(
                 err,

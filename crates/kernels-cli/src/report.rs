@@ -30,6 +30,8 @@ const MESSAGE_LINES: usize = 3;
 pub struct Report {
     /// What failed, for whom: the outermost message.
     pub headline: String,
+    /// Further lines of the outermost message (e.g. one line per problem in a file).
+    pub headline_detail: Vec<String>,
     /// Why, outermost first.
     pub causes: Vec<Cause>,
     /// What the run did about it (rollback), shown after the causes.
@@ -94,11 +96,7 @@ impl Report {
             messages.push(text);
             if messages.len() == 1 {
                 report.headline = first;
-                report.causes.extend(detail.into_iter().map(|d| Cause {
-                    text: d,
-                    detail: Vec::new(),
-                    run: None,
-                }));
+                report.headline_detail = detail;
             } else {
                 report.causes.push(Cause {
                     text: first,
@@ -130,6 +128,7 @@ impl Report {
     /// The error on one line (for JSON documents and lists of failures).
     pub fn one_line(&self) -> String {
         std::iter::once(self.headline.as_str())
+            .chain(self.headline_detail.iter().map(|l| l.trim()))
             .chain(self.causes.iter().map(|c| c.text.as_str()))
             .collect::<Vec<_>>()
             .join(": ")

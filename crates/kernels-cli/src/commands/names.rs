@@ -9,7 +9,7 @@ use crate::exit::Failure;
 pub fn parse_name(raw: &str) -> Result<KernelName, Failure> {
     KernelName::parse(raw).map_err(|e| {
         Failure::usage(format!(
-            "invalid kernel name {:?}: {}",
+            "invalid kernel name `{}`: {}",
             printable(raw),
             e.what
         ))
@@ -25,12 +25,12 @@ pub fn unknown_kernel(name: &str, discovery: &Discovery) -> Failure {
     } else {
         format!("did you mean {}?", quoted_list(&close))
     };
-    Failure::failed(format!("no kernel named {:?}", printable(name))).hint(hint)
+    Failure::failed(format!("no kernel named `{}`", printable(name))).hint(hint)
 }
 
-/// `'a', 'b' or 'c'`.
+/// `` `a`, `b` or `c` `` (names are quoted with backticks everywhere).
 pub fn quoted_list(names: &[&str]) -> String {
-    let quoted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
     match quoted.len() {
         0 => String::new(),
         1 => quoted[0].clone(),
@@ -74,7 +74,7 @@ mod tests {
 
     #[test]
     fn quoted_lists_read_naturally() {
-        assert_eq!(quoted_list(&["a"]), "'a'");
-        assert_eq!(quoted_list(&["a", "b", "c"]), "'a', 'b' or 'c'");
+        assert_eq!(quoted_list(&["a"]), "`a`");
+        assert_eq!(quoted_list(&["a", "b", "c"]), "`a`, `b` or `c`");
     }
 }
