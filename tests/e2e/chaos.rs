@@ -175,3 +175,34 @@ fn chaos_kill_9_during_add_then_the_next_command_leaves_before_or_complete() {
     );
     assert!(in_between.is_empty(), "{}", in_between.join("\n---\n"));
 }
+
+#[test]
+fn chaos_doctor_reports_a_journal_left_behind() {
+    let sb = super::policy::isolated();
+    let state = sb.home().join(".local/state/kernels");
+    std::fs::create_dir_all(&state).expect("state");
+    let journal = state.join("journal.json");
+    // A dead run's journal (nothing left to undo): a warning, and the next command that
+    // takes the lock finishes it and says so.
+    std::fs::write(
+        &journal,
+        r#"{"version": 1, "pid": 999999999, "entries": []}"#,
+    )
+    .expect("journal");
+    let doc = sb.kernels(&["doctor", "--json"]).json();
+    let text = doc["machine"].to_string();
+    assert!(text.contains("stopped before it finished"), "{doc}");
+    let next = sb.kernels(&["prune", "--yes"]);
+    assert!(next.stderr.contains("rolled it back"), "{}", next.stderr);
+    assert!(!journal.exists());
+    // One that cannot be read is a problem (exit 4), and is left for a human.
+    std::fs::write(&journal, "not json").expect("journal");
+    let out = sb.kernels(&["doctor"]);
+    assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("cannot be rolled back"),
+        "{}",
+        out.stdout
+    );
+    assert!(journal.exists());
+}

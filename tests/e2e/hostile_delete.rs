@@ -102,6 +102,12 @@ fn hostile_with_env_refuses_a_prefix_with_a_protected_env_inside() {
     assert!(inside.join("conda-meta/history").is_file());
     // The same env without anything inside goes (the check is not a blanket refusal).
     std::fs::remove_dir_all(bs.join("envs")).expect("rm envs");
+    let dry = sb.kernels(&["remove", "bs", "--with-env", "--dry-run", "--json"]);
+    let doc = dry.ok().json();
+    let steps = doc["steps"].as_array().expect("steps");
+    assert_eq!(steps[0]["step"], "remove_kernel", "{doc}");
+    assert_eq!(steps[1]["step"], "delete_env", "{doc}");
+    assert_eq!(steps[1]["target"], p, "{doc}");
     sb.kernels(&["remove", "bs", "--with-env", "--yes"]).ok();
     assert!(!bs.exists());
 }

@@ -63,6 +63,7 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<Code> {
     }
     let policy = super::policy::load(ctx);
     let mut report = doctor::check(&machine, &policy, &selected);
+    report.machine.extend(journal_check(ctx));
     if args.boot {
         let n = report.kernels.len();
         ctx.out.step(&format!(
@@ -91,6 +92,39 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<Code> {
     } else {
         Code::Problems
     })
+}
+
+/// A journal a run left behind: a run in progress, one the next mutating command rolls back
+/// (a warning), or one that cannot be finished (a problem).
+fn journal_check(ctx: &Ctx) -> Option<Check> {
+    let lock = kernels::LockConfig::from_host(ctx.host()).path;
+    let state_dir = lock.parent()?;
+    match kernels::unfinished(state_dir) {
+        Ok(None) => None,
+        Ok(Some(pid)) if std::path::Path::new(&format!("/proc/{pid}")).exists() => {
+            Some(Check::new(
+                "journal",
+                Status::Info,
+                format!("a kernels run (pid {pid}) is in progress"),
+            ))
+        }
+        Ok(Some(pid)) => Some(Check::new(
+            "journal",
+            Status::Warning,
+            format!(
+                "a kernels run (pid {pid}) stopped before it finished; the next command that \
+                 changes something rolls it back"
+            ),
+        )),
+        Err(e) => Some(Check::new(
+            "journal",
+            Status::Problem,
+            format!(
+                "{}; delete it once you have checked what it names",
+                super::list::error_text(&e)
+            ),
+        )),
+    }
 }
 
 fn mark(ctx: &Ctx, status: Status) -> String {

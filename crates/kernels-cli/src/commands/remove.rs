@@ -229,9 +229,18 @@ fn report(ctx: &Ctx, targets: &[&FoundKernel], envs: &EnvDecisions, dry_run: boo
             .iter()
             .map(|(p, why)| json!({"prefix": json_path(p), "reason": why}))
             .collect();
+        // The same changes as ordered steps: kernelspecs first, then environments.
+        let steps: Vec<_> = targets
+            .iter()
+            .map(|k| json!({"step": "remove_kernel", "target": json_path(&k.resource_dir)}))
+            .chain(envs.delete.iter().map(|d| {
+                json!({"step": "delete_env", "target": json_path(&d.prefix), "backend": d.backend})
+            }))
+            .collect();
         ctx.out.json_doc(&json!({
             "ok": true,
             "dry_run": dry_run,
+            "steps": steps,
             "removed": removed,
             "envs_removed": envs_removed,
             "envs_kept": envs_kept,
