@@ -63,6 +63,8 @@ impl Machine {
         let host = HostEnv::from_vars([
             ("HOME", home.display().to_string()),
             ("PATH", "/usr/bin:/bin".to_owned()),
+            // No usual conda root (/anaconda, /opt/conda, ...): the machine's is not ours.
+            ("KERNELS_CONDA_ROOTS", String::new()),
             ("KERNELS_PYTHON", "/usr/bin/python3".to_owned()),
             ("KERNELS_UV", uv.display().to_string()),
             (
