@@ -121,7 +121,7 @@ fn journal_check(ctx: &Ctx) -> Option<Check> {
             Status::Problem,
             format!(
                 "{}; delete it once you have checked what it names",
-                super::list::error_text(&e)
+                boot::error_chain(&e)
             ),
         )),
     }
