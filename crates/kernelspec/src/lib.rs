@@ -29,6 +29,7 @@ mod platform;
 mod probe;
 mod pyjson;
 mod spec;
+mod suggest;
 pub mod vars;
 
 pub use discover::{discover, DirAction, DirProblem, Discovery, FoundKernel};
@@ -47,3 +48,4 @@ pub use pyjson::to_python_json;
 pub use spec::{
     InterruptMode, KernelSpec, RawFields, SpecError, SpecProblem, SpecWarning, MAX_SPEC_BYTES,
 };
+pub use suggest::closest;
