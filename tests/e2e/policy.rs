@@ -282,7 +282,7 @@ fn protect_unknown_names_fail_with_the_closest_and_bad_names_are_usage_errors() 
     let out = sb.kernels(&["protect", "torch-gup"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
-        out.stderr.contains("did you mean 'torch-gpu'"),
+        out.stderr.contains("did you mean `torch-gpu`"),
         "{}",
         out.stderr
     );

@@ -253,20 +253,6 @@ fn read_spec(path: &Path, len: u64) -> Result<KernelSpec, SpecError> {
     })
 }
 
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 impl Discovery {
     /// The winning kernel named `name`, compared case-insensitively (as Jupyter's lookup does).
     pub fn get(&self, name: &str) -> Option<&FoundKernel> {
@@ -274,23 +260,10 @@ impl Discovery {
         self.kernels.iter().find(|k| k.name == wanted)
     }
 
-    /// Up to `n` kernel names that look like `name` (for "did you mean" hints): small edit
-    /// distance, or one containing the other; closest first, then alphabetical.
+    /// Up to `n` kernel names that look like `name` (for "did you mean" hints; see
+    /// [`crate::closest`]).
     pub fn closest_names(&self, name: &str, n: usize) -> Vec<&str> {
-        let wanted = name.to_lowercase();
-        let limit = (wanted.chars().count() / 3).max(2);
-        let mut scored: Vec<(usize, &str)> = self
-            .kernels
-            .iter()
-            .filter_map(|k| {
-                let d = levenshtein(&wanted, &k.name);
-                let related = !wanted.is_empty()
-                    && (k.name.contains(wanted.as_str()) || wanted.contains(k.name.as_str()));
-                (d <= limit || related).then_some((d, k.name.as_str()))
-            })
-            .collect();
-        scored.sort();
-        scored.into_iter().take(n).map(|(_, s)| s).collect()
+        crate::suggest::closest(name, self.kernels.iter().map(|k| k.name.as_str()), n)
     }
 
     /// The kernels whose spec loaded, in discovery order (what `jupyter kernelspec list --json`

@@ -31,6 +31,7 @@ mod probe;
 mod pyjson;
 pub mod server;
 mod spec;
+mod suggest;
 pub mod vars;
 
 pub use discover::{discover, DirAction, DirProblem, Discovery, FoundKernel};
@@ -49,3 +50,4 @@ pub use pyjson::to_python_json;
 pub use spec::{
     InterruptMode, KernelSpec, RawFields, SpecError, SpecProblem, SpecWarning, MAX_SPEC_BYTES,
 };
+pub use suggest::closest;

@@ -219,44 +219,12 @@ pub fn write_additions(
     Ok(changed)
 }
 
-/// Up to three of `candidates` closest to `input` (edit distance, case-insensitive), best
-/// first; only reasonably close ones.
+/// Up to three of `candidates` closest to `input` (see [`kernelspec::closest`]), best first.
 pub fn closest_names(input: &str, candidates: &[String]) -> Vec<String> {
-    let lower = input.to_lowercase();
-    let limit = (lower.chars().count() / 3).max(2);
-    let mut scored: Vec<(usize, &String)> = candidates
-        .iter()
-        .map(|c| {
-            let cl = c.to_lowercase();
-            let substring =
-                (lower.len() >= 3 && cl.contains(&lower)) || (cl.len() >= 3 && lower.contains(&cl));
-            let d = if substring {
-                1
-            } else {
-                edit_distance(&lower, &cl)
-            };
-            (d, c)
-        })
-        .filter(|(d, _)| *d <= limit)
-        .collect();
-    scored.sort();
-    scored.dedup_by(|a, b| a.1 == b.1);
-    scored.into_iter().take(3).map(|(_, c)| c.clone()).collect()
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
+    kernelspec::closest(input, candidates.iter().map(String::as_str), 3)
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
 }
 
 #[cfg(test)]
