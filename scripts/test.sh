@@ -22,6 +22,8 @@ if ! "$venv/bin/python" -c 'import jupyter_client, ipykernel, jupyter_server' >/
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
         jupyter_client ipykernel jupyter_server uv
 fi
+# The venv's physical path: Python reports its sys.prefix resolved, and tests compare paths.
+venv=$(cd "$venv" && pwd -P)
 export KERNELS_TEST_PYTHON="$venv/bin/python"
 export PATH="$venv/bin:$PATH"
 
