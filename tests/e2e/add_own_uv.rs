@@ -29,10 +29,10 @@ fn sandbox() -> Option<(Sandbox, PathBuf)> {
         .status()
         .is_ok_and(|s| s.success());
     if !has_pip {
-        eprintln!(
-            "skipped: the base interpreter {} has no pip",
+        crate::common::skip(&format!(
+            "the base interpreter {} has no pip",
             base.display()
-        );
+        ));
         return None;
     }
     let mut sb = Sandbox::new();

@@ -216,7 +216,7 @@ fn a_protected_read_only_venv_is_cloned_and_left_byte_for_byte_unchanged() {
 fn a_read_only_conda_env_is_cloned_with_conda_create_clone() {
     require_python!();
     let Some(conda) = real_conda() else {
-        eprintln!("skipped: no real conda (set KERNELS_TEST_CONDA)");
+        crate::common::skip("no real conda (set KERNELS_TEST_CONDA)");
         return;
     };
     let sb = conda_sandbox(&conda);

@@ -130,7 +130,7 @@ fn venv_export_round_trips_through_requirements_and_kernels_toml() {
 fn conda_export_round_trips_through_environment_yml() {
     require_python!();
     let Some(conda) = real_conda() else {
-        eprintln!("skipped: no real conda (set KERNELS_TEST_CONDA)");
+        crate::common::skip("no real conda (set KERNELS_TEST_CONDA)");
         return;
     };
     let sb = conda_sandbox(&conda);

@@ -320,7 +320,7 @@ fn have(tool: &str) -> bool {
 /// A second user, when this runs as root with useradd; `None` (the test skips) otherwise.
 fn second_user(sb: &Sandbox, tag: &str) -> Option<User> {
     if !kernelspec::running_as_root() || !have("useradd") || !have("userdel") {
-        eprintln!("skipped: needs root and useradd/userdel to create a throwaway user");
+        crate::common::skip("needs root and useradd/userdel to create a throwaway user");
         return None;
     }
     use std::os::unix::fs::PermissionsExt;
@@ -497,7 +497,7 @@ fn hostile_root_never_deletes_on_a_marker_a_user_owns() {
 #[test]
 fn hostile_another_users_run_waits_on_the_prefix_lock_and_touches_nothing() {
     let Some(mut sb) = with_tools() else {
-        eprintln!("skipped: KERNELS_TEST_PYTHON is not set");
+        crate::common::skip("KERNELS_TEST_PYTHON is not set");
         return;
     };
     let Some(user) = second_user(&sb, "l") else {

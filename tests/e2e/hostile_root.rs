@@ -88,7 +88,7 @@ fn hostile_fifo_kernel_json_never_hangs_list_or_add() {
     let list = kernels_bounded(&sb, &["list", "--json"]);
     assert!(list.code == 0 || list.code == 4, "{}", list.stderr);
     let Some(python) = test_python() else {
-        eprintln!("skipped the add half: KERNELS_TEST_PYTHON is not set");
+        crate::common::skip("KERNELS_TEST_PYTHON is not set");
         return;
     };
     let env = python.parent().and_then(Path::parent).unwrap();
@@ -160,7 +160,7 @@ fn hostile_the_policy_variable_cannot_drop_the_admin_rules() {
 #[test]
 fn hostile_imitated_protected_display_names_are_refused() {
     let Some(python) = test_python() else {
-        eprintln!("skipped: KERNELS_TEST_PYTHON is not set");
+        crate::common::skip("KERNELS_TEST_PYTHON is not set");
         return;
     };
     let env = python.parent().and_then(Path::parent).unwrap();
@@ -277,7 +277,7 @@ struct User {
 impl User {
     fn create(tag: &str) -> Option<User> {
         if !kernelspec::running_as_root() || !have("useradd") || !have("userdel") {
-            eprintln!("skipped: needs root and useradd/userdel to create a throwaway user");
+            crate::common::skip("needs root and useradd/userdel to create a throwaway user");
             return None;
         }
         let name = format!("kh{tag}{}", std::process::id() % 100_000);
@@ -374,7 +374,7 @@ fn hostile_for_user_symlinks_never_lead_root_outside_the_home() {
         return;
     };
     let Some(python) = test_python() else {
-        eprintln!("skipped: KERNELS_TEST_PYTHON is not set");
+        crate::common::skip("KERNELS_TEST_PYTHON is not set");
         return;
     };
     let existing = python.parent().and_then(Path::parent).unwrap();
@@ -457,7 +457,7 @@ fn hostile_for_user_leaves_only_the_users_files_and_the_user_can_install() {
         return;
     };
     if test_python().is_none() || !have("runuser") {
-        eprintln!("skipped: needs KERNELS_TEST_PYTHON and runuser");
+        crate::common::skip("needs KERNELS_TEST_PYTHON and runuser");
         return;
     }
     let (sb, _etc) = root_sandbox();
@@ -506,7 +506,7 @@ fn hostile_for_user_sigterm_is_passed_on_and_stops_the_run() {
         return;
     };
     if test_python().is_none() {
-        eprintln!("skipped: KERNELS_TEST_PYTHON is not set");
+        crate::common::skip("KERNELS_TEST_PYTHON is not set");
         return;
     }
     let (sb, _etc) = root_sandbox();

@@ -106,7 +106,9 @@ fn listed(doc: &serde_json::Value) -> BTreeSet<String> {
 fn list_and_doctor_see_what_the_running_jupyter_server_sees() {
     let python = require_python!();
     let Some(site) = jupyter_server_site(&python) else {
-        eprintln!("skipped: jupyter_server is not installed for KERNELS_TEST_PYTHON (scripts/test.sh installs it)");
+        crate::common::skip(
+            "jupyter_server is not installed for KERNELS_TEST_PYTHON (scripts/test.sh installs it)",
+        );
         return;
     };
     let sb = Sandbox::new();

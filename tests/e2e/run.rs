@@ -17,7 +17,7 @@ pub fn venv_kernel(name: &str) -> Option<(Sandbox, PathBuf)> {
     let bin = test_bin_dir()?;
     let base = base_python()?;
     if !bin.join("uv").exists() {
-        eprintln!("skipped: no uv next to KERNELS_TEST_PYTHON");
+        crate::common::skip("no uv next to KERNELS_TEST_PYTHON");
         return None;
     }
     let mut sb = Sandbox::new();
