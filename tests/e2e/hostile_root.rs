@@ -561,3 +561,71 @@ fn hostile_for_user_sigterm_is_passed_on_and_stops_the_run() {
     let foreign = user.foreign_in_home();
     assert!(foreign.is_empty(), "not the user's: {foreign:?}");
 }
+
+#[test]
+fn hostile_doctor_boot_stops_at_once_on_ctrl_c_and_leaves_no_kernel() {
+    let Some(python) = test_python() else {
+        eprintln!("skipped: KERNELS_TEST_PYTHON is not set");
+        return;
+    };
+    let mut sb = Sandbox::new();
+    let runtime = sb.root().join("runtime");
+    std::fs::create_dir_all(&runtime).unwrap();
+    // Connection files (and so the kernels' command lines) name this directory.
+    sb.set("TMPDIR", &runtime);
+    for i in 0..3 {
+        let spec = serde_json::json!({
+            "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": format!("Real {i}"),
+            "language": "python",
+        });
+        sb.write_spec(&sb.user_kernels(), &format!("real{i}"), &spec.to_string());
+    }
+    let mut child = sb
+        .command(kernels_bin())
+        .args(["doctor", "--boot", "--timeout", "120"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Ctrl-C once the three kernel processes are running.
+    let marker = runtime.to_string_lossy().into_owned();
+    let started = Instant::now();
+    while processes_naming(&marker).len() < 3 && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(processes_naming(&marker).len(), 3, "the kernels never ran");
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("doctor --boot did not stop on SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+    // No kernel process is left: none has the sandbox's runtime dir on its command line.
+    let left = processes_naming(&marker);
+    assert!(left.is_empty(), "kernels left running: {left:#?}");
+}
+
+/// Command lines of running processes that contain `marker` (zombies have none).
+fn processes_naming(marker: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if text.contains(marker) {
+            out.push(text);
+        }
+    }
+    out
+}
