@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The reliability suite, in one command: hostile kernel.json files, names that try to escape
 # the kernels dir, concurrent runs, interrupts at each step of `add`, a full disk and an
-# immutable kernels dir (tests/e2e/reliability.rs), then a fuzz smoke run of the parsers
-# (fuzz/run.sh). Prints how many cases were tried and passed, per group and in total; exits
+# immutable kernels dir (tests/e2e/reliability.rs), the "hostile user" group (every test named
+# `hostile_*`, in whichever files hold them: symlinks planted for root's --for-user run, the
+# admin policy switched off or imitated, FIFOs and devices as inputs, option injection, ...),
+# then a fuzz smoke run of the parsers (fuzz/run.sh). Prints how many cases were tried and passed, per group and in total; exits
 # non-zero when any case failed.
 #
 #   scripts/reliability.sh            # FUZZ_SECONDS=10 (total, split across the targets)
@@ -37,6 +39,20 @@ if [ $tests_status -ne 0 ] && ! grep -q '^reliability ' "$log"; then
 fi
 grep -E '^reliability: .*skipped' "$log" || true
 
+# The hostile-user group: one case per test, selected by name (a test file added later joins
+# the group by naming its tests hostile_*).
+hostile_log=$(mktemp)
+trap 'rm -f "$log" "$hostile_log"' EXIT
+echo "==> hostile_* tests" >&2
+cargo test --release --test tests -- hostile_ --test-threads=1 >"$hostile_log" 2>&1
+hostile_status=$?
+hostile_tried=$(grep -cE '^test .*::hostile_[A-Za-z0-9_]* \.\.\. (ok|FAILED)$' "$hostile_log")
+hostile_passed=$(grep -cE '^test .*::hostile_[A-Za-z0-9_]* \.\.\. ok$' "$hostile_log")
+grep -E '^test .*::hostile_.* FAILED$' "$hostile_log" >&2 || true
+if [ $hostile_status -ne 0 ] && [ "$hostile_tried" -eq "$hostile_passed" ]; then
+    tail -40 "$hostile_log" >&2
+fi
+
 fuzz_seconds="${FUZZ_SECONDS:-10}"
 per_target=$(awk -v s="$fuzz_seconds" 'BEGIN { printf "%.2f", s / 4 }')
 echo "==> fuzz/run.sh $per_target (each of 4 targets)" >&2
@@ -53,6 +69,9 @@ while read -r group n p; do
     tried=$((tried + n))
     passed=$((passed + p))
 done < <(sed -nE 's/^reliability ([a-z-]+): ([0-9]+) cases tried, ([0-9]+) passed$/\1 \2 \3/p' "$log")
+printf '  %-12s %5d cases tried, %5d passed\n' "hostile user" "$hostile_tried" "$hostile_passed"
+tried=$((tried + hostile_tried))
+passed=$((passed + hostile_passed))
 fuzz_tried=$(echo "$fuzz_out" | grep -cE '^fuzz [a-z]+: ')
 fuzz_passed=$(echo "$fuzz_out" | grep -cE '^fuzz [a-z]+: .* 0 failures')
 inputs=$(echo "$fuzz_out" | sed -nE 's/^fuzz [a-z]+: ([0-9]+) inputs.*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
@@ -60,6 +79,6 @@ printf '  %-12s %5d targets tried, %3d passed (%d inputs in %s s)\n' fuzz "$fuzz
 tried=$((tried + fuzz_tried))
 passed=$((passed + fuzz_passed))
 printf '  %-12s %5d cases tried, %5d passed\n' total "$tried" "$passed"
-if [ $tests_status -ne 0 ] || [ $fuzz_status -ne 0 ] || [ "$tried" -ne "$passed" ] || [ "$tried" -eq 0 ]; then
+if [ $tests_status -ne 0 ] || [ $hostile_status -ne 0 ] || [ $fuzz_status -ne 0 ] || [ "$tried" -ne "$passed" ] || [ "$tried" -eq 0 ]; then
     exit 1
 fi

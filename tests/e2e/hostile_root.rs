@@ -373,11 +373,10 @@ fn hostile_for_user_symlinks_never_lead_root_outside_the_home() {
     let Some(user) = User::create("s") else {
         return;
     };
-    let Some(python) = test_python() else {
+    if test_python().is_none() {
         crate::common::skip("KERNELS_TEST_PYTHON is not set");
         return;
-    };
-    let existing = python.parent().and_then(Path::parent).unwrap();
+    }
     let (sb, etc) = root_sandbox();
     let policy = etc.join("kernels/policy.json");
     std::fs::write(&policy, "{\"kernels\": []}\n").unwrap();
@@ -387,16 +386,8 @@ fn hostile_for_user_symlinks_never_lead_root_outside_the_home() {
     std::fs::set_permissions(&shadow, std::fs::Permissions::from_mode(0o640)).unwrap();
     let attack = etc.join("attack");
     std::fs::create_dir_all(&attack).unwrap();
-    // Registering an existing environment: only the kernelspec and the lock are written.
     let file = sb.root().join("kernels.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "[[kernel]]\nname = \"mine\"\nexisting = \"{}\"\n",
-            existing.display()
-        ),
-    )
-    .unwrap();
+    std::fs::write(&file, "[[kernel]]\nname = \"mine\"\nbackend = \"venv\"\n").unwrap();
     let f = file.to_str().unwrap();
     let link = |target: &Path, at: &Path| {
         std::fs::create_dir_all(at.parent().unwrap()).unwrap();
@@ -413,17 +404,38 @@ fn hostile_for_user_symlinks_never_lead_root_outside_the_home() {
     };
     let kernels_dir = user.home.join(".local/share/jupyter/kernels");
     let state_dir = user.home.join(".local/state/kernels");
-    let cases: [(&str, &Path, &Path); 3] = [
-        ("kernels dir -> etc/attack", &attack, &kernels_dir),
-        ("lock -> etc/shadow", &shadow, &state_dir.join("lock")),
-        ("state dir -> etc/kernels", &etc.join("kernels"), &state_dir),
+    let cases: [(&str, &Path, &Path, &str); 3] = [
+        (
+            "kernels dir -> etc/attack",
+            &attack,
+            &kernels_dir,
+            "ermission denied",
+        ),
+        (
+            "lock -> etc/shadow",
+            &shadow,
+            &state_dir.join("lock"),
+            "lock",
+        ),
+        (
+            "state dir -> etc/kernels",
+            &etc.join("kernels"),
+            &state_dir,
+            "lock",
+        ),
     ];
-    for (what, target, at) in cases {
+    for (what, target, at, why) in cases {
         let _ = std::fs::remove_dir_all(user.home.join(".local"));
         link(target, at);
-        let out = kernels_bounded(&sb, &["apply", f, "--for-user", &user.name]);
-        assert_ne!(out.code, 0, "{what}: the apply wrote through the link");
-        assert_ne!(out.code, -1, "{what}: killed");
+        let out = run_bounded(
+            sb.command(kernels_bin())
+                .args(["apply", f, "--for-user", &user.name]),
+            Duration::from_secs(300),
+        );
+        assert_eq!(out.code, 1, "{what}: {}", out.stderr);
+        assert!(out.stderr.contains(why), "{what}: {}", out.stderr);
+        // The environment made before the kernelspec failed was rolled back.
+        assert!(!user.home.join(".local/share/kernels/envs/mine").exists());
         assert!(
             std::fs::read_dir(&attack).unwrap().next().is_none(),
             "{what}: wrote into the attack dir"
@@ -541,10 +553,79 @@ fn hostile_for_user_sigterm_is_passed_on_and_stops_the_run() {
     };
     // Interrupted (130) and rolled back, or finished before the signal arrived (0).
     let code = status.code().unwrap_or(-1);
+    eprintln!("apply --for-user after SIGTERM: exit {code}");
     assert!(code == 130 || code == 0, "exit {code}");
     if code == 130 {
         assert!(!env.exists(), "the half-made environment was left behind");
     }
     let foreign = user.foreign_in_home();
     assert!(foreign.is_empty(), "not the user's: {foreign:?}");
+}
+
+#[test]
+fn hostile_doctor_boot_stops_at_once_on_ctrl_c_and_leaves_no_kernel() {
+    let Some(python) = test_python() else {
+        crate::common::skip("KERNELS_TEST_PYTHON is not set");
+        return;
+    };
+    let mut sb = Sandbox::new();
+    let runtime = sb.root().join("runtime");
+    std::fs::create_dir_all(&runtime).unwrap();
+    // Connection files (and so the kernels' command lines) name this directory.
+    sb.set("TMPDIR", &runtime);
+    for i in 0..3 {
+        let spec = serde_json::json!({
+            "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": format!("Real {i}"),
+            "language": "python",
+        });
+        sb.write_spec(&sb.user_kernels(), &format!("real{i}"), &spec.to_string());
+    }
+    let mut child = sb
+        .command(kernels_bin())
+        .args(["doctor", "--boot", "--timeout", "120"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Ctrl-C once the three kernel processes are running.
+    let marker = runtime.to_string_lossy().into_owned();
+    let started = Instant::now();
+    while processes_naming(&marker).len() < 3 && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(processes_naming(&marker).len(), 3, "the kernels never ran");
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("doctor --boot did not stop on SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+    // No kernel process is left: none has the sandbox's runtime dir on its command line.
+    let left = processes_naming(&marker);
+    assert!(left.is_empty(), "kernels left running: {left:#?}");
+}
+
+/// Command lines of running processes that contain `marker` (zombies have none).
+fn processes_naming(marker: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if text.contains(marker) {
+            out.push(text);
+        }
+    }
+    out
 }

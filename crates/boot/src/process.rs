@@ -283,6 +283,14 @@ impl KernelProcess {
     }
 }
 
+impl Drop for KernelProcess {
+    /// A process dropped while still running (a boot abandoned mid-start, on Ctrl-C) is
+    /// killed with its whole group and reaped: no kernel is ever left behind.
+    fn drop(&mut self) {
+        self.kill_now();
+    }
+}
+
 /// Read `stream` line by line (lossy UTF-8) into `tail` on a thread.
 fn drain(stream: impl Read + Send + 'static, tail: Tail) -> JoinHandle<()> {
     std::thread::spawn(move || {

@@ -191,6 +191,7 @@ pub fn boot_many(specs: &[LaunchSpec], opts: &BootOptions) -> Vec<BootReport> {
         }
     };
     let opts = Arc::new(opts.clone());
+    let cancel = opts.cancel.clone();
     rt.block_on(async {
         let handles: Vec<_> = specs
             .iter()
@@ -201,31 +202,71 @@ pub fn boot_many(specs: &[LaunchSpec], opts: &BootOptions) -> Vec<BootReport> {
             })
             .collect();
         let mut reports = Vec::with_capacity(handles.len());
-        for (handle, spec) in handles.into_iter().zip(specs) {
-            reports.push(match handle.await {
-                Ok(report) => report,
-                Err(join) => {
-                    let now = Instant::now();
-                    BootReport {
-                        name: spec.name.clone(),
-                        outcome: BootOutcome::ClientFailed {
-                            message: format!("boot task failed: {join}"),
-                        },
-                        elapsed_to_reply: None,
-                        total: now - started_at,
-                        stderr_tail: Vec::new(),
-                        stdout_tail: Vec::new(),
-                        pid: None,
-                        started_at,
-                        finished_at: now,
-                        shutdown_error: None,
-                        invalid_messages: 0,
+        for (handle, spec) in handles.iter().zip(specs) {
+            let report = loop {
+                if handle.is_finished() {
+                    break None;
+                }
+                if cancel
+                    .as_ref()
+                    .is_some_and(|c| c.load(std::sync::atomic::Ordering::SeqCst))
+                {
+                    break Some("interrupted before it answered".to_string());
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            if let Some(message) = report {
+                // Stop every boot still running: aborting drops its kernel, which kills it.
+                for h in &handles {
+                    h.abort();
+                }
+                reports.push(client_failed(spec, started_at, message));
+                continue;
+            }
+            reports.push(client_failed(spec, started_at, String::new()));
+        }
+        for ((handle, spec), slot) in handles.into_iter().zip(specs).zip(reports.iter_mut()) {
+            match handle.await {
+                Ok(report) => *slot = report,
+                Err(join) if join.is_cancelled() => {
+                    if slot.outcome_message().is_empty() {
+                        *slot = client_failed(spec, started_at, "interrupted".into());
                     }
                 }
-            });
+                Err(join) => {
+                    *slot = client_failed(spec, started_at, format!("boot task failed: {join}"))
+                }
+            }
         }
         reports
     })
+}
+
+/// A report for a boot that did not finish (interrupted, or its task failed).
+fn client_failed(spec: &LaunchSpec, started_at: Instant, message: String) -> BootReport {
+    let now = Instant::now();
+    BootReport {
+        name: spec.name.clone(),
+        outcome: BootOutcome::ClientFailed { message },
+        elapsed_to_reply: None,
+        total: now - started_at,
+        stderr_tail: Vec::new(),
+        stdout_tail: Vec::new(),
+        pid: None,
+        started_at,
+        finished_at: now,
+        shutdown_error: None,
+        invalid_messages: 0,
+    }
+}
+
+impl BootReport {
+    fn outcome_message(&self) -> &str {
+        match &self.outcome {
+            BootOutcome::ClientFailed { message } => message,
+            _ => "",
+        }
+    }
 }
 
 /// The async body of [`boot`].

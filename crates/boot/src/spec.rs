@@ -38,7 +38,7 @@ pub struct LaunchSpec {
 }
 
 /// How to launch: timeout, environment and directories.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct BootOptions {
     /// How long to wait for the first `kernel_info_reply` (default 60 s).
     pub timeout: Duration,
@@ -52,6 +52,10 @@ pub struct BootOptions {
     pub prefix_for_placeholder: Option<PathBuf>,
     /// Working directory of the kernel; default: ours.
     pub cwd: Option<PathBuf>,
+    /// Set (by a SIGINT/SIGTERM handler) to stop at once: [`crate::boot_many`] then stops
+    /// waiting, kills every kernel it started (the whole process group) and reports the
+    /// unfinished ones as interrupted.
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl BootOptions {
@@ -77,6 +81,7 @@ impl Default for BootOptions {
             runtime_dir: None,
             prefix_for_placeholder: None,
             cwd: None,
+            cancel: None,
         }
     }
 }

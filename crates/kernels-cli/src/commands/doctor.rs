@@ -71,7 +71,19 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<Code> {
             if n == 1 { "" } else { "s, concurrently" },
             args.timeout
         ));
-        doctor::boot_kernels(&mut report, &machine, Duration::from_secs_f64(args.timeout));
+        doctor::boot_kernels(
+            &mut report,
+            &machine,
+            Duration::from_secs_f64(args.timeout),
+            &ctx.cancel,
+        );
+        if ctx.cancel.is_cancelled() {
+            return Err(Failure::new(
+                Code::Interrupted,
+                "interrupted: every kernel doctor --boot started has been stopped",
+            )
+            .into());
+        }
     }
     let problems = report.problems();
     if ctx.out.json {

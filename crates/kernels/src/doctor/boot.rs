@@ -60,7 +60,14 @@ pub fn launch_spec(kernel: &FoundKernel, spec: &KernelSpec) -> LaunchSpec {
 
 /// Boots every kernel of `report` whose spec loads and can be launched, all at once, each
 /// with `timeout` for its first reply, and adds a `boot` check and a [`BootResult`] to each.
-pub fn boot_kernels(report: &mut DoctorReport, machine: &Machine<'_>, timeout: Duration) {
+/// When `cancel` is set (Ctrl-C, SIGTERM) the wait ends at once and every kernel started is
+/// killed with its process group.
+pub fn boot_kernels(
+    report: &mut DoctorReport,
+    machine: &Machine<'_>,
+    timeout: Duration,
+    cancel: &envs::CancelToken,
+) {
     let mut specs = Vec::new();
     let mut index = Vec::new();
     for (i, kr) in report.kernels.iter().enumerate() {
@@ -84,6 +91,7 @@ pub fn boot_kernels(report: &mut DoctorReport, machine: &Machine<'_>, timeout: D
     }
     let mut opts = BootOptions::new(machine.host.vars.clone());
     opts.timeout = timeout;
+    opts.cancel = Some(cancel.flag());
     let reports = boot::boot_many(&specs, &opts);
     for (i, boot_report) in index.into_iter().zip(reports) {
         let (result, check) = summarize(&boot_report, timeout);
