@@ -23,8 +23,6 @@
 
 use std::path::{Path, PathBuf};
 
-use std::io::Write;
-
 use serde::{Deserialize, Serialize};
 
 /// The journal file's name, in the user's kernels state directory.
@@ -292,43 +290,21 @@ fn read_doc(path: &Path) -> Result<Option<JournalDoc>, RecoveryError> {
         .map_err(|e| err(format!("it does not parse ({e})")))
 }
 
-/// Writes the journal atomically and durably: a private temp file, fsync'd, renamed over the
-/// journal, and the directory fsync'd.
+/// Writes the journal atomically and durably (see [`crate::durable::write_private`]).
 fn write_doc(path: &Path, entries: &[JournalEntry]) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
     let doc = serde_json::json!({
         "version": 1,
         "pid": std::process::id(),
         "entries": entries,
     });
-    let tmp = dir.join(format!(".{JOURNAL_FILE}.{}.tmp", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    file.write_all(doc.to_string().as_bytes())?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&tmp, path)?;
-    sync_dir(dir);
-    Ok(())
+    crate::durable::write_private(path, doc.to_string().as_bytes())
 }
 
 fn remove_file_synced(path: Option<&Path>) {
     if let Some(p) = path {
         if std::fs::remove_file(p).is_ok() {
-            sync_dir(p.parent().unwrap_or(Path::new(".")));
+            crate::durable::sync_dir(p.parent().unwrap_or(Path::new(".")));
         }
-    }
-}
-
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
     }
 }
 

@@ -42,6 +42,7 @@ pub mod rebind;
 pub mod run;
 pub mod wrappers;
 
+mod durable;
 mod execute;
 mod journal;
 pub mod lock;

@@ -16,8 +16,8 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use envs::HostEnv;
@@ -233,38 +233,16 @@ fn read_records(path: &Path) -> Result<(Records, u32), NotOurs> {
     Ok((doc, meta.uid()))
 }
 
-/// Writes the records atomically (a new private file beside it, fsync'd, renamed over it).
-/// The state directory must be a real directory, not a symlink.
+/// Writes the records atomically and durably (see [`crate::durable::write_private`]); the
+/// state directory must be a real directory, not a symlink.
 fn write_records(path: &Path, doc: &Records) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    if !std::fs::symlink_metadata(dir)?.is_dir() {
-        return Err(std::io::Error::other(format!(
-            "{} is not a directory (a symlink?)",
-            dir.display()
-        )));
-    }
-    let text = serde_json::to_string_pretty(&Records {
+    let mut text = serde_json::to_string_pretty(&Records {
         version: 1,
         envs: doc.envs.clone(),
     })
     .map_err(std::io::Error::other)?;
-    let tmp = dir.join(format!(".{RECORDS_FILE}.{}.tmp", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    file.write_all(text.as_bytes())?;
-    file.write_all(b"\n")?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&tmp, path)?;
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    text.push('\n');
+    crate::durable::write_private(path, text.as_bytes())
 }
 
 #[cfg(test)]
