@@ -277,8 +277,11 @@ fn a_failing_install_removes_the_new_env_and_keeps_the_old_ones() {
     r.packages.pip = vec!["no-such-package".into()];
     let err = run(&m, &[r]).unwrap_err();
     assert!(matches!(err.cause, ExecFailure::Env(_)), "{err:?}");
+    // The error's own text is short; what the tool said is in the failed run it carries.
     let text = kernels_error_text(&*err);
-    assert!(text.contains("package no-such-package not found"), "{text}");
+    assert!(text.contains("no-such-package"), "{text}");
+    let said = tool_summary(&*err).join("\n");
+    assert!(said.contains("package no-such-package not found"), "{said}");
     assert!(!m.venv_home().join("new").exists());
     assert!(!m.kernels_dir().join("new").exists());
     assert!(!err.rollback.undone.is_empty());
@@ -369,6 +372,18 @@ fn user_variables_and_display_names_reach_the_spec() {
     let steps: Vec<&str> = out.executed.iter().map(|s| s.step).collect();
     assert_eq!(steps, ["write_kernel"]);
     assert!(m.calls().is_empty());
+}
+
+/// The summary of the first failed tool run in an error's chain.
+fn tool_summary(e: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut s = Some(e);
+    while let Some(c) = s {
+        if let Some(run) = envs::ToolRun::find(c) {
+            return run.summary();
+        }
+        s = c.source();
+    }
+    Vec::new()
 }
 
 fn kernels_error_text(e: &dyn std::error::Error) -> String {
