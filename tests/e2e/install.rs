@@ -119,7 +119,7 @@ fn unknown_kernels_and_unknown_environments_fail_clearly() {
     let out = sb.kernels(&["install", "bar", "six"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.stderr.contains("no kernel named"), "{}", out.stderr);
-    assert!(out.stderr.contains("did you mean 'bare'"), "{}", out.stderr);
+    assert!(out.stderr.contains("did you mean `bare`"), "{}", out.stderr);
     let out = sb.kernels(&["install", "bare", "six"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(

@@ -121,12 +121,12 @@ fn show_unknown_name_suggests_close_ones() {
     let out = sb.kernels(&["show", "python-dat"]);
     assert_eq!(out.code, 1);
     assert!(
-        out.stderr.contains("no kernel named \"python-dat\""),
+        out.stderr.contains("no kernel named `python-dat`"),
         "{}",
         out.stderr
     );
     assert!(
-        out.stderr.contains("did you mean 'python-data'"),
+        out.stderr.contains("did you mean `python-data`"),
         "{}",
         out.stderr
     );
@@ -186,7 +186,7 @@ fn remove_with_an_unknown_name_removes_nothing() {
     let out = sb.kernels(&["remove", "keep", "nope"]);
     assert_eq!(out.code, 1);
     assert!(
-        out.stderr.contains("no kernel named \"nope\""),
+        out.stderr.contains("no kernel named `nope`"),
         "{}",
         out.stderr
     );

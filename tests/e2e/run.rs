@@ -2,6 +2,7 @@
 //! ipykernel), and real child processes that print, sleep, get interrupted and exit.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -97,6 +98,9 @@ fn run_streams_output_and_the_command_gets_the_signal() {
     let mut child = sb
         .command(kernels_bin())
         .args(["run", "runsig", "--", "python", "-c", script])
+        // Its own process group, as a terminal's foreground job has: only the signal this
+        // test sends reaches it, never one meant for the test runner's group.
+        .process_group(0)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
