@@ -207,6 +207,14 @@ pub fn run(cmd: &mut Command) -> Run {
     }
 }
 
+/// Whether `tool` is on PATH (as the shell finds it).
+pub fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 /// The binary under test.
 pub fn kernels_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_kernels"))

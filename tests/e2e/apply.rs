@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::common::{kernels_bin, run, test_bin_dir, Sandbox};
+use crate::common::{have, kernels_bin, run, test_bin_dir, Sandbox};
 use crate::require_python;
 
 /// The repository's `docs/examples`.
@@ -459,13 +459,6 @@ impl Drop for UserGuard {
             .args(["-r", "-f", &self.0])
             .output();
     }
-}
-
-fn have(tool: &str) -> bool {
-    std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 #[test]

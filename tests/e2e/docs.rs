@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{kernels_bin, run, Run, Sandbox};
+use crate::common::{have, kernels_bin, run, Run, Sandbox};
 
 const REGENERATE: &str = "cargo run --release -- man --markdown > docs/reference/cli.md";
 
@@ -67,13 +67,6 @@ fn the_checked_in_cli_reference_matches_the_binary() {
             "{sub}"
         );
     }
-}
-
-fn have(tool: &str) -> bool {
-    std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
 use super::policy::{fake_venv, isolated, spec_for, tree};
-use crate::common::{kernels_bin, run, Run, Sandbox};
+use crate::common::{have, kernels_bin, run, Run, Sandbox};
 
 /// A kernel.json that says `kernels` made the environment at `env` (as a user could write).
 fn claiming_spec(python: &Path, env: &Path) -> String {
@@ -308,13 +308,6 @@ impl Drop for User {
             .args(["-f", &self.name])
             .output();
     }
-}
-
-fn have(tool: &str) -> bool {
-    std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 /// A second user, when this runs as root with useradd; `None` (the test skips) otherwise.

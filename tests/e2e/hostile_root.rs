@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{kernels_bin, test_python, Run, Sandbox};
+use crate::common::{have, kernels_bin, test_python, Run, Sandbox};
 
 /// Runs `cmd`, killing it and failing the test if it takes longer than `limit` (a hang).
 fn run_bounded(cmd: &mut Command, limit: Duration) -> Run {
@@ -317,13 +317,6 @@ impl Drop for User {
             .args(["-r", "-f", &self.name])
             .output();
     }
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 /// Paths under `root` (not following symlinks) whose metadata matches.
