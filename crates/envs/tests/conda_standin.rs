@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use envs::{
-    backend_for, locate, vars, BackendKind, BackendPreference, CancelToken, CondaCreate,
-    CondaDriver, CondaFailure, CreateEnv, EnvError, EnvKind, Environment, HostEnv, NoObserver,
-    NoProgress, PackageSet, ToolCommand,
+    backend_for, locate, vars, BackendChoice, BackendKind, CancelToken, CondaCreate, CondaDriver,
+    CondaFailure, CreateEnv, EnvError, EnvKind, Environment, HostEnv, NoObserver, NoProgress,
+    PackageSet, ToolCommand,
 };
 
 struct Sandbox {
@@ -88,7 +88,7 @@ fn sandbox(tool: Tool) -> Option<Sandbox> {
         );
     }
     let host = HostEnv::from_vars(host.vars);
-    let found = locate(&host, BackendPreference::Auto)
+    let found = locate(&host, BackendChoice::Auto)
         .conda
         .expect("KERNELS_CONDA is found");
     let driver = CondaDriver::new(found, &host)
@@ -181,7 +181,7 @@ fn create_list_install_remove(s: Sandbox) {
     );
 
     // Discovery sees it without running the tool.
-    let tools = locate(&s.host, BackendPreference::Auto);
+    let tools = locate(&s.host, BackendChoice::Auto);
     let found = envs::list_envs(&tools, &s.host, &[]);
     assert!(found
         .iter()
@@ -318,7 +318,7 @@ fn standin_interrupt_stops_a_slow_install() {
 both_tools!(backend_create_and_missing: standin_backend_create_and_missing, real_backend_create_and_missing);
 
 fn backend_create_and_missing(s: Sandbox) {
-    let mut tools = locate(&s.host, BackendPreference::Conda);
+    let mut tools = locate(&s.host, BackendChoice::Only(BackendKind::Conda));
     tools.uv = None;
     // The backend builds its own driver, so the stand-in's python link falls back to the
     // interpreter running it, which is fine here.

@@ -232,8 +232,13 @@ pub(crate) enum InstallAction {
         specs: Vec<String>,
         channels: Vec<String>,
     },
-    /// A pip or uv command.
-    Tool(ToolCommand),
+    /// `pip install` or `uv pip install` into the environment.
+    Pip {
+        /// The command.
+        cmd: ToolCommand,
+        /// Whether it is uv's (for the progress line and the error's action).
+        uv: bool,
+    },
 }
 
 /// Write the kernelspec.
@@ -1010,15 +1015,22 @@ fn install_step(
                 source: SpecForEnvError::NoPython { prefix },
             });
         }
-        let cmd = match f.env.kind {
+        let action = match f.env.kind {
             EnvKind::Venv => {
-                VenvDriver::new(t.tools.uv.clone(), host).install_command(&prefix, &pip)
+                let driver = VenvDriver::new(t.tools.uv.clone(), host);
+                InstallAction::Pip {
+                    cmd: driver.install_command(&prefix, &pip),
+                    uv: driver.uses_uv(),
+                }
             }
             // conda environments and plain prefixes use their own pip, which keeps conda's
             // view of the environment consistent with what users do by hand.
-            _ => envs::pip_install_command(&prefix, &pip, host),
+            _ => InstallAction::Pip {
+                cmd: envs::pip_install_command(&prefix, &pip, host),
+                uv: false,
+            },
         };
-        actions.push(InstallAction::Tool(cmd));
+        actions.push(action);
     }
     let commands = actions
         .iter()
@@ -1028,7 +1040,7 @@ fn install_step(
                 specs,
                 channels,
             } => CommandView::of(&driver.install_command(&prefix, specs, channels, false)),
-            InstallAction::Tool(cmd) => CommandView::of(cmd),
+            InstallAction::Pip { cmd, .. } => CommandView::of(cmd),
         })
         .collect();
     let mut pip_list = m.pkgs.pip.clone();
