@@ -62,7 +62,7 @@ fn sandbox(tool: Tool) -> Option<Sandbox> {
     fs::create_dir_all(root.join("conda-meta")).unwrap();
     fs::write(root.join("conda-meta/history"), "").unwrap();
     let exe = match tool {
-        Tool::Real => match std::env::var_os(vars::KERNELS_TEST_CONDA) {
+        Tool::Real => match std::env::var_os(support::KERNELS_TEST_CONDA) {
             Some(real) => PathBuf::from(real),
             None => {
                 support::skip("no real conda: set KERNELS_TEST_CONDA (scripts/test.sh does)");
@@ -91,8 +91,10 @@ fn sandbox(tool: Tool) -> Option<Sandbox> {
     let found = locate(&host, BackendChoice::Auto)
         .conda
         .expect("KERNELS_CONDA is found");
-    let driver = CondaDriver::new(found, &host)
-        .with_env(vars::KERNELS_STANDIN_PYTHON, python.display().to_string());
+    let driver = CondaDriver::new(found, &host).with_env(
+        support::KERNELS_STANDIN_PYTHON,
+        python.display().to_string(),
+    );
     Some(Sandbox {
         tool,
         _dir: dir,
@@ -298,7 +300,10 @@ fn standin_interrupt_stops_a_slow_install() {
     let Some(s) = sandbox(Tool::Standin) else {
         return;
     };
-    let driver = s.driver.clone().with_env(vars::KERNELS_STANDIN_SLEEP, "30");
+    let driver = s
+        .driver
+        .clone()
+        .with_env(support::KERNELS_STANDIN_SLEEP, "30");
     let cancel = CancelToken::new();
     let c2 = cancel.clone();
     let t = std::thread::spawn(move || {
