@@ -166,9 +166,10 @@ impl std::str::FromStr for BackendChoice {
     type Err = UnknownBackend;
 
     fn from_str(s: &str) -> Result<BackendChoice, UnknownBackend> {
-        BackendChoice::all()
-            .find(|c| c.name() == s)
-            .ok_or_else(|| UnknownBackend(s.to_owned()))
+        match s {
+            "auto" => Ok(BackendChoice::Auto),
+            _ => s.parse().map(BackendChoice::Only),
+        }
     }
 }
 
@@ -698,6 +699,25 @@ impl Backend for VenvBackend {
 mod tests {
     use super::*;
     use crate::locate::CondaTool;
+
+    #[test]
+    fn every_choice_parses_from_its_name_and_nothing_else_does() {
+        let names: Vec<&str> = BackendChoice::all().map(BackendChoice::name).collect();
+        assert_eq!(names, ["auto", "conda", "mamba", "micromamba", "venv"]);
+        for c in BackendChoice::all() {
+            assert_eq!(c.name().parse::<BackendChoice>(), Ok(c));
+            let json = serde_json::to_string(&c).unwrap();
+            assert_eq!(serde_json::from_str::<BackendChoice>(&json).unwrap(), c);
+        }
+        assert_eq!(
+            "Conda".parse::<BackendChoice>(),
+            Err(UnknownBackend("Conda".into()))
+        );
+        assert!("auto".parse::<BackendKind>().is_err());
+        assert!(BackendChoice::Only(BackendKind::Mamba).accepts(BackendKind::Mamba));
+        assert!(!BackendChoice::Only(BackendKind::Conda).accepts(BackendKind::Mamba));
+        assert!(BackendChoice::Auto.accepts(BackendKind::Venv));
+    }
 
     fn tools(flavor: Option<CondaFlavor>) -> Tools {
         Tools {

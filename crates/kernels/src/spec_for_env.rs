@@ -504,6 +504,29 @@ mod tests {
     use crate::snapshot::{InstalledPackage, RFacts};
     use envs::{Activation, EnvKind, Environment};
 
+    #[test]
+    fn backend_labels_keep_their_words() {
+        let labels = BackendKind::ALL
+            .map(|k| BackendLabel::created_by(k, false))
+            .into_iter()
+            .chain([BackendLabel::UV, BackendLabel::Existing]);
+        let words: Vec<&str> = labels.clone().map(BackendLabel::as_str).collect();
+        assert_eq!(
+            words,
+            ["conda", "mamba", "micromamba", "venv", "uv", "existing"]
+        );
+        for l in labels {
+            let json = serde_json::to_string(&l).unwrap();
+            assert_eq!(serde_json::from_str::<BackendLabel>(&json).unwrap(), l);
+        }
+        // uv is a venv's installer; a conda environment is never labelled uv.
+        assert_eq!(
+            BackendLabel::created_by(BackendKind::Conda, true).as_str(),
+            "conda"
+        );
+        assert!(serde_json::from_str::<BackendLabel>("\"pixi\"").is_err());
+    }
+
     fn facts(prefix: &str, ipk: Option<&str>, py: &str) -> EnvFacts {
         let env = Environment {
             name: None,
