@@ -21,7 +21,7 @@ exempt=(
     "crates/kernels-cli/src/commands/install.rs:run"
     # Split by the plan-steps change (journaled remove/prune/apply) in flight.
     "crates/kernels-cli/src/commands/apply.rs:run"
-    # Replaced by the serde model of kernels.toml.
+    # To be replaced by a serde model of kernels.toml (deny_unknown_fields + Spanned).
     "crates/kernels/src/declarative/parse.rs:kernel"
     # Not split yet: each is one sequence of checks or states read top to bottom.
     "crates/kernels/src/doctor/kernel.rs:launch_checks"

@@ -1,8 +1,11 @@
-//! The pure planner: requests + snapshot → [`Plan`].
+//! The planner: requests + snapshot → [`Plan`].
 //!
 //! [`plan`] decides, for every [`KernelRequest`], what has to happen and nothing else: it
-//! reads only the [`Snapshot`] (and the request's own input files, such as a requirements
-//! file), runs nothing, writes nothing. A plan lists per kernel a status
+//! runs nothing and writes nothing. It reads the [`Snapshot`], plus a few files the snapshot
+//! does not hold: the request's own input files (a requirements file), the resources an
+//! environment's kernel package ships (logos, copied beside kernel.json) and the canonical
+//! paths of a `--clone` source and target. [`Plan::check_policy`] reads the environments it
+//! would change once more (their frozen markers). A plan lists per kernel a status
 //! ([`KernelStatus::Create`], [`KernelStatus::Update`] or [`KernelStatus::Unchanged`]) and
 //! the steps, each with the exact commands and files, which is what `--dry-run` prints and
 //! what [`crate::execute()`] runs.
