@@ -23,8 +23,10 @@ use crate::process::{CancelToken, ProcessObserver, ToolCommand};
 use crate::vars::HostEnv;
 use crate::venv::{self, PipInstall, PythonChoice, VenvDriver, VenvInstaller};
 
-/// The kinds of backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+/// The one model of a backend: what the command line's `--backend`, kernels.toml's
+/// `backend`, the plan and the executor name. Adding a backend is one variant here (with its
+/// name and help in the two tables below) and one [`Backend`] impl in [`backend_for`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
     /// conda.
@@ -38,6 +40,14 @@ pub enum BackendKind {
 }
 
 impl BackendKind {
+    /// Every backend, in the order the help lists them.
+    pub const ALL: [BackendKind; 4] = [
+        BackendKind::Conda,
+        BackendKind::Mamba,
+        BackendKind::Micromamba,
+        BackendKind::Venv,
+    ];
+
     /// The backend that drives a conda-family flavour.
     pub fn from_flavor(f: CondaFlavor) -> BackendKind {
         match f {
@@ -46,18 +56,140 @@ impl BackendKind {
             CondaFlavor::Micromamba => BackendKind::Micromamba,
         }
     }
-}
 
-impl fmt::Display for BackendKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+    /// The conda-family flavour this backend drives (`None` for venv).
+    pub fn flavor(self) -> Option<CondaFlavor> {
+        match self {
+            BackendKind::Conda => Some(CondaFlavor::Conda),
+            BackendKind::Mamba => Some(CondaFlavor::Mamba),
+            BackendKind::Micromamba => Some(CondaFlavor::Micromamba),
+            BackendKind::Venv => None,
+        }
+    }
+
+    /// Whether this is a conda-family backend (its environments have `conda-meta`).
+    pub fn is_conda(self) -> bool {
+        self.flavor().is_some()
+    }
+
+    /// The name on the command line, in kernels.toml and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
             BackendKind::Conda => "conda",
             BackendKind::Mamba => "mamba",
             BackendKind::Micromamba => "micromamba",
             BackendKind::Venv => "venv",
-        })
+        }
+    }
+
+    /// One line for `--help` (no full stop: clap shows it as written).
+    pub fn help(self) -> &'static str {
+        match self {
+            BackendKind::Conda => "conda",
+            BackendKind::Mamba => "mamba",
+            BackendKind::Micromamba => "micromamba",
+            BackendKind::Venv => "`python -m venv` + pip, or uv when it is on PATH",
+        }
     }
 }
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = UnknownBackend;
+
+    fn from_str(s: &str) -> Result<BackendKind, UnknownBackend> {
+        BackendKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| UnknownBackend(s.to_owned()))
+    }
+}
+
+/// Which backend a request asks for: any that is found, or exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum BackendChoice {
+    /// A conda-family tool when one is found, else venv.
+    #[default]
+    Auto,
+    /// This backend only.
+    Only(BackendKind),
+}
+
+impl BackendChoice {
+    /// Every choice: `auto`, then each backend.
+    pub fn all() -> impl Iterator<Item = BackendChoice> {
+        std::iter::once(BackendChoice::Auto).chain(BackendKind::ALL.map(BackendChoice::Only))
+    }
+
+    /// The name on the command line and in kernels.toml.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendChoice::Auto => "auto",
+            BackendChoice::Only(k) => k.name(),
+        }
+    }
+
+    /// One line for `--help` (no full stop: clap shows it as written).
+    pub fn help(self) -> &'static str {
+        match self {
+            BackendChoice::Auto => "conda, mamba or micromamba when one is found, else venv",
+            BackendChoice::Only(k) => k.help(),
+        }
+    }
+
+    /// Whether an environment made by `kind` satisfies this choice.
+    pub fn accepts(self, kind: BackendKind) -> bool {
+        match self {
+            BackendChoice::Auto => true,
+            BackendChoice::Only(k) => k == kind,
+        }
+    }
+
+    /// Whether a conda-family tool of `flavor` may serve this choice.
+    pub fn accepts_flavor(self, flavor: CondaFlavor) -> bool {
+        self.accepts(BackendKind::from_flavor(flavor))
+    }
+}
+
+impl fmt::Display for BackendChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for BackendChoice {
+    type Err = UnknownBackend;
+
+    fn from_str(s: &str) -> Result<BackendChoice, UnknownBackend> {
+        match s {
+            "auto" => Ok(BackendChoice::Auto),
+            _ => s.parse().map(BackendChoice::Only),
+        }
+    }
+}
+
+impl serde::Serialize for BackendChoice {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for BackendChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<BackendChoice, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A backend name that is none of [`BackendChoice::all`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown backend `{0}`")]
+pub struct UnknownBackend(pub String);
 
 /// The kernel language of an environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
@@ -567,6 +699,25 @@ impl Backend for VenvBackend {
 mod tests {
     use super::*;
     use crate::locate::CondaTool;
+
+    #[test]
+    fn every_choice_parses_from_its_name_and_nothing_else_does() {
+        let names: Vec<&str> = BackendChoice::all().map(BackendChoice::name).collect();
+        assert_eq!(names, ["auto", "conda", "mamba", "micromamba", "venv"]);
+        for c in BackendChoice::all() {
+            assert_eq!(c.name().parse::<BackendChoice>(), Ok(c));
+            let json = serde_json::to_string(&c).unwrap();
+            assert_eq!(serde_json::from_str::<BackendChoice>(&json).unwrap(), c);
+        }
+        assert_eq!(
+            "Conda".parse::<BackendChoice>(),
+            Err(UnknownBackend("Conda".into()))
+        );
+        assert!("auto".parse::<BackendKind>().is_err());
+        assert!(BackendChoice::Only(BackendKind::Mamba).accepts(BackendKind::Mamba));
+        assert!(!BackendChoice::Only(BackendKind::Conda).accepts(BackendKind::Mamba));
+        assert!(BackendChoice::Auto.accepts(BackendKind::Venv));
+    }
 
     fn tools(flavor: Option<CondaFlavor>) -> Tools {
         Tools {

@@ -7,11 +7,11 @@
 //! [`process::run`] with an allowlisted environment and stdin at `/dev/null`.
 //!
 //! ```no_run
-//! use envs::{backend_for, list_envs, locate, BackendKind, BackendPreference, CancelToken,
+//! use envs::{backend_for, list_envs, locate, BackendChoice, BackendKind, CancelToken,
 //!            CreateEnv, HostEnv, NoProgress};
 //!
 //! let host = HostEnv::from_process();
-//! let tools = locate(&host, BackendPreference::Auto);
+//! let tools = locate(&host, BackendChoice::Auto);
 //! for env in list_envs(&tools, &host, &[]) {
 //!     println!("{:?} {}", env.name, env.prefix.display());
 //! }
@@ -58,8 +58,8 @@ pub use activation::{
     Activation, ActivationMethod,
 };
 pub use backend::{
-    backend_for, Backend, BackendKind, CondaBackend, CreateEnv, Language, NoProgress, Progress,
-    VenvBackend,
+    backend_for, Backend, BackendChoice, BackendKind, CondaBackend, CreateEnv, Language,
+    NoProgress, Progress, UnknownBackend, VenvBackend,
 };
 pub use conda::{absolute, check_create_target, check_not_frozen, CondaCreate, CondaDriver};
 pub use conda_json::{CondaFailure, CondaInfo, EnvList, PackageRecord, Transaction};
@@ -71,7 +71,7 @@ pub use discover::{
 pub use error::EnvError;
 pub use locate::{
     existing_roots, flavor_from_version_output, locate, probe_flavor, root_for, tool_dir,
-    usual_roots, BackendPreference, CondaFlavor, CondaTool, Tools, UvProvision,
+    usual_roots, CondaFlavor, CondaTool, Tools, UvProvision,
 };
 pub use packages::{
     conda_packages, conda_spec_name, installed_packages, missing_conda, missing_pip,

@@ -9,7 +9,7 @@
 //! 5. the usual install roots ([`usual_roots`], or those `KERNELS_CONDA_ROOTS` lists):
 //!    `<root>/bin/conda`, `<root>/bin/mamba`, `<root>/condabin/conda`.
 //!
-//! With a specific [`BackendPreference`] (`Mamba`, `Micromamba`, `Conda`) only tools of that
+//! With a specific [`BackendChoice`] (`Only(Mamba)` and so on) only tools of that
 //! flavour are accepted; with `Venv` no conda-family tool is looked for.
 //!
 //! The flavour is taken from the executable's **file name** (`conda…`, `mamba…`,
@@ -19,6 +19,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::backend::{BackendChoice, BackendKind};
 use crate::process::{self, find_on_path, is_executable, CancelToken, NoObserver, ToolCommand};
 use crate::vars::{self, HostEnv};
 
@@ -160,41 +161,13 @@ fn uv_provision(env: &HostEnv) -> Option<Box<UvProvision>> {
     })
 }
 
-/// Which backend the caller wants; narrows the conda-family search.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum BackendPreference {
-    /// Any conda-family tool, else venv.
-    #[default]
-    Auto,
-    /// conda only.
-    Conda,
-    /// mamba only.
-    Mamba,
-    /// micromamba only.
-    Micromamba,
-    /// No conda-family tool; venv only.
-    Venv,
-}
-
-impl BackendPreference {
-    fn accepts(self, flavor: CondaFlavor) -> bool {
-        match self {
-            BackendPreference::Auto => true,
-            BackendPreference::Conda => flavor == CondaFlavor::Conda,
-            BackendPreference::Mamba => flavor == CondaFlavor::Mamba,
-            BackendPreference::Micromamba => flavor == CondaFlavor::Micromamba,
-            BackendPreference::Venv => false,
-        }
-    }
-}
-
 /// Locates the tools without running anything (only file-system checks).
 ///
 /// Python: `KERNELS_PYTHON`, else `python3`, else `python` on `PATH`.
 /// uv: `KERNELS_UV`, else `uv` on `PATH`; never when `KERNELS_NO_UV` is set. Without one,
 /// [`Tools::uv_provision`] says where kernels' own uv is (or would be provisioned).
-pub fn locate(env: &HostEnv, want: BackendPreference) -> Tools {
-    let conda = if want == BackendPreference::Venv {
+pub fn locate(env: &HostEnv, want: BackendChoice) -> Tools {
+    let conda = if want == BackendChoice::Only(BackendKind::Venv) {
         None
     } else {
         conda_candidates(env)
@@ -202,7 +175,7 @@ pub fn locate(env: &HostEnv, want: BackendPreference) -> Tools {
             .filter(|exe| is_executable(exe))
             .find_map(|exe| {
                 let flavor = CondaFlavor::from_exe_name(&exe)?;
-                want.accepts(flavor).then(|| CondaTool {
+                want.accepts_flavor(flavor).then(|| CondaTool {
                     root: root_for(&exe, flavor, env),
                     exe,
                     flavor,
@@ -464,7 +437,7 @@ mod tests {
 
         // PATH micromamba beats the home root; its root comes from MAMBA_ROOT_PREFIX.
         let env = base(&[("MAMBA_ROOT_PREFIX", mroot.display().to_string())]);
-        let tools = locate(&env, BackendPreference::Auto);
+        let tools = locate(&env, BackendChoice::Auto);
         let c = tools.conda.unwrap();
         assert_eq!(c.flavor, CondaFlavor::Micromamba);
         assert_eq!(c.root, mroot);
@@ -473,14 +446,16 @@ mod tests {
 
         // CONDA_EXE beats PATH; root = dirname(dirname(exe)).
         let env = base(&[("CONDA_EXE", root.join("bin/conda").display().to_string())]);
-        let c = locate(&env, BackendPreference::Auto).conda.unwrap();
+        let c = locate(&env, BackendChoice::Auto).conda.unwrap();
         assert_eq!(
             (c.flavor, c.root.clone()),
             (CondaFlavor::Conda, root.clone())
         );
 
         // Asking for conda skips the PATH micromamba and finds the home root.
-        let c = locate(&base(&[]), BackendPreference::Conda).conda.unwrap();
+        let c = locate(&base(&[]), BackendChoice::Only(BackendKind::Conda))
+            .conda
+            .unwrap();
         assert_eq!(c.exe, root.join("bin/conda"));
 
         // KERNELS_CONDA wins over everything; KERNELS_NO_UV hides uv; venv wants no conda.
@@ -491,10 +466,13 @@ mod tests {
             ("CONDA_EXE", root.join("bin/conda").display().to_string()),
             ("KERNELS_NO_UV", "1".to_owned()),
         ]);
-        let tools = locate(&env, BackendPreference::Auto);
+        let tools = locate(&env, BackendChoice::Auto);
         assert_eq!(tools.conda.unwrap().flavor, CondaFlavor::Mamba);
         assert_eq!(tools.uv, None);
-        assert_eq!(locate(&env, BackendPreference::Venv).conda, None);
+        assert_eq!(
+            locate(&env, BackendChoice::Only(BackendKind::Venv)).conda,
+            None
+        );
 
         // KERNELS_CONDA_ROOTS set but empty: no usual root at all; unset: /anaconda first.
         assert!(usual_roots(&HostEnv::from_vars([("KERNELS_CONDA_ROOTS", "")])).is_empty());
@@ -518,7 +496,7 @@ mod tests {
             v.extend(extra.iter().map(|(k, x)| (k.to_string(), x.to_string())));
             HostEnv::from_vars(v)
         };
-        let p = locate(&env(&[]), BackendPreference::Venv)
+        let p = locate(&env(&[]), BackendChoice::Only(BackendKind::Venv))
             .uv_provision
             .unwrap();
         assert_eq!(p.dir, home.join(".local/share/kernels/tools/uv"));
@@ -529,19 +507,19 @@ mod tests {
         let xdg = t.path().join("data");
         let p = locate(
             &env(&[("XDG_DATA_HOME", xdg.to_str().unwrap())]),
-            BackendPreference::Venv,
+            BackendChoice::Only(BackendKind::Venv),
         )
         .uv_provision
         .unwrap();
         assert_eq!(p.dir, xdg.join("kernels/tools/uv"));
         for off in ["KERNELS_NO_PROVISION_UV", "KERNELS_NO_UV"] {
             assert_eq!(
-                locate(&env(&[(off, "1")]), BackendPreference::Venv).uv_provision,
+                locate(&env(&[(off, "1")]), BackendChoice::Only(BackendKind::Venv)).uv_provision,
                 None
             );
         }
         exe(&pathdir.join("uv"));
-        let tools = locate(&env(&[]), BackendPreference::Venv);
+        let tools = locate(&env(&[]), BackendChoice::Only(BackendKind::Venv));
         assert_eq!(tools.uv, Some(pathdir.join("uv")));
         assert_eq!(tools.uv_provision, None);
     }

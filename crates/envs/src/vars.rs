@@ -55,18 +55,6 @@ pub const CONDARC: &str = "CONDARC";
 /// but empty: none), e.g. for a machine whose conda lives elsewhere, or a test that must not
 /// find the host's.
 pub const KERNELS_CONDA_ROOTS: &str = "KERNELS_CONDA_ROOTS";
-/// Tests only: the interpreter (with jupyter_client and ipykernel) real-tool tests use.
-/// Its directory is also where they look for `uv`.
-pub const KERNELS_TEST_PYTHON: &str = "KERNELS_TEST_PYTHON";
-/// Tests only: a conda-family executable to drive instead of the bundled stand-in.
-pub const KERNELS_TEST_CONDA: &str = "KERNELS_TEST_CONDA";
-/// Read by the conda stand-in script (not by Rust code): the interpreter that its
-/// environments' `bin/python` points at.
-pub const KERNELS_STANDIN_PYTHON: &str = "KERNELS_STANDIN_PYTHON";
-/// Read by the conda stand-in script (not by Rust code): seconds to sleep inside
-/// `create`/`install`, to test interruption.
-pub const KERNELS_STANDIN_SLEEP: &str = "KERNELS_STANDIN_SLEEP";
-
 /// A snapshot of the process environment, taken once and passed by reference.
 ///
 /// `home` and `path` are parsed from `vars` for convenience; constructors keep them

@@ -9,8 +9,7 @@ use std::fs;
 use std::path::Path;
 
 use envs::{
-    activate, vars, ActivationMethod, CancelToken, EnvKind, Environment, HostEnv, NoObserver,
-    ToolCommand,
+    activate, ActivationMethod, CancelToken, EnvKind, Environment, HostEnv, NoObserver, ToolCommand,
 };
 
 fn make_venv(python: &Path, prefix: &Path, host: &HostEnv) {
@@ -88,7 +87,7 @@ fn venv_with_activate_d_script_and_env_vars() {
     assert_eq!(resolved["PATH"], format!("{p}/bin:/usr/bin"));
     assert_eq!(resolved["PRICE"], "5$");
 
-    if let Some(test_python) = std::env::var_os(vars::KERNELS_TEST_PYTHON) {
+    if let Some(test_python) = std::env::var_os(support::KERNELS_TEST_PYTHON) {
         jupyter_client_expands(Path::new(&test_python), &a.vars, &base);
     } else {
         support::skip(

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use envs::{
-    backend_for, locate, vars, BackendKind, BackendPreference, CancelToken, CondaCreate,
-    CondaDriver, CondaFailure, CreateEnv, EnvError, EnvKind, Environment, HostEnv, NoObserver,
-    NoProgress, PackageSet, ToolCommand,
+    backend_for, locate, vars, BackendChoice, BackendKind, CancelToken, CondaCreate, CondaDriver,
+    CondaFailure, CreateEnv, EnvError, EnvKind, Environment, HostEnv, NoObserver, NoProgress,
+    PackageSet, ToolCommand,
 };
 
 struct Sandbox {
@@ -62,7 +62,7 @@ fn sandbox(tool: Tool) -> Option<Sandbox> {
     fs::create_dir_all(root.join("conda-meta")).unwrap();
     fs::write(root.join("conda-meta/history"), "").unwrap();
     let exe = match tool {
-        Tool::Real => match std::env::var_os(vars::KERNELS_TEST_CONDA) {
+        Tool::Real => match std::env::var_os(support::KERNELS_TEST_CONDA) {
             Some(real) => PathBuf::from(real),
             None => {
                 support::skip("no real conda: set KERNELS_TEST_CONDA (scripts/test.sh does)");
@@ -88,11 +88,13 @@ fn sandbox(tool: Tool) -> Option<Sandbox> {
         );
     }
     let host = HostEnv::from_vars(host.vars);
-    let found = locate(&host, BackendPreference::Auto)
+    let found = locate(&host, BackendChoice::Auto)
         .conda
         .expect("KERNELS_CONDA is found");
-    let driver = CondaDriver::new(found, &host)
-        .with_env(vars::KERNELS_STANDIN_PYTHON, python.display().to_string());
+    let driver = CondaDriver::new(found, &host).with_env(
+        support::KERNELS_STANDIN_PYTHON,
+        python.display().to_string(),
+    );
     Some(Sandbox {
         tool,
         _dir: dir,
@@ -181,7 +183,7 @@ fn create_list_install_remove(s: Sandbox) {
     );
 
     // Discovery sees it without running the tool.
-    let tools = locate(&s.host, BackendPreference::Auto);
+    let tools = locate(&s.host, BackendChoice::Auto);
     let found = envs::list_envs(&tools, &s.host, &[]);
     assert!(found
         .iter()
@@ -298,7 +300,10 @@ fn standin_interrupt_stops_a_slow_install() {
     let Some(s) = sandbox(Tool::Standin) else {
         return;
     };
-    let driver = s.driver.clone().with_env(vars::KERNELS_STANDIN_SLEEP, "30");
+    let driver = s
+        .driver
+        .clone()
+        .with_env(support::KERNELS_STANDIN_SLEEP, "30");
     let cancel = CancelToken::new();
     let c2 = cancel.clone();
     let t = std::thread::spawn(move || {
@@ -318,7 +323,7 @@ fn standin_interrupt_stops_a_slow_install() {
 both_tools!(backend_create_and_missing: standin_backend_create_and_missing, real_backend_create_and_missing);
 
 fn backend_create_and_missing(s: Sandbox) {
-    let mut tools = locate(&s.host, BackendPreference::Conda);
+    let mut tools = locate(&s.host, BackendChoice::Only(BackendKind::Conda));
     tools.uv = None;
     // The backend builds its own driver, so the stand-in's python link falls back to the
     // interpreter running it, which is fine here.

@@ -8,8 +8,8 @@ mod support;
 use std::path::PathBuf;
 
 use envs::{
-    backend_for, vars, BackendKind, CancelToken, CreateEnv, EnvError, EnvKind, PackageSet,
-    Progress, Tools,
+    backend_for, BackendKind, CancelToken, CreateEnv, EnvError, EnvKind, PackageSet, Progress,
+    Tools,
 };
 
 struct Lines(std::cell::RefCell<Vec<String>>);
@@ -24,7 +24,7 @@ impl Progress for Lines {
 }
 
 fn test_python() -> Option<PathBuf> {
-    match std::env::var_os(vars::KERNELS_TEST_PYTHON) {
+    match std::env::var_os(support::KERNELS_TEST_PYTHON) {
         Some(p) => Some(PathBuf::from(p)),
         None => {
             support::skip("KERNELS_TEST_PYTHON is not set (scripts/test.sh sets it)");

@@ -110,7 +110,7 @@ fn kernel_env(name: &str, host: &HostEnv, discovery: &Discovery) -> Option<PathB
 
 /// The prefix of the conda environment `name` (listed without starting conda).
 fn conda_env_named(name: &str, host: &HostEnv) -> Option<PathBuf> {
-    let tools = envs::locate(host, envs::BackendPreference::Auto);
+    let tools = envs::locate(host, envs::BackendChoice::Auto);
     envs::list_envs(&tools, host, &[])
         .into_iter()
         .find(|e| e.name.as_deref() == Some(name))

@@ -33,10 +33,10 @@ const MAX_WALK_DEPTH: usize = 12;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EnvDeletion {
     /// The prefix as the kernel records it.
-    #[serde(serialize_with = "crate::wrappers::lossy::path")]
+    #[serde(serialize_with = "crate::serde_util::path")]
     pub recorded: PathBuf,
     /// The canonical prefix: what is deleted.
-    #[serde(serialize_with = "crate::wrappers::lossy::path")]
+    #[serde(serialize_with = "crate::serde_util::path")]
     pub prefix: PathBuf,
     /// How `kernels` made it.
     pub backend: BackendLabel,

@@ -106,7 +106,7 @@ pub struct KernelReport {
     /// The kernel name.
     pub name: String,
     /// Its spec directory.
-    #[serde(serialize_with = "crate::wrappers::lossy::path")]
+    #[serde(serialize_with = "crate::serde_util::path")]
     pub resource_dir: PathBuf,
     /// Where that directory comes from (`user`, `system`, ...).
     pub scope: &'static str,
@@ -154,7 +154,7 @@ pub struct ProtectedReport {
     /// The kernel dirs or prefixes it matched.
     #[serde(
         skip_serializing_if = "Vec::is_empty",
-        serialize_with = "crate::wrappers::lossy::paths"
+        serialize_with = "crate::serde_util::paths"
     )]
     pub matches: Vec<PathBuf>,
 }

@@ -514,7 +514,9 @@ fn run_create(
     let backend = envs::backend_for(c.backend, &c.tools, host)
         .map_err(|e| Box::new((action.clone(), e.into())))?;
     // conda registers what it creates in ~/.conda/environments.txt; a rollback unregisters.
-    let registry = (c.backend != BackendKind::Venv)
+    let registry = c
+        .backend
+        .is_conda()
         .then(|| {
             host.home
                 .as_ref()
@@ -581,12 +583,7 @@ fn run_create(
             _ => {}
         }
         if !specs.is_empty() {
-            if let Some(tool) = c
-                .tools
-                .conda
-                .clone()
-                .filter(|_| c.backend != BackendKind::Venv)
-            {
+            if let Some(tool) = c.tools.conda.clone().filter(|_| c.backend.is_conda()) {
                 progress.step(&format!(
                     "Installing {} (not in the environment file) into {}",
                     specs.join(" "),
@@ -646,14 +643,9 @@ fn run_install(
                     .install(&i.prefix, specs, channels, false, cancel, &Lines(progress))
                     .map_err(|e| Box::new((action.clone(), e.into())))?;
             }
-            InstallAction::Tool(cmd) => {
+            InstallAction::Pip { cmd, uv } => {
                 check_own_interpreter(&i.prefix).map_err(|e| Box::new((action.clone(), e)))?;
-                let tool = cmd
-                    .program()
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let via = if tool == "uv" { "uv" } else { "pip" };
+                let via = if *uv { "uv" } else { "pip" };
                 progress.step(&format!(
                     "Installing {} into {} with {via}",
                     i.pip.join(" "),
@@ -691,7 +683,7 @@ pub fn delete_env(
     let conda_tool = tools
         .conda
         .clone()
-        .filter(|_| backend.kind().is_some_and(|k| k != BackendKind::Venv));
+        .filter(|_| backend.kind().is_some_and(BackendKind::is_conda));
     match conda_tool {
         Some(tool) if prefix.join("conda-meta").is_dir() => envs::CondaDriver::new(tool, host)
             .remove_env(prefix, cancel, &envs::NoObserver)

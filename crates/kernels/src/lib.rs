@@ -51,6 +51,7 @@ pub mod ownership;
 mod plan;
 pub mod prefix_lock;
 mod request;
+mod serde_util;
 mod snapshot;
 mod spec_for_env;
 pub mod vars;

@@ -65,8 +65,8 @@ mod tests {
     fn marker_round_trips_and_foreign_files_are_ignored() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(read_env_marker(dir.path()), None);
-        write_env_marker(dir.path(), BackendLabel::Uv).unwrap();
-        assert_eq!(read_env_marker(dir.path()), Some(BackendLabel::Uv));
+        write_env_marker(dir.path(), BackendLabel::UV).unwrap();
+        assert_eq!(read_env_marker(dir.path()), Some(BackendLabel::UV));
         assert!(!dir.path().join(format!("{ENV_MARKER}.tmp")).exists());
         for foreign in [
             "not json",

@@ -263,13 +263,13 @@ mod tests {
         let env = t.path().join("env");
         std::fs::create_dir(&env).unwrap();
         // A marker alone proves nothing.
-        crate::write_env_marker(&env, BackendLabel::Uv).unwrap();
+        crate::write_env_marker(&env, BackendLabel::UV).unwrap();
         assert!(matches!(
             created_here(&h, &env),
             Err(NotOurs::NoRecord { .. })
         ));
-        record_created(&h, &env, BackendLabel::Uv).unwrap();
-        assert_eq!(created_here(&h, &env), Ok(BackendLabel::Uv));
+        record_created(&h, &env, BackendLabel::UV).unwrap();
+        assert_eq!(created_here(&h, &env), Ok(BackendLabel::UV));
         std::fs::create_dir(t.path().join("x")).unwrap();
         let (_, canonical) = check_deletable(&h, &t.path().join("x/../env")).unwrap();
         assert_eq!(canonical, std::fs::canonicalize(&env).unwrap());
@@ -298,8 +298,8 @@ mod tests {
         let h = host(&t.path().join("state"));
         let env = t.path().join("env");
         std::fs::create_dir(&env).unwrap();
-        crate::write_env_marker(&env, BackendLabel::Uv).unwrap();
-        record_created(&h, &env, BackendLabel::Uv).unwrap();
+        crate::write_env_marker(&env, BackendLabel::UV).unwrap();
+        record_created(&h, &env, BackendLabel::UV).unwrap();
         let records = records_path(&h);
         std::fs::set_permissions(&records, std::fs::Permissions::from_mode(0o666)).unwrap();
         assert!(matches!(

@@ -1,8 +1,11 @@
-//! The pure planner: requests + snapshot → [`Plan`].
+//! The planner: requests + snapshot → [`Plan`].
 //!
 //! [`plan`] decides, for every [`KernelRequest`], what has to happen and nothing else: it
-//! reads only the [`Snapshot`] (and the request's own input files, such as a requirements
-//! file), runs nothing, writes nothing. A plan lists per kernel a status
+//! runs nothing and writes nothing. It reads the [`Snapshot`], plus a few files the snapshot
+//! does not hold: the request's own input files (a requirements file), the resources an
+//! environment's kernel package ships (logos, copied beside kernel.json) and the canonical
+//! paths of a `--clone` source and target. [`Plan::check_policy`] reads the environments it
+//! would change once more (their frozen markers). A plan lists per kernel a status
 //! ([`KernelStatus::Create`], [`KernelStatus::Update`] or [`KernelStatus::Unchanged`]) and
 //! the steps, each with the exact commands and files, which is what `--dry-run` prints and
 //! what [`crate::execute()`] runs.
@@ -232,8 +235,13 @@ pub(crate) enum InstallAction {
         specs: Vec<String>,
         channels: Vec<String>,
     },
-    /// A pip or uv command.
-    Tool(ToolCommand),
+    /// `pip install` or `uv pip install` into the environment.
+    Pip {
+        /// The command.
+        cmd: ToolCommand,
+        /// Whether it is uv's (for the progress line and the error's action).
+        uv: bool,
+    },
 }
 
 /// Write the kernelspec.
@@ -528,132 +536,22 @@ fn has_create(k: &KernelPlan) -> bool {
     k.steps.iter().any(|s| matches!(s, Step::CreateEnv(_)))
 }
 
+/// What planning the environment decided, for the kernelspec that follows.
+struct EnvOutcome {
+    /// The environment's facts as they will be after the steps (predicted when any run).
+    facts: EnvFacts,
+    /// How the environment was (or will be) made.
+    backend: BackendLabel,
+    /// Whether `kernels` created it (in this plan or an earlier run).
+    env_created: bool,
+    /// Whether `facts` is a prediction (environment steps run first).
+    predicted: bool,
+}
+
 fn plan_one(req: &KernelRequest, t: &TargetFacts, host: &HostEnv) -> Result<KernelPlan, PlanError> {
-    let kernel = req.name.to_string();
-    let prefix = t.prefix.clone();
     let mut steps = Vec::new();
     let mut notes = Vec::new();
-    let existing_meta = t
-        .existing_kernel
-        .as_ref()
-        .and_then(|k| k.managed())
-        .or_else(|| t.reused_from.clone())
-        .filter(|m| m.env == prefix);
-
-    let (facts_for_spec, backend, env_created, predicted) = match (&req.env, &t.state) {
-        (EnvSource::Existing { .. }, PrefixState::Absent) => {
-            return Err(PlanError::NoSuchEnvironment { kernel, prefix })
-        }
-        (EnvSource::Existing { .. }, PrefixState::EmptyDir | PrefixState::NotAnEnv) => {
-            return Err(PlanError::NotAnEnvironment { kernel, prefix })
-        }
-        (EnvSource::New { .. }, PrefixState::NotAnEnv) => {
-            return Err(PlanError::TargetOccupied { kernel, prefix })
-        }
-        (EnvSource::New { .. }, PrefixState::Absent | PrefixState::EmptyDir) => {
-            let kind = match t.create_with {
-                CreateWith::Backend(k) => k,
-                CreateWith::Missing(_) if req.language == Language::R => {
-                    return Err(PlanError::RNeedsConda { kernel })
-                }
-                CreateWith::Missing(backend) => {
-                    return Err(PlanError::ToolMissing { kernel, backend })
-                }
-            };
-            if kind == BackendKind::Venv && req.language == Language::R {
-                return Err(PlanError::RNeedsConda { kernel });
-            }
-            if kind == BackendKind::Venv && req.packages.environment_file.is_some() {
-                return Err(RequestError::VenvCannot {
-                    name: kernel,
-                    what: "use a conda environment file (no conda, mamba or micromamba was found)",
-                }
-                .into());
-            }
-            let p = &req.packages;
-            let create = match clone_source(req, t)? {
-                Some(src) => clone_create(req, &prefix, src, kind),
-                None => CreateEnv {
-                    prefix: prefix.clone(),
-                    python: p.python.clone(),
-                    conda_packages: p.conda.clone(),
-                    pip_packages: p.pip.clone(),
-                    requirements: p.requirements.as_deref().map(envs::absolute),
-                    environment_file: p.environment_file.as_deref().map(envs::absolute),
-                    channels: p.channels.clone(),
-                    language: req.language,
-                    clone_from: None,
-                },
-            };
-            let backend =
-                envs::backend_for(kind, &t.tools, host).map_err(|_| PlanError::ToolMissing {
-                    kernel: kernel.clone(),
-                    backend: kind,
-                })?;
-            let uv = kind == BackendKind::Venv && t.tools.uv.is_some();
-            let commands = backend
-                .create_commands(&create)
-                .iter()
-                .map(CommandView::of)
-                .collect();
-            steps.push(Step::CreateEnv(CreateEnvStep {
-                prefix: prefix.clone(),
-                backend: kind,
-                uv,
-                commands,
-                create: Box::new(create),
-                tools: t.tools.clone(),
-            }));
-            let facts = predicted_facts(&prefix, kind, req, host);
-            (facts, BackendLabel::created_by(kind, uv), true, true)
-        }
-        (_, PrefixState::Env(facts)) => {
-            // A re-run finds the copy made before; the source itself is never the target.
-            if let Some(src) = clone_source(req, t)? {
-                if same_dir(&src.prefix, &prefix) {
-                    return Err(PlanError::CloneSource {
-                        kernel,
-                        given: src.given.clone(),
-                        reason: "it is the environment the kernel would use; a copy needs its own name or --prefix".into(),
-                    });
-                }
-            }
-            // Who made the environment: only the user's records and the marker inside it
-            // say (`ownership`); a kernel.json that claims it, a copy of one of ours
-            // registered with --existing, or one re-made at the old path does not count.
-            let (env_created, backend) = match (facts.created_by_kernels, &existing_meta) {
-                (Some(label), _) => (true, label),
-                (None, Some(m)) => (false, m.backend),
-                (None, None) => (false, BackendLabel::Existing),
-            };
-            if let Some(want) = &req.packages.python {
-                let have = facts.python_version.as_deref().unwrap_or("");
-                if !version_matches(have, want) {
-                    notes.push(format!(
-                        "the existing environment has Python {}, not {want}; it is not changed",
-                        if have.is_empty() { "(unknown)" } else { have }
-                    ));
-                }
-            }
-            if req.packages.environment_file.is_some() {
-                notes.push(
-                    "the environment exists already; its environment file is not applied again"
-                        .to_owned(),
-                );
-            }
-            let install = missing_packages(req, facts, t.tools.conda.is_some())?;
-            let mut predicted = false;
-            let mut spec_facts = (**facts).clone();
-            if !install.pkgs.is_empty() || install.requirements.is_some() {
-                let step = install_step(req, t, facts, &install, host)?;
-                steps.push(Step::InstallPackages(step));
-                predicted = true;
-                predict_installed(&mut spec_facts, req.language);
-            }
-            (spec_facts, backend, env_created, predicted)
-        }
-    };
-
+    let env = plan_env(req, t, host, &mut steps, &mut notes)?;
     let display_name = req
         .display_name
         .clone()
@@ -663,8 +561,8 @@ fn plan_one(req: &KernelRequest, t: &TargetFacts, host: &HostEnv) -> Result<Kern
         display_name: Some(display_name.clone()),
         language: req.language,
         user_env: req.kernel_env.clone(),
-        backend,
-        env_created,
+        backend: env.backend,
+        env_created: env.env_created,
         origin: req.origin,
         apply_file: req.apply_file.clone(),
     };
@@ -673,26 +571,8 @@ fn plan_one(req: &KernelRequest, t: &TargetFacts, host: &HostEnv) -> Result<Kern
         managed: k.managed().is_some(),
         loads: k.spec.is_ok(),
     });
-    let env_exists = t.state.env().is_some();
     if req.register {
-        let desired: DesiredKernel =
-            spec_for_env(&spec_request, &facts_for_spec).map_err(|source| PlanError::Spec {
-                kernel: kernel.clone(),
-                source,
-            })?;
-        let same = !predicted
-            && t.existing_kernel
-                .as_ref()
-                .and_then(|k| k.spec.as_ref().ok().map(|s| desired.matches(s, &k.dir)))
-                .unwrap_or(false);
-        if !same {
-            steps.push(Step::WriteKernel(WriteKernelStep {
-                dir: kernel_dir.clone(),
-                kernel_json: desired.spec.to_file_string(),
-                resources: desired.resources,
-                predicted,
-            }));
-        }
+        steps.extend(plan_write(t, &spec_request, &env, &kernel_dir)?);
     }
     let status = if steps.is_empty() {
         KernelStatus::Unchanged
@@ -707,10 +587,10 @@ fn plan_one(req: &KernelRequest, t: &TargetFacts, host: &HostEnv) -> Result<Kern
         language: req.language,
         status,
         env: EnvPlan {
-            prefix,
-            exists: env_exists,
-            backend,
-            env_created,
+            prefix: t.prefix.clone(),
+            exists: t.state.env().is_some(),
+            backend: env.backend,
+            env_created: env.env_created,
         },
         kernel_dir,
         replaces,
@@ -718,6 +598,193 @@ fn plan_one(req: &KernelRequest, t: &TargetFacts, host: &HostEnv) -> Result<Kern
         notes,
         spec_request: req.register.then_some(spec_request),
     })
+}
+
+/// The environment's steps (pushed onto `steps`), refusing a prefix that cannot serve.
+fn plan_env(
+    req: &KernelRequest,
+    t: &TargetFacts,
+    host: &HostEnv,
+    steps: &mut Vec<Step>,
+    notes: &mut Vec<String>,
+) -> Result<EnvOutcome, PlanError> {
+    let kernel = req.name.to_string();
+    let prefix = t.prefix.clone();
+    match (&req.env, &t.state) {
+        (EnvSource::Existing { .. }, PrefixState::Absent) => {
+            Err(PlanError::NoSuchEnvironment { kernel, prefix })
+        }
+        (EnvSource::Existing { .. }, PrefixState::EmptyDir | PrefixState::NotAnEnv) => {
+            Err(PlanError::NotAnEnvironment { kernel, prefix })
+        }
+        (EnvSource::New { .. }, PrefixState::NotAnEnv) => {
+            Err(PlanError::TargetOccupied { kernel, prefix })
+        }
+        (EnvSource::New { .. }, PrefixState::Absent | PrefixState::EmptyDir) => {
+            plan_create(req, t, host, steps)
+        }
+        (_, PrefixState::Env(facts)) => plan_existing(req, t, facts, host, steps, notes),
+    }
+}
+
+/// A new environment: one `CreateEnv` step with the backend's exact commands.
+fn plan_create(
+    req: &KernelRequest,
+    t: &TargetFacts,
+    host: &HostEnv,
+    steps: &mut Vec<Step>,
+) -> Result<EnvOutcome, PlanError> {
+    let kernel = req.name.to_string();
+    let prefix = t.prefix.clone();
+    let kind = match t.create_with {
+        CreateWith::Backend(k) => k,
+        CreateWith::Missing(_) if req.language == Language::R => {
+            return Err(PlanError::RNeedsConda { kernel })
+        }
+        CreateWith::Missing(backend) => return Err(PlanError::ToolMissing { kernel, backend }),
+    };
+    if kind == BackendKind::Venv && req.language == Language::R {
+        return Err(PlanError::RNeedsConda { kernel });
+    }
+    if kind == BackendKind::Venv && req.packages.environment_file.is_some() {
+        return Err(RequestError::VenvCannot {
+            name: kernel,
+            what: "use a conda environment file (no conda, mamba or micromamba was found)",
+        }
+        .into());
+    }
+    let p = &req.packages;
+    let create = match clone_source(req, t)? {
+        Some(src) => clone_create(req, &prefix, src, kind),
+        None => CreateEnv {
+            prefix: prefix.clone(),
+            python: p.python.clone(),
+            conda_packages: p.conda.clone(),
+            pip_packages: p.pip.clone(),
+            requirements: p.requirements.as_deref().map(envs::absolute),
+            environment_file: p.environment_file.as_deref().map(envs::absolute),
+            channels: p.channels.clone(),
+            language: req.language,
+            clone_from: None,
+        },
+    };
+    let backend = envs::backend_for(kind, &t.tools, host).map_err(|_| PlanError::ToolMissing {
+        kernel: kernel.clone(),
+        backend: kind,
+    })?;
+    let uv = kind == BackendKind::Venv && t.tools.uv.is_some();
+    let commands = backend
+        .create_commands(&create)
+        .iter()
+        .map(CommandView::of)
+        .collect();
+    steps.push(Step::CreateEnv(CreateEnvStep {
+        prefix: prefix.clone(),
+        backend: kind,
+        uv,
+        commands,
+        create: Box::new(create),
+        tools: t.tools.clone(),
+    }));
+    Ok(EnvOutcome {
+        facts: predicted_facts(&prefix, kind, req, host),
+        backend: BackendLabel::created_by(kind, uv),
+        env_created: true,
+        predicted: true,
+    })
+}
+
+/// An existing environment: what it lacks, in one `InstallPackages` step, and notes on
+/// what is not changed.
+fn plan_existing(
+    req: &KernelRequest,
+    t: &TargetFacts,
+    facts: &EnvFacts,
+    host: &HostEnv,
+    steps: &mut Vec<Step>,
+    notes: &mut Vec<String>,
+) -> Result<EnvOutcome, PlanError> {
+    let prefix = &t.prefix;
+    // A re-run finds the copy made before; the source itself is never the target.
+    if let Some(src) = clone_source(req, t)? {
+        if same_dir(&src.prefix, prefix) {
+            return Err(PlanError::CloneSource {
+                kernel: req.name.to_string(),
+                given: src.given.clone(),
+                reason: "it is the environment the kernel would use; a copy needs its own name or --prefix".into(),
+            });
+        }
+    }
+    let existing_meta = t
+        .existing_kernel
+        .as_ref()
+        .and_then(|k| k.managed())
+        .or_else(|| t.reused_from.clone())
+        .filter(|m| &m.env == prefix);
+    // Who made the environment: only the user's records and the marker inside it say
+    // (`ownership`); a kernel.json that claims it, a copy of one of ours registered with
+    // --existing, or one re-made at the old path does not count.
+    let (env_created, backend) = match (facts.created_by_kernels, &existing_meta) {
+        (Some(label), _) => (true, label),
+        (None, Some(m)) => (false, m.backend),
+        (None, None) => (false, BackendLabel::Existing),
+    };
+    if let Some(want) = &req.packages.python {
+        let have = facts.python_version.as_deref().unwrap_or("");
+        if !version_matches(have, want) {
+            notes.push(format!(
+                "the existing environment has Python {}, not {want}; it is not changed",
+                if have.is_empty() { "(unknown)" } else { have }
+            ));
+        }
+    }
+    if req.packages.environment_file.is_some() {
+        notes.push(
+            "the environment exists already; its environment file is not applied again".to_owned(),
+        );
+    }
+    let install = missing_packages(req, facts, t.tools.conda.is_some())?;
+    let mut predicted = false;
+    let mut spec_facts = facts.clone();
+    if !install.pkgs.is_empty() || install.requirements.is_some() {
+        let step = install_step(req, t, facts, &install, host)?;
+        steps.push(Step::InstallPackages(step));
+        predicted = true;
+        predict_installed(&mut spec_facts, req.language);
+    }
+    Ok(EnvOutcome {
+        facts: spec_facts,
+        backend,
+        env_created,
+        predicted,
+    })
+}
+
+/// The kernelspec write, unless the kernel.json on disk is already the one wanted.
+fn plan_write(
+    t: &TargetFacts,
+    spec_request: &SpecRequest,
+    env: &EnvOutcome,
+    kernel_dir: &Path,
+) -> Result<Option<Step>, PlanError> {
+    let desired: DesiredKernel =
+        spec_for_env(spec_request, &env.facts).map_err(|source| PlanError::Spec {
+            kernel: spec_request.name.to_string(),
+            source,
+        })?;
+    let same = !env.predicted
+        && t.existing_kernel
+            .as_ref()
+            .and_then(|k| k.spec.as_ref().ok().map(|s| desired.matches(s, &k.dir)))
+            .unwrap_or(false);
+    Ok((!same).then(|| {
+        Step::WriteKernel(WriteKernelStep {
+            dir: kernel_dir.to_path_buf(),
+            kernel_json: desired.spec.to_file_string(),
+            resources: desired.resources,
+            predicted: env.predicted,
+        })
+    }))
 }
 
 /// The resolved `--clone` source of a request, if it has one.
@@ -951,15 +1018,22 @@ fn install_step(
                 source: SpecForEnvError::NoPython { prefix },
             });
         }
-        let cmd = match f.env.kind {
+        let action = match f.env.kind {
             EnvKind::Venv => {
-                VenvDriver::new(t.tools.uv.clone(), host).install_command(&prefix, &pip)
+                let driver = VenvDriver::new(t.tools.uv.clone(), host);
+                InstallAction::Pip {
+                    cmd: driver.install_command(&prefix, &pip),
+                    uv: driver.uses_uv(),
+                }
             }
             // conda environments and plain prefixes use their own pip, which keeps conda's
             // view of the environment consistent with what users do by hand.
-            _ => envs::pip_install_command(&prefix, &pip, host),
+            _ => InstallAction::Pip {
+                cmd: envs::pip_install_command(&prefix, &pip, host),
+                uv: false,
+            },
         };
-        actions.push(InstallAction::Tool(cmd));
+        actions.push(action);
     }
     let commands = actions
         .iter()
@@ -969,7 +1043,7 @@ fn install_step(
                 specs,
                 channels,
             } => CommandView::of(&driver.install_command(&prefix, specs, channels, false)),
-            InstallAction::Tool(cmd) => CommandView::of(cmd),
+            InstallAction::Pip { cmd, .. } => CommandView::of(cmd),
         })
         .collect();
     let mut pip_list = m.pkgs.pip.clone();

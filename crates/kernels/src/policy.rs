@@ -60,9 +60,9 @@ pub enum Source {
     /// Compiled into `kernels`.
     BuiltIn,
     /// The administrator's system policy file.
-    System(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
+    System(#[serde(serialize_with = "crate::serde_util::path")] PathBuf),
     /// The user's policy file.
-    User(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
+    User(#[serde(serialize_with = "crate::serde_util::path")] PathBuf),
 }
 
 impl Source {
@@ -114,7 +114,7 @@ pub enum Target {
     /// An environment by name (conda names; matched exactly).
     EnvName(String),
     /// An environment by prefix (matched after resolving symlinks).
-    EnvPath(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
+    EnvPath(#[serde(serialize_with = "crate::serde_util::path")] PathBuf),
     /// The root ("base") environment of any conda installation.
     CondaBase,
 }

@@ -28,7 +28,7 @@ pub struct Stale {
     /// The kernel name.
     pub name: String,
     /// Its spec directory.
-    #[serde(serialize_with = "crate::wrappers::lossy::path")]
+    #[serde(serialize_with = "crate::serde_util::path")]
     pub resource_dir: PathBuf,
     /// Where that directory comes from.
     pub scope: &'static str,
@@ -44,7 +44,7 @@ pub struct Kept {
     /// The kernel name.
     pub name: String,
     /// Its spec directory.
-    #[serde(serialize_with = "crate::wrappers::lossy::path")]
+    #[serde(serialize_with = "crate::serde_util::path")]
     pub resource_dir: PathBuf,
     /// Why it stays.
     pub reason: String,

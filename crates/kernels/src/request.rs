@@ -5,65 +5,12 @@
 //! [`crate::Plan`]. Nothing here touches the machine.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::PathBuf;
 
-use envs::{BackendKind, BackendPreference, Language};
+pub use envs::BackendChoice;
+use envs::{BackendKind, Language};
 use kernelspec::KernelName;
 use serde::Serialize;
-
-/// Which tool creates a new environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BackendChoice {
-    /// A conda-family tool when one is found, else venv.
-    #[default]
-    Auto,
-    /// conda.
-    Conda,
-    /// mamba.
-    Mamba,
-    /// micromamba.
-    Micromamba,
-    /// `python -m venv` + pip, or uv when it is available.
-    Venv,
-}
-
-impl BackendChoice {
-    /// The tool search this choice asks for.
-    pub fn preference(self) -> BackendPreference {
-        match self {
-            BackendChoice::Auto => BackendPreference::Auto,
-            BackendChoice::Conda => BackendPreference::Conda,
-            BackendChoice::Mamba => BackendPreference::Mamba,
-            BackendChoice::Micromamba => BackendPreference::Micromamba,
-            BackendChoice::Venv => BackendPreference::Venv,
-        }
-    }
-
-    /// Whether an environment made by `kind` satisfies this choice.
-    pub fn accepts(self, kind: BackendKind) -> bool {
-        match self {
-            BackendChoice::Auto => true,
-            BackendChoice::Conda => kind == BackendKind::Conda,
-            BackendChoice::Mamba => kind == BackendKind::Mamba,
-            BackendChoice::Micromamba => kind == BackendKind::Micromamba,
-            BackendChoice::Venv => kind == BackendKind::Venv,
-        }
-    }
-}
-
-impl fmt::Display for BackendChoice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            BackendChoice::Auto => "auto",
-            BackendChoice::Conda => "conda",
-            BackendChoice::Mamba => "mamba",
-            BackendChoice::Micromamba => "micromamba",
-            BackendChoice::Venv => "venv",
-        })
-    }
-}
 
 /// Where the kernel's environment comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -243,7 +190,7 @@ impl KernelRequest {
             });
         }
         if let EnvSource::New {
-            backend: BackendChoice::Venv,
+            backend: BackendChoice::Only(BackendKind::Venv),
             ..
         } = self.env
         {
@@ -469,7 +416,7 @@ mod tests {
         let mut r = KernelRequest::new(name("r2"));
         r.language = Language::R;
         r.env = EnvSource::New {
-            backend: BackendChoice::Venv,
+            backend: BackendChoice::Only(BackendKind::Venv),
             prefix: None,
         };
         assert!(matches!(r.validate(), Err(RequestError::VenvCannot { .. })));
@@ -521,7 +468,7 @@ mod tests {
     #[test]
     fn backend_choice_accepts_its_kinds() {
         assert!(BackendChoice::Auto.accepts(BackendKind::Micromamba));
-        assert!(BackendChoice::Venv.accepts(BackendKind::Venv));
-        assert!(!BackendChoice::Conda.accepts(BackendKind::Mamba));
+        assert!(BackendChoice::Only(BackendKind::Venv).accepts(BackendKind::Venv));
+        assert!(!BackendChoice::Only(BackendKind::Conda).accepts(BackendKind::Mamba));
     }
 }

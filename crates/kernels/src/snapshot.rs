@@ -350,11 +350,13 @@ impl TargetFacts {
             EnvSource::New {
                 backend: BackendChoice::Auto,
                 ..
-            } if matches!(&clone, Some(Ok(src)) if !src.conda) => BackendChoice::Venv,
+            } if matches!(&clone, Some(Ok(src)) if !src.conda) => {
+                BackendChoice::Only(BackendKind::Venv)
+            }
             EnvSource::New { backend, .. } => *backend,
             EnvSource::Existing { .. } => BackendChoice::Auto,
         };
-        let mut tools = envs::locate(host, choice.preference());
+        let mut tools = envs::locate(host, choice);
         if !req.provision_uv {
             tools = tools.without_provision();
         }
@@ -415,10 +417,8 @@ fn create_with(choice: BackendChoice, tools: &Tools) -> CreateWith {
     };
     match choice {
         BackendChoice::Auto => conda.map_or(venv, CreateWith::Backend),
-        BackendChoice::Venv => venv,
-        BackendChoice::Conda => conda_kind(BackendKind::Conda),
-        BackendChoice::Mamba => conda_kind(BackendKind::Mamba),
-        BackendChoice::Micromamba => conda_kind(BackendKind::Micromamba),
+        BackendChoice::Only(BackendKind::Venv) => venv,
+        BackendChoice::Only(want) => conda_kind(want),
     }
 }
 

@@ -50,43 +50,40 @@ use crate::snapshot::EnvFacts;
 /// The key of our object inside kernel.json `metadata`.
 pub const METADATA_KEY: &str = "kernels";
 
-/// How an environment came to be, as recorded in `metadata.kernels.backend`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// How an environment came to be, as recorded in `metadata.kernels.backend`: made by a
+/// backend (a venv made with uv is written `uv`), or found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BackendLabel {
-    /// `python -m venv` + pip.
-    Venv,
-    /// `uv venv` + `uv pip`.
-    Uv,
-    /// conda.
-    Conda,
-    /// mamba.
-    Mamba,
-    /// micromamba.
-    Micromamba,
+    /// Created by `kernels` with this backend.
+    Created {
+        /// The backend.
+        kind: BackendKind,
+        /// Whether uv made it (venv backend).
+        uv: bool,
+    },
     /// An environment `kernels` did not create.
     Existing,
 }
 
 impl BackendLabel {
+    /// A venv that uv made.
+    pub const UV: BackendLabel = BackendLabel::Created {
+        kind: BackendKind::Venv,
+        uv: true,
+    };
+
     /// The label of an environment created by `kind` (with uv or not, for venvs).
     pub fn created_by(kind: BackendKind, uv: bool) -> BackendLabel {
-        match kind {
-            BackendKind::Venv if uv => BackendLabel::Uv,
-            BackendKind::Venv => BackendLabel::Venv,
-            BackendKind::Conda => BackendLabel::Conda,
-            BackendKind::Mamba => BackendLabel::Mamba,
-            BackendKind::Micromamba => BackendLabel::Micromamba,
+        BackendLabel::Created {
+            kind,
+            uv: uv && kind == BackendKind::Venv,
         }
     }
 
     /// The backend kind that made it (`None` for [`BackendLabel::Existing`]).
     pub fn kind(self) -> Option<BackendKind> {
         match self {
-            BackendLabel::Venv | BackendLabel::Uv => Some(BackendKind::Venv),
-            BackendLabel::Conda => Some(BackendKind::Conda),
-            BackendLabel::Mamba => Some(BackendKind::Mamba),
-            BackendLabel::Micromamba => Some(BackendKind::Micromamba),
+            BackendLabel::Created { kind, .. } => Some(kind),
             BackendLabel::Existing => None,
         }
     }
@@ -94,12 +91,21 @@ impl BackendLabel {
     /// The word written into kernel.json.
     pub fn as_str(self) -> &'static str {
         match self {
-            BackendLabel::Venv => "venv",
-            BackendLabel::Uv => "uv",
-            BackendLabel::Conda => "conda",
-            BackendLabel::Mamba => "mamba",
-            BackendLabel::Micromamba => "micromamba",
+            BackendLabel::Created { uv: true, .. } => "uv",
+            BackendLabel::Created { kind, .. } => kind.name(),
             BackendLabel::Existing => "existing",
+        }
+    }
+
+    /// The label a word in kernel.json names.
+    pub fn parse(word: &str) -> Option<BackendLabel> {
+        match word {
+            "uv" => Some(BackendLabel::UV),
+            "existing" => Some(BackendLabel::Existing),
+            _ => word
+                .parse()
+                .ok()
+                .map(|kind| BackendLabel::created_by(kind, false)),
         }
     }
 }
@@ -107,6 +113,20 @@ impl BackendLabel {
 impl fmt::Display for BackendLabel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for BackendLabel {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for BackendLabel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<BackendLabel, D::Error> {
+        let word = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        BackendLabel::parse(&word)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown backend `{word}`")))
     }
 }
 
@@ -484,6 +504,29 @@ mod tests {
     use crate::snapshot::{InstalledPackage, RFacts};
     use envs::{Activation, EnvKind, Environment};
 
+    #[test]
+    fn backend_labels_keep_their_words() {
+        let labels = BackendKind::ALL
+            .map(|k| BackendLabel::created_by(k, false))
+            .into_iter()
+            .chain([BackendLabel::UV, BackendLabel::Existing]);
+        let words: Vec<&str> = labels.clone().map(BackendLabel::as_str).collect();
+        assert_eq!(
+            words,
+            ["conda", "mamba", "micromamba", "venv", "uv", "existing"]
+        );
+        for l in labels {
+            let json = serde_json::to_string(&l).unwrap();
+            assert_eq!(serde_json::from_str::<BackendLabel>(&json).unwrap(), l);
+        }
+        // uv is a venv's installer; a conda environment is never labelled uv.
+        assert_eq!(
+            BackendLabel::created_by(BackendKind::Conda, true).as_str(),
+            "conda"
+        );
+        assert!(serde_json::from_str::<BackendLabel>("\"pixi\"").is_err());
+    }
+
     fn facts(prefix: &str, ipk: Option<&str>, py: &str) -> EnvFacts {
         let env = Environment {
             name: None,
@@ -524,7 +567,7 @@ mod tests {
             display_name: None,
             language: Language::Python,
             user_env: BTreeMap::new(),
-            backend: BackendLabel::Uv,
+            backend: BackendLabel::UV,
             env_created: true,
             origin: Origin::Add,
             apply_file: None,
@@ -575,7 +618,7 @@ mod tests {
         assert_eq!(text, expected);
         let back = KernelSpec::from_json_bytes(text.as_bytes()).unwrap();
         let meta = ManagedMeta::from_spec(&back).unwrap();
-        assert_eq!(meta.backend, BackendLabel::Uv);
+        assert_eq!(meta.backend, BackendLabel::UV);
         assert_eq!(meta.env, PathBuf::from("/opt/venv"));
         assert!(meta.user_env(&back).is_empty());
     }

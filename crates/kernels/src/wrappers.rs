@@ -26,7 +26,6 @@
 //! | `env` | `/usr/bin/env VAR=1 python …` |
 
 mod locate;
-pub(crate) mod lossy;
 mod shell;
 
 use std::path::{Path, PathBuf};

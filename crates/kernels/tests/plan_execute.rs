@@ -9,7 +9,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
-use envs::{CancelToken, HostEnv, Language, NoProgress};
+use envs::{BackendKind, CancelToken, HostEnv, Language, NoProgress};
 use kernels::policy::Policy;
 use kernels::{
     execute, plan, BackendChoice, BackendLabel, EnvSource, ExecFailure, InstallMode, KernelRequest,
@@ -113,7 +113,7 @@ impl Machine {
 fn venv_request(name: &str) -> KernelRequest {
     let mut r = KernelRequest::new(KernelName::parse(name).unwrap());
     r.env = EnvSource::New {
-        backend: BackendChoice::Venv,
+        backend: BackendChoice::Only(BackendKind::Venv),
         prefix: None,
     };
     r
@@ -138,7 +138,7 @@ fn a_new_venv_is_one_create_step_then_the_kernel() {
     let k = &p.kernels[0];
     assert_eq!(k.status, KernelStatus::Create);
     assert_eq!(k.env.prefix, m.venv_home().join("demo"));
-    assert_eq!(k.env.backend, BackendLabel::Uv);
+    assert_eq!(k.env.backend, BackendLabel::UV);
     assert!(k.env.env_created);
     assert_eq!(k.steps.len(), 2);
     let Step::CreateEnv(c) = &k.steps[0] else {
@@ -161,7 +161,7 @@ fn a_new_venv_is_one_create_step_then_the_kernel() {
     let written = kernelspec::KernelSpec::load(&w.dir.join("kernel.json")).unwrap();
     let meta = ManagedMeta::from_spec(&written).unwrap();
     assert_eq!(meta.env, m.venv_home().join("demo"));
-    assert_eq!(meta.backend, BackendLabel::Uv);
+    assert_eq!(meta.backend, BackendLabel::UV);
     assert_eq!(written.env["VIRTUAL_ENV"], meta.env.display().to_string());
 
     // Satisfied: unchanged, no steps, nothing runs.
@@ -217,7 +217,7 @@ fn refusals_and_impossible_requests() {
     fs::write(occupied.join("notes.txt"), "x").unwrap();
     let mut r = venv_request("x");
     r.env = EnvSource::New {
-        backend: BackendChoice::Venv,
+        backend: BackendChoice::Only(BackendKind::Venv),
         prefix: Some(occupied),
     };
     let snap = m.snapshot(std::slice::from_ref(&r));
@@ -336,7 +336,7 @@ fn a_rerun_finds_the_env_its_kernel_records() {
     let mut r = venv_request("far");
     let elsewhere = m.root().join("elsewhere/far");
     r.env = EnvSource::New {
-        backend: BackendChoice::Venv,
+        backend: BackendChoice::Only(BackendKind::Venv),
         prefix: Some(elsewhere.clone()),
     };
     run(&m, &[r]).unwrap();

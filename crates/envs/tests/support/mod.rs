@@ -3,12 +3,25 @@
 
 use std::path::{Path, PathBuf};
 
-use envs::vars;
 use envs::HostEnv;
 
 #[path = "../../../../tests/common/skip.rs"]
 pub mod skip;
 pub use skip::skip;
+
+// Test-only variables: read by these tests and the conda stand-in, never by the product.
+
+/// The interpreter (with jupyter_client and ipykernel) real-tool tests use.
+/// Its directory is also where they look for `uv`.
+pub const KERNELS_TEST_PYTHON: &str = "KERNELS_TEST_PYTHON";
+/// Tests only: a conda-family executable to drive instead of the bundled stand-in.
+pub const KERNELS_TEST_CONDA: &str = "KERNELS_TEST_CONDA";
+/// Read by the conda stand-in script (not by Rust code): the interpreter that its
+/// environments' `bin/python` points at.
+pub const KERNELS_STANDIN_PYTHON: &str = "KERNELS_STANDIN_PYTHON";
+/// Read by the conda stand-in script (not by Rust code): seconds to sleep inside
+/// `create`/`install`, to test interruption.
+pub const KERNELS_STANDIN_SLEEP: &str = "KERNELS_STANDIN_SLEEP";
 
 /// The workspace root (two levels above this crate).
 pub fn workspace_root() -> PathBuf {
@@ -19,7 +32,7 @@ pub fn workspace_root() -> PathBuf {
 /// under a sandboxed HOME): `KERNELS_TEST_PYTHON` if set, else `sys.executable` of
 /// `python3`.
 pub fn real_python() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os(vars::KERNELS_TEST_PYTHON) {
+    if let Some(p) = std::env::var_os(KERNELS_TEST_PYTHON) {
         return Some(PathBuf::from(p));
     }
     let out = std::process::Command::new("python3")

@@ -47,7 +47,7 @@ pub struct AddArgs {
     #[arg(short = 'c', long = "channel", value_name = "CHANNEL")]
     pub channels: Vec<String>,
     /// Which tool creates the environment.
-    #[arg(long, value_enum, default_value_t = BackendArg::Auto, conflicts_with = "existing")]
+    #[arg(long, value_enum, default_value_t = BackendArg(BackendChoice::Auto), conflicts_with = "existing")]
     pub backend: BackendArg,
     /// Create the environment at this path instead of the backend's default location.
     #[arg(long, value_name = "PATH", conflicts_with = "existing")]
@@ -76,19 +76,20 @@ pub struct AddArgs {
     pub dry_run: bool,
 }
 
-/// Which tool creates environments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum BackendArg {
-    /// conda, mamba or micromamba when one is found, else venv.
-    Auto,
-    /// conda.
-    Conda,
-    /// mamba.
-    Mamba,
-    /// micromamba.
-    Micromamba,
-    /// `python -m venv` + pip, or uv when it is on PATH.
-    Venv,
+/// `--backend`: clap's view of [`BackendChoice`] (names and help come from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackendArg(pub BackendChoice);
+
+impl ValueEnum for BackendArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        static ALL: std::sync::LazyLock<Vec<BackendArg>> =
+            std::sync::LazyLock::new(|| BackendChoice::all().map(BackendArg).collect());
+        &ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.0.name()).help(self.0.help()))
+    }
 }
 
 /// A kernel language.
@@ -153,13 +154,7 @@ pub fn build_request(args: &AddArgs) -> Result<KernelRequest, Failure> {
     req.env = match &args.existing {
         Some(path) => EnvSource::Existing { path: path.clone() },
         None => EnvSource::New {
-            backend: match args.backend {
-                BackendArg::Auto => BackendChoice::Auto,
-                BackendArg::Conda => BackendChoice::Conda,
-                BackendArg::Mamba => BackendChoice::Mamba,
-                BackendArg::Micromamba => BackendChoice::Micromamba,
-                BackendArg::Venv => BackendChoice::Venv,
-            },
+            backend: args.backend.0,
             prefix: args.prefix.clone(),
         },
     };

@@ -33,7 +33,7 @@ struct Row {
 /// Runs `kernels envs`.
 pub fn run(ctx: &Ctx, _args: &EnvsArgs) -> anyhow::Result<Code> {
     let host = ctx.host();
-    let tools = envs::locate(host, envs::BackendPreference::Auto);
+    let tools = envs::locate(host, envs::BackendChoice::Auto);
     let listed = envs::list_envs(&tools, host, &[]);
     let discovery = kernelspec::discover(ctx.paths());
 

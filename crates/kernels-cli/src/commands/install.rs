@@ -177,7 +177,7 @@ pub fn run(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Code> {
 /// The prefix of the conda environment called `name`, among those this machine lists.
 /// The prefix of the conda environment called `name`, when one is listed.
 pub fn env_by_name(ctx: &Ctx, name: &str) -> Option<PathBuf> {
-    let tools = envs::locate(ctx.host(), envs::BackendPreference::Auto);
+    let tools = envs::locate(ctx.host(), envs::BackendChoice::Auto);
     envs::list_envs(&tools, ctx.host(), &[])
         .into_iter()
         .find(|e| e.name.as_deref() == Some(name))

@@ -19,6 +19,7 @@ pub mod run;
 pub mod show;
 
 mod ctx;
+mod health;
 pub mod names;
 pub mod render_plan;
 

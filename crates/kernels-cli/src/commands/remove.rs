@@ -110,7 +110,7 @@ pub fn run(ctx: &Ctx, args: &RemoveArgs) -> anyhow::Result<Code> {
         ));
     }
     if !envs.delete.is_empty() {
-        let tools = envs::locate(ctx.host(), envs::BackendPreference::Auto);
+        let tools = envs::locate(ctx.host(), envs::BackendChoice::Auto);
         let timeout = kernels::LockConfig::from_host(ctx.host()).timeout;
         for d in &envs.delete {
             delete_planned_env(d, &tools, ctx.host(), &ctx.cancel, timeout).map_err(|e| {

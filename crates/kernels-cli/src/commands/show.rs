@@ -3,7 +3,7 @@
 use clap::Args;
 use serde_json::{json, Value};
 
-use super::list::EnvHealth;
+use super::health::EnvHealth;
 use super::names::{parse_name, unknown_kernel};
 use super::Ctx;
 use crate::exit::Code;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use envs::Language;
+use envs::{BackendKind, Language};
 use kernelspec::KernelName;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
@@ -341,22 +341,15 @@ impl Walker<'_> {
                 }
                 "backend" => {
                     if let Some(s) = self.string(value, field(k)) {
-                        e.backend = match s.as_str() {
-                            "auto" => BackendChoice::Auto,
-                            "conda" => BackendChoice::Conda,
-                            "mamba" => BackendChoice::Mamba,
-                            "micromamba" => BackendChoice::Micromamba,
-                            "venv" => BackendChoice::Venv,
-                            _ => {
-                                self.bad_choice(
-                                    value.span(),
-                                    field(k),
-                                    &s,
-                                    &["auto", "conda", "mamba", "micromamba", "venv"],
-                                );
+                        match s.parse::<BackendChoice>() {
+                            Ok(choice) => e.backend = choice,
+                            Err(_) => {
+                                let names: Vec<&str> =
+                                    BackendChoice::all().map(BackendChoice::name).collect();
+                                self.bad_choice(value.span(), field(k), &s, &names);
                                 continue;
                             }
-                        };
+                        }
                     }
                 }
                 "python" => e.python = self.python_version(value, field(k)),
@@ -464,7 +457,7 @@ impl Walker<'_> {
                     );
                 }
             }
-            if e.backend == BackendChoice::Venv {
+            if e.backend == BackendChoice::Only(BackendKind::Venv) {
                 if let Some(span) = has("backend") {
                     self.error(
                         span,
@@ -475,7 +468,7 @@ impl Walker<'_> {
                 }
             }
         }
-        if e.backend == BackendChoice::Venv {
+        if e.backend == BackendChoice::Only(BackendKind::Venv) {
             if let Some(span) = has("environment_file") {
                 self.error(
                     span,

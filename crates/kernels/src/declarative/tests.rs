@@ -2,6 +2,7 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::policy::{Entry, Source, Target};
+use envs::BackendKind;
 
 const FILE: &str = "/srv/image/kernels.toml";
 
@@ -53,7 +54,7 @@ scope = "sys-prefix"
     assert_eq!(names, ["torch", "r-stats", "proj"]);
     let t = &file.kernels[0];
     assert_eq!(t.display_name.as_deref(), Some("PyTorch 2"));
-    assert_eq!(t.backend, BackendChoice::Conda);
+    assert_eq!(t.backend, BackendChoice::Only(BackendKind::Conda));
     assert_eq!(t.python.as_deref(), Some("3.11"));
     assert_eq!(t.packages, ["pytorch", "numpy>=2"]);
     assert_eq!(
@@ -89,7 +90,7 @@ scope = "sys-prefix"
     assert_eq!(
         reqs[0].env,
         EnvSource::New {
-            backend: BackendChoice::Conda,
+            backend: BackendChoice::Only(BackendKind::Conda),
             prefix: Some("/home/azureuser/envs/torch".into())
         }
     );

@@ -32,7 +32,7 @@ impl<'a> Machine<'a> {
     /// environment listing.
     pub fn gather(paths: &'a JupyterPaths, host: &'a HostEnv) -> Machine<'a> {
         let discovery = kernelspec::discover(paths);
-        let tools = envs::locate(host, envs::BackendPreference::Auto);
+        let tools = envs::locate(host, envs::BackendChoice::Auto);
         let envs = envs::list_envs(&tools, host, &[]);
         Machine::from_parts(paths, host, discovery, envs)
     }

@@ -21,7 +21,7 @@ pub enum RegisterWarning {
         /// The kernel name.
         name: String,
         /// The spec directory that will be hidden.
-        #[serde(serialize_with = "crate::wrappers::lossy::path")]
+        #[serde(serialize_with = "crate::serde_util::path")]
         hidden: PathBuf,
     },
     /// A kernel of the same name in a higher-priority directory hides the new one: Jupyter
@@ -30,7 +30,7 @@ pub enum RegisterWarning {
         /// The kernel name.
         name: String,
         /// The spec directory that wins.
-        #[serde(serialize_with = "crate::wrappers::lossy::path")]
+        #[serde(serialize_with = "crate::serde_util::path")]
         winner: PathBuf,
     },
     /// Another visible kernel has the same display name (frontends cannot tell them apart).
@@ -40,13 +40,13 @@ pub enum RegisterWarning {
         /// The other kernel.
         other: String,
         /// Its spec directory.
-        #[serde(serialize_with = "crate::wrappers::lossy::path")]
+        #[serde(serialize_with = "crate::serde_util::path")]
         other_dir: PathBuf,
     },
     /// The target directory is not on Jupyter's search path.
     NotOnSearchPath {
         /// The directory.
-        #[serde(serialize_with = "crate::wrappers::lossy::path")]
+        #[serde(serialize_with = "crate::serde_util::path")]
         dir: PathBuf,
     },
 }
@@ -89,13 +89,13 @@ impl fmt::Display for RegisterWarning {
 #[serde(tag = "kind", content = "path", rename_all = "snake_case")]
 pub enum Occupant {
     /// An environment the policy protects.
-    ProtectedEnv(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
+    ProtectedEnv(#[serde(serialize_with = "crate::serde_util::path")] PathBuf),
     /// A conda installation (its root, the base environment).
-    CondaRoot(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
+    CondaRoot(#[serde(serialize_with = "crate::serde_util::path")] PathBuf),
     /// A directory Jupyter finds kernels in, or a kernel's own directory.
-    KernelDir(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
+    KernelDir(#[serde(serialize_with = "crate::serde_util::path")] PathBuf),
     /// Another environment (a venv or conda prefix below the one being deleted).
-    OtherEnv(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
+    OtherEnv(#[serde(serialize_with = "crate::serde_util::path")] PathBuf),
 }
 
 impl Occupant {

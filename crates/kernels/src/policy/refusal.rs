@@ -111,7 +111,7 @@ pub enum Refusal {
         /// The kernel's name.
         name: String,
         /// Its spec directory.
-        #[serde(serialize_with = "crate::wrappers::lossy::path")]
+        #[serde(serialize_with = "crate::serde_util::path")]
         dir: PathBuf,
         /// The rule.
         by: Box<Protection>,
@@ -126,12 +126,12 @@ pub enum Refusal {
         /// The new kernel's name.
         name: String,
         /// Where it would be written.
-        #[serde(serialize_with = "crate::wrappers::lossy::path")]
+        #[serde(serialize_with = "crate::serde_util::path")]
         target_dir: PathBuf,
         /// How the two meet.
         clash: Clash,
         /// The protected spec directory.
-        #[serde(serialize_with = "crate::wrappers::lossy::path")]
+        #[serde(serialize_with = "crate::serde_util::path")]
         existing_dir: PathBuf,
         /// The rule.
         by: Box<Protection>,
@@ -156,7 +156,7 @@ pub enum Refusal {
         /// What was about to happen.
         action: EnvAction,
         /// The environment's prefix.
-        #[serde(serialize_with = "crate::wrappers::lossy::path")]
+        #[serde(serialize_with = "crate::serde_util::path")]
         prefix: PathBuf,
         /// The rule.
         by: Box<Protection>,
@@ -168,7 +168,7 @@ pub enum Refusal {
     )]
     Contains {
         /// The environment's prefix (canonical).
-        #[serde(serialize_with = "crate::wrappers::lossy::path")]
+        #[serde(serialize_with = "crate::serde_util::path")]
         prefix: PathBuf,
         /// What lies inside.
         inside: super::check::Occupant,
@@ -183,7 +183,7 @@ pub enum Refusal {
         /// What was about to happen.
         action: EnvAction,
         /// The environment's prefix.
-        #[serde(serialize_with = "crate::wrappers::lossy::path")]
+        #[serde(serialize_with = "crate::serde_util::path")]
         prefix: PathBuf,
         /// The marker's message, if it has one.
         message: Option<String>,
@@ -196,7 +196,7 @@ pub enum Refusal {
     )]
     PolicyUnusable {
         /// The file.
-        #[serde(serialize_with = "crate::wrappers::lossy::path")]
+        #[serde(serialize_with = "crate::serde_util::path")]
         path: PathBuf,
         /// Why it cannot be used.
         reason: String,

@@ -35,9 +35,9 @@ pub struct Locator<'a> {
 #[serde(tag = "status", content = "path", rename_all = "snake_case")]
 pub enum ProgramStatus {
     /// It exists at this path.
-    Found(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
+    Found(#[serde(serialize_with = "crate::serde_util::path")] PathBuf),
     /// An absolute path that does not exist.
-    Missing(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
+    Missing(#[serde(serialize_with = "crate::serde_util::path")] PathBuf),
     /// A bare name not found on `PATH`.
     NotOnPath(String),
     /// Cannot be told from here (a relative path, the `{prefix}` placeholder, ...).
@@ -61,9 +61,9 @@ pub enum EnvStatus {
     /// No environment is selected (a system interpreter, a plain program).
     NotSelected,
     /// It exists.
-    Exists(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
+    Exists(#[serde(serialize_with = "crate::serde_util::path")] PathBuf),
     /// The prefix (or the pixi manifest, or the uv project) does not exist.
-    Missing(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
+    Missing(#[serde(serialize_with = "crate::serde_util::path")] PathBuf),
     /// A name no known environment has.
     UnknownName(String),
     /// Cannot be told from here (why).
@@ -85,11 +85,11 @@ impl EnvStatus {
 #[serde(tag = "what", content = "path", rename_all = "snake_case")]
 pub enum Gone {
     /// `argv[0]`, an absolute path, does not exist.
-    Launcher(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
+    Launcher(#[serde(serialize_with = "crate::serde_util::path")] PathBuf),
     /// The environment's prefix (or manifest) does not exist.
-    Env(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
+    Env(#[serde(serialize_with = "crate::serde_util::path")] PathBuf),
     /// The interpreter inside the wrappers, an absolute path, does not exist.
-    Program(#[serde(serialize_with = "crate::wrappers::lossy::path")] PathBuf),
+    Program(#[serde(serialize_with = "crate::serde_util::path")] PathBuf),
 }
 
 impl std::fmt::Display for Gone {

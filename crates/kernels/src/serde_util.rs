@@ -1,3 +1,5 @@
+//! The crate's serde helpers, in one place.
+//!
 //! Serializing paths that may not be UTF-8 (a directory named with a stray `\xff` byte):
 //! serde's own `Path` impl fails on them, which would abort a whole `--json` document. These
 //! write the path lossily (invalid bytes become U+FFFD) instead.
