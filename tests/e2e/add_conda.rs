@@ -243,7 +243,7 @@ fn one_create_then_nothing_then_only_what_is_missing(cb: CondaBox) {
     assert!(cb.take_calls().is_empty(), "envs runs no conda");
 
     // The conda root itself is never removed.
-    let out = sb.kernels(&["remove", "c1", "--with-env"]);
+    let out = sb.kernels(&["remove", "c1", "--with-env", "--yes"]);
     out.ok();
     assert!(!prefix.exists());
     assert!(!sb.user_kernels().join("c1").exists());
@@ -495,7 +495,7 @@ fn conda_real_non_root_user_gets_home_conda_envs() {
         "{}",
         out.stdout
     );
-    let out = as_user(&["remove", "nr", "--with-env"]);
+    let out = as_user(&["remove", "nr", "--with-env", "--yes"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(!prefix.exists());
     assert!(!sb.user_kernels().join("nr").exists());
