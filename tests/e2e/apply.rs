@@ -340,14 +340,20 @@ fn prune_removes_only_this_files_own_kernels() {
     sb.kernels(&["apply", af, "--check"]).ok();
     let check = sb.kernels(&["apply", af, "--check", "--prune", "--json"]);
     assert_eq!(check.code, 4, "{}", check.stderr);
+    let doc = check.json();
     assert_eq!(
-        rows(&check.json()),
+        rows(&doc),
         pairs(&[
             ("keep", "unchanged"),
             ("drop", "prune"),
             ("guarded", "keep (protected)")
         ])
     );
+    // The prune is a plan step too: one removal, of `drop` alone (never the protected one).
+    let steps = doc["prune_steps"].as_array().expect("prune_steps");
+    assert_eq!(steps.len(), 1, "{doc}");
+    assert_eq!(steps[0]["step"], "remove_kernel", "{doc}");
+    assert_eq!(steps[0]["name"], "drop", "{doc}");
     let out = sb.kernels(&["apply", af, "--prune"]);
     out.ok();
     assert!(
@@ -582,6 +588,28 @@ fn for_user_installs_into_the_users_home_owned_by_the_user() {
     let again = sb.kernels(&["apply", f, "--for-user", &name, "--check"]);
     assert_eq!(again.code, 0, "{}", again.stderr);
 
+    // The user can extend the kernel the apply made for them: their own install works (the
+    // environment is theirs), and what it adds is theirs too. (After the check, which the
+    // added package would fail; before root boots the kernel below, since Python run as
+    // root writes root-owned bytecode caches into the environment.)
+    if have("runuser") {
+        let install = run(sb
+            .command("runuser")
+            .args(["-u", &name, "--"])
+            .arg(kernels_bin())
+            .args(["install", "mine", "six"])
+            .env("HOME", &home));
+        assert_eq!(
+            install.code, 0,
+            "kernels install as {name}:\n{}\n{}",
+            install.stdout, install.stderr
+        );
+        let theirs = not_owned_by(&home, uid);
+        assert!(theirs.is_empty(), "not owned by {name}: {theirs:#?}");
+    } else {
+        eprintln!("note: no runuser; the install as the user was not tried");
+    }
+
     // The kernel starts under Jupyter (as root, reading the user's kernels) ...
     let mut as_root = Sandbox::new();
     as_root.set("HOME", &home);
@@ -612,21 +640,6 @@ fn for_user_installs_into_the_users_home_owned_by_the_user() {
             "doctor --boot as {name}:\n{}\n{}",
             boot.stdout, boot.stderr
         );
-        // The user can extend the kernel the apply made for them: their own install
-        // works (the environment is theirs), and what it adds is theirs too.
-        let install = run(sb
-            .command("runuser")
-            .args(["-u", &name, "--"])
-            .arg(kernels_bin())
-            .args(["install", "mine", "six"])
-            .env("HOME", &home));
-        assert_eq!(
-            install.code, 0,
-            "kernels install as {name}:\n{}\n{}",
-            install.stdout, install.stderr
-        );
-        let theirs = not_owned_by(&home, uid);
-        assert!(theirs.is_empty(), "not owned by {name}: {theirs:#?}");
     } else {
         eprintln!("note: no /usr/bin/python3 or runuser; the boot as the user was not tried");
     }

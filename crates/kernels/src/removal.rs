@@ -94,7 +94,7 @@ impl RemovalPlan {
 /// What the executor needs besides the plan.
 pub struct RemovalContext<'a> {
     /// The user's state directory (the journal goes there).
-    pub state_dir: &'a Path,
+    pub state_dir: PathBuf,
     /// The tools (conda removes the environments it made).
     pub tools: &'a Tools,
     /// The environment of the run.
@@ -103,6 +103,25 @@ pub struct RemovalContext<'a> {
     pub cancel: &'a CancelToken,
     /// How long to wait for an environment's prefix lock.
     pub lock_timeout: Duration,
+}
+
+impl<'a> RemovalContext<'a> {
+    /// The context of a run for the user of `host`: its state directory and lock timeout
+    /// ([`crate::LockConfig`]).
+    pub fn new(host: &'a HostEnv, tools: &'a Tools, cancel: &'a CancelToken) -> Self {
+        let lock = crate::LockConfig::from_host(host);
+        RemovalContext {
+            state_dir: lock
+                .path
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
+            tools,
+            host,
+            cancel,
+            lock_timeout: lock.timeout,
+        }
+    }
 }
 
 /// Why a step failed.
@@ -151,7 +170,7 @@ pub fn execute_removal(
     ctx: &RemovalContext<'_>,
     done: &mut dyn FnMut(&RemovalStep),
 ) -> Result<(), Box<RemovalError>> {
-    let mut journal = Journal::durable(ctx.state_dir);
+    let mut journal = Journal::durable(&ctx.state_dir);
     for step in &plan.steps {
         let result = if ctx.cancel.is_cancelled() {
             Err(RemovalCause::Interrupted)
@@ -262,7 +281,7 @@ mod tests {
         let tools = envs::locate(&host, envs::BackendPreference::Auto);
         let cancel = CancelToken::new();
         let ctx = RemovalContext {
-            state_dir: &state,
+            state_dir: state.clone(),
             tools: &tools,
             host: &host,
             cancel: &cancel,

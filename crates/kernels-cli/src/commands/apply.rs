@@ -310,15 +310,9 @@ fn prune(
     if removal.is_empty() {
         return Ok(());
     }
+    // Kernelspecs only: no environment is deleted, so no tool is needed.
     let tools = envs::Tools::default();
-    let lock = LockConfig::from_host(host);
-    let rctx = RemovalContext {
-        state_dir: lock.path.parent().unwrap_or(Path::new(".")),
-        tools: &tools,
-        host,
-        cancel: &ctx.cancel,
-        lock_timeout: lock.timeout,
-    };
+    let rctx = RemovalContext::new(host, &tools, &ctx.cancel);
     execute_removal(removal, &rctx, &mut |step| {
         if let RemovalStep::RemoveKernel(k) = step {
             ctx.out.step(&format!(
@@ -758,8 +752,18 @@ fn extend(doc: &mut Value, work: &Work<'_>, shown: &Shown<'_>) {
     obj.insert("check".into(), json!(shown.args.check));
     obj.insert("converged".into(), json!(work.converged));
     obj.insert("kernels".into(), json!(kernels));
-    // The prune steps, as they run (journaled, after the plan).
+    // The prune steps, as they run (journaled, after the plan), then the policy entries
+    // `protect = true` records.
     obj.insert("prune_steps".into(), json!(work.removal.steps));
+    let protect: Vec<Value> = work
+        .protect
+        .iter()
+        .map(|a| {
+            let (kind, value) = super::policy::target_parts(&a.target);
+            json!({"step": "protect", "kind": kind, "value": value, "required": a.required})
+        })
+        .collect();
+    obj.insert("protect_steps".into(), json!(protect));
     obj.insert(
         "for_user".into(),
         match &shown.target.user {

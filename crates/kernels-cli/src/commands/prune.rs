@@ -43,15 +43,9 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> anyhow::Result<Code> {
         return Ok(Code::Ok);
     }
     let removal = plan.removal();
-    let lock = kernels::LockConfig::from_host(ctx.host());
+    // Kernelspecs only: no environment is deleted, so no tool is needed.
     let tools = envs::Tools::default();
-    let rctx = RemovalContext {
-        state_dir: lock.path.parent().unwrap_or(std::path::Path::new(".")),
-        tools: &tools,
-        host: ctx.host(),
-        cancel: &ctx.cancel,
-        lock_timeout: lock.timeout,
-    };
+    let rctx = RemovalContext::new(ctx.host(), &tools, &ctx.cancel);
     execute_removal(&removal, &rctx, &mut |_| {})
         .map_err(|e| removal_failure(e, &|p| ctx.show_path(p)))?;
     if ctx.out.json {

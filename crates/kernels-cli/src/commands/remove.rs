@@ -178,8 +178,8 @@ fn confirmed(ctx: &Ctx, plan: &RemovalPlan) -> Result<bool, Failure> {
     if !can_ask(ctx) {
         let list: Vec<String> = envs.iter().map(|d| ctx.show_path(&d.prefix)).collect();
         return Err(Failure::usage(format!(
-            "--with-env would delete {} environment{s} ({}) and there is no terminal to ask; \
-             nothing was removed",
+            "--with-env would delete {} environment{s} ({}), and with no terminal to ask (or \
+             with --json) that needs --yes; nothing was removed",
             envs.len(),
             list.join(", ")
         ))
@@ -203,15 +203,7 @@ fn confirmed(ctx: &Ctx, plan: &RemovalPlan) -> Result<bool, Failure> {
 /// Runs the plan, one status line per step done.
 fn execute(ctx: &Ctx, plan: &RemovalPlan) -> Result<(), Failure> {
     let tools = envs::locate(ctx.host(), envs::BackendPreference::Auto);
-    let lock = kernels::LockConfig::from_host(ctx.host());
-    let state_dir = lock.path.parent().unwrap_or(std::path::Path::new("."));
-    let rctx = RemovalContext {
-        state_dir,
-        tools: &tools,
-        host: ctx.host(),
-        cancel: &ctx.cancel,
-        lock_timeout: lock.timeout,
-    };
+    let rctx = RemovalContext::new(ctx.host(), &tools, &ctx.cancel);
     execute_removal(plan, &rctx, &mut |step| match step {
         RemovalStep::RemoveKernel(k) => ctx.out.status(&format!(
             "Removed kernel {} ({})",
