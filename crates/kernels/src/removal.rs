@@ -334,4 +334,41 @@ mod tests {
         assert!(r.report.undone.is_empty(), "{:?}", r.report);
         assert!(!state.join(crate::JOURNAL_FILE).exists());
     }
+
+    #[test]
+    fn after_a_failed_deletion_only_kernels_whose_environment_is_whole_come_back() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, b) = (t.path().join("kernels/a"), t.path().join("kernels/b"));
+        spec(&a);
+        spec(&b);
+        let gone = t.path().join("gone");
+        let whole = t.path().join("whole");
+        fs::create_dir_all(whole.join("bin")).unwrap();
+        fs::write(whole.join("bin/python"), "").unwrap();
+        fs::write(whole.join("pyvenv.cfg"), "").unwrap();
+        let mut j = Journal::new();
+        for (dir, env) in [(&a, &gone), (&b, &whole)] {
+            j.record(JournalEntry::KernelRemoved {
+                dir: dir.clone(),
+                backup: backup_kernel_dir(dir).unwrap(),
+                env: Some(env.clone()),
+            })
+            .unwrap();
+            fs::remove_dir_all(dir).unwrap();
+        }
+        for env in [&gone, &whole] {
+            j.record(JournalEntry::EnvDeleting {
+                prefix: env.clone(),
+                registry: None,
+            })
+            .unwrap();
+        }
+        // `gone` was deleted; deleting `whole` failed before it changed anything.
+        let r = j.rollback();
+        assert!(!a.exists(), "its environment is gone: {r:?}");
+        assert!(b.join("kernel.json").is_file(), "{r:?}");
+        assert!(r.kept.iter().any(|l| l.contains("stays removed")), "{r:?}");
+        assert!(r.undone.iter().any(|l| l.contains("put back")), "{r:?}");
+        assert!(r.failed.is_empty(), "{r:?}");
+    }
 }
