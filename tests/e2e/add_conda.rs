@@ -243,7 +243,7 @@ fn one_create_then_nothing_then_only_what_is_missing(cb: CondaBox) {
     assert!(cb.take_calls().is_empty(), "envs runs no conda");
 
     // The conda root itself is never removed.
-    let out = sb.kernels(&["remove", "c1", "--with-env"]);
+    let out = sb.kernels(&["remove", "c1", "--with-env", "--yes"]);
     out.ok();
     assert!(!prefix.exists());
     assert!(!sb.user_kernels().join("c1").exists());
@@ -444,6 +444,54 @@ fn conda_standin_ctrl_c_and_a_second_run_waiting_for_the_lock() {
     assert_eq!(calls.len(), 1, "{calls:?}");
 }
 
+/// `apply --for-user USER` as root with the real conda: everything in USER's home is USER's
+/// (`find ~USER ! -user USER` is empty), and USER can install into the kernel it made.
+#[test]
+fn conda_real_apply_for_user_leaves_a_home_the_user_owns_and_can_extend() {
+    let Some(cb) = CondaBox::real() else {
+        return;
+    };
+    let tools = ["useradd", "userdel", "runuser"];
+    if !kernelspec::running_as_root() || !tools.iter().all(|t| crate::common::have(t)) {
+        return skip("needs root, useradd, userdel and runuser (.ci/run runs as root)");
+    }
+    let (_guard, name, uid, _gid, home) = super::apply::throwaway_user("kc");
+    let sb = &cb.sb;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(sb.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(&cb.log, "").unwrap();
+    std::fs::set_permissions(&cb.log, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let file = sb.root().join("kernels.toml");
+    std::fs::write(&file, "[[kernel]]\nname = \"cu\"\nbackend = \"conda\"\n").unwrap();
+    let out = sb.kernels(&["apply", file.to_str().unwrap(), "--for-user", &name]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let spec = home.join(".local/share/jupyter/kernels/cu/kernel.json");
+    assert!(spec.is_file(), "{}", out.stderr);
+    let not_theirs = super::apply::not_owned_by(&home, uid);
+    assert!(
+        not_theirs.is_empty(),
+        "not owned by {name}: {not_theirs:#?}"
+    );
+
+    let install = crate::common::run(
+        sb.command("runuser")
+            .args(["-u", &name, "--"])
+            .arg(crate::common::kernels_bin())
+            .args(["install", "cu", "numpy"])
+            .env("HOME", &home),
+    );
+    assert_eq!(
+        install.code, 0,
+        "kernels install as {name}:\n{}\n{}",
+        install.stdout, install.stderr
+    );
+    let not_theirs = super::apply::not_owned_by(&home, uid);
+    assert!(
+        not_theirs.is_empty(),
+        "not owned by {name}: {not_theirs:#?}"
+    );
+}
+
 /// A non-root user whose conda root `envs/` is read-only (the compute-instance layout):
 /// conda falls back to `~/.conda/envs`, and add, list, envs and remove all find it there.
 #[test]
@@ -495,7 +543,7 @@ fn conda_real_non_root_user_gets_home_conda_envs() {
         "{}",
         out.stdout
     );
-    let out = as_user(&["remove", "nr", "--with-env"]);
+    let out = as_user(&["remove", "nr", "--with-env", "--yes"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(!prefix.exists());
     assert!(!sb.user_kernels().join("nr").exists());

@@ -340,14 +340,20 @@ fn prune_removes_only_this_files_own_kernels() {
     sb.kernels(&["apply", af, "--check"]).ok();
     let check = sb.kernels(&["apply", af, "--check", "--prune", "--json"]);
     assert_eq!(check.code, 4, "{}", check.stderr);
+    let doc = check.json();
     assert_eq!(
-        rows(&check.json()),
+        rows(&doc),
         pairs(&[
             ("keep", "unchanged"),
             ("drop", "prune"),
             ("guarded", "keep (protected)")
         ])
     );
+    // The prune is a plan step too: one removal, of `drop` alone (never the protected one).
+    let steps = doc["prune_steps"].as_array().expect("prune_steps");
+    assert_eq!(steps.len(), 1, "{doc}");
+    assert_eq!(steps[0]["step"], "remove_kernel", "{doc}");
+    assert_eq!(steps[0]["name"], "drop", "{doc}");
     let out = sb.kernels(&["apply", af, "--prune"]);
     out.ok();
     assert!(
@@ -451,7 +457,46 @@ fn for_user_is_refused_without_root_or_without_the_user() {
 }
 
 /// Deletes the throwaway account (and its home) however the test ends.
-struct UserGuard(String);
+pub struct UserGuard(String);
+
+/// A new account `<prefix><pid>` with a home (root only; the caller checks `useradd`):
+/// its guard, name, uid, gid and home.
+pub fn throwaway_user(prefix: &str) -> (UserGuard, String, u32, u32, PathBuf) {
+    let name = format!("{prefix}{}", std::process::id() % 100_000);
+    let made = std::process::Command::new("useradd")
+        .args(["--create-home", "--shell", "/bin/sh", &name])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "useradd: {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let guard = UserGuard(name.clone());
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    let entry: Vec<&str> = passwd
+        .lines()
+        .find(|l| l.starts_with(&format!("{name}:")))
+        .unwrap()
+        .split(':')
+        .collect();
+    let (uid, gid, home) = (
+        entry[2].parse::<u32>().unwrap(),
+        entry[3].parse::<u32>().unwrap(),
+        PathBuf::from(entry[5]),
+    );
+    (guard, name, uid, gid, home)
+}
+
+/// Files and directories under `home` that `uid` does not own (`find HOME ! -user USER`).
+pub fn not_owned_by(home: &Path, uid: u32) -> Vec<String> {
+    walkdir(home)
+        .into_iter()
+        .filter_map(|p| std::fs::symlink_metadata(&p).ok().map(|m| (p, m)))
+        .filter(|(_, m)| m.uid() != uid)
+        .map(|(p, m)| format!("{} (uid {})", p.display(), m.uid()))
+        .collect()
+}
 
 impl Drop for UserGuard {
     fn drop(&mut self) {
@@ -469,30 +514,7 @@ fn for_user_installs_into_the_users_home_owned_by_the_user() {
             "needs root and useradd/userdel to create a throwaway user (.ci/run runs as root)",
         );
     }
-    let name = format!("kt{}", std::process::id() % 100_000);
-    let made = std::process::Command::new("useradd")
-        .args(["--create-home", "--shell", "/bin/sh", &name])
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "useradd: {}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let _guard = UserGuard(name.clone());
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
-    let entry: Vec<&str> = passwd
-        .lines()
-        .find(|l| l.starts_with(&format!("{name}:")))
-        .unwrap()
-        .split(':')
-        .collect();
-    let (uid, gid, home) = (
-        entry[2].parse::<u32>().unwrap(),
-        entry[3].parse::<u32>().unwrap(),
-        PathBuf::from(entry[5]),
-    );
-
+    let (_guard, name, uid, gid, home) = throwaway_user("kt");
     let mut sb = sandbox();
     // The run happens as the user, who must be able to look for the sandbox's system policy
     // (an unreadable one fails closed).
@@ -565,6 +587,28 @@ fn for_user_installs_into_the_users_home_owned_by_the_user() {
     // A second run is converged and leaves ownership alone.
     let again = sb.kernels(&["apply", f, "--for-user", &name, "--check"]);
     assert_eq!(again.code, 0, "{}", again.stderr);
+
+    // The user can extend the kernel the apply made for them: their own install works (the
+    // environment is theirs), and what it adds is theirs too. (After the check, which the
+    // added package would fail; before root boots the kernel below, since Python run as
+    // root writes root-owned bytecode caches into the environment.)
+    if have("runuser") {
+        let install = run(sb
+            .command("runuser")
+            .args(["-u", &name, "--"])
+            .arg(kernels_bin())
+            .args(["install", "mine", "six"])
+            .env("HOME", &home));
+        assert_eq!(
+            install.code, 0,
+            "kernels install as {name}:\n{}\n{}",
+            install.stdout, install.stderr
+        );
+        let theirs = not_owned_by(&home, uid);
+        assert!(theirs.is_empty(), "not owned by {name}: {theirs:#?}");
+    } else {
+        eprintln!("note: no runuser; the install as the user was not tried");
+    }
 
     // The kernel starts under Jupyter (as root, reading the user's kernels) ...
     let mut as_root = Sandbox::new();

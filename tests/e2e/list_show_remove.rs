@@ -264,8 +264,19 @@ fn remove_with_env_deletes_only_environments_kernels_created() {
     );
     assert!(!sb.user_kernels().join("rmenv").exists());
     assert!(envs.join("rmenv").exists());
-    // Its last user goes: so does the environment.
-    sb.kernels(&["remove", "other", "--with-env"]).ok();
+    // Its last user goes: so does the environment, but only with --yes when there is no
+    // terminal to ask (exit 2, nothing removed, otherwise).
+    let out = sb.kernels(&["remove", "other", "--with-env"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--yes"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("rmenv"),
+        "the environment is named: {}",
+        out.stderr
+    );
+    assert!(sb.user_kernels().join("other").exists());
+    assert!(envs.join("rmenv").exists());
+    sb.kernels(&["remove", "other", "--with-env", "--yes"]).ok();
     assert!(!envs.join("rmenv").exists());
 
     // An environment kernels did not make: --with-env refuses and removes nothing.
@@ -308,9 +319,25 @@ fn remove_with_env_deletes_only_environments_kernels_created() {
         "{}",
         dry.stdout
     );
+    // The dry run's document shows the deletion as a step, with its path and size.
+    let plan = sb
+        .kernels(&["remove", "solo", "--with-env", "--dry-run", "--json"])
+        .ok()
+        .json();
+    let steps = plan["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 2, "{plan}");
+    assert_eq!(steps[0]["step"], "remove_kernel", "{plan}");
+    assert_eq!(steps[1]["step"], "delete_env", "{plan}");
+    let canonical = std::fs::canonicalize(envs.join("solo")).expect("canonical");
+    assert_eq!(
+        steps[1]["target"],
+        canonical.display().to_string(),
+        "{plan}"
+    );
+    assert!(steps[1]["bytes"].as_u64().is_some_and(|b| b > 0), "{plan}");
     assert!(envs.join("solo").exists());
     let doc = sb
-        .kernels(&["remove", "solo", "--with-env", "--json"])
+        .kernels(&["remove", "solo", "--with-env", "--json", "--yes"])
         .json();
     assert_eq!(
         doc["envs_removed"][0],
@@ -321,6 +348,45 @@ fn remove_with_env_deletes_only_environments_kernels_created() {
     if let Some(j) = sb.jupyter(&["kernelspec", "list", "--json"]) {
         assert!(j.json()["kernelspecs"].get("solo").is_none());
     }
+}
+
+#[test]
+fn remove_with_env_that_cannot_delete_the_environment_puts_the_kernelspec_back() {
+    let _python = crate::require_python!();
+    let mut sb = sandbox();
+    if let Some(bin) = crate::common::test_bin_dir() {
+        sb.prepend_path(&bin);
+    }
+    sb.kernels(&["add", "held", "--backend", "venv"]).ok();
+    let spec = sb.user_kernels().join("held/kernel.json");
+    let before = std::fs::read(&spec).expect("kernel.json");
+    let prefix = std::fs::canonicalize(sb.home().join(".local/share/kernels/envs/held"))
+        .expect("canonical prefix");
+    // Another run holds the environment (the real prefix lock, as a second kernels run
+    // would): the deletion, the last step, cannot start, so the removed kernelspec comes
+    // back and the report says so.
+    let held = kernels::prefix_lock::PrefixLock::acquire(
+        &prefix,
+        std::time::Duration::from_secs(5),
+        &envs::CancelToken::new(),
+    )
+    .expect("prefix lock");
+    sb.set("KERNELS_LOCK_TIMEOUT", "0.5");
+    let out = sb.kernels(&["remove", "held", "--with-env", "--yes"]);
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("rolled back: put back the kernelspec"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("were removed, but"), "{}", out.stderr);
+    assert_eq!(std::fs::read(&spec).expect("kernel.json back"), before);
+    assert!(prefix.join("bin/python").exists());
+    assert!(!sb.home().join(".local/state/kernels/journal.json").exists());
+    drop(held);
+    sb.kernels(&["remove", "held", "--with-env", "--yes"]).ok();
+    assert!(!prefix.exists());
+    assert!(!spec.exists());
 }
 
 #[test]

@@ -90,6 +90,7 @@ fn filters(sb: &Sandbox) -> Vec<(String, String)> {
         (r"\(pid \d+\)", "(pid [PID])"),
         (r"\b3\.\d+\.\d+\b", "[PYVER]"),
         (r"python3\.\d+", "python3.[N]"),
+        (r"\(\d+(\.\d)? [kMGT]?B\)", "([SIZE])"),
     ] {
         f.push((pattern.to_owned(), placeholder.to_owned()));
     }
@@ -209,6 +210,57 @@ fn remove_dry_run_remove_and_unknown() {
     let run = snap(&sb, "remove", &["remove", "gone"]);
     assert_eq!(run.code, 0);
     snap(&sb, "remove_unknown", &["remove", "gone"]);
+}
+
+/// `remove --with-env` names each environment it would delete, with its size, and without a
+/// terminal deletes none unless `--yes` (exit 2). The environment is laid out as `kernels add`
+/// leaves one (marker, record of its identity, a kernel claiming it); `e2e::list_show_remove`
+/// drives the same through a real `add`.
+#[test]
+fn remove_with_env_names_what_it_deletes() {
+    use std::os::unix::fs::MetadataExt;
+    let sb = layout();
+    let env = sb.root().join("envs/made");
+    std::fs::create_dir_all(env.join("bin")).unwrap();
+    std::fs::write(env.join("bin/python"), "").unwrap();
+    std::fs::write(env.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+    std::fs::write(
+        env.join(".kernels-env.json"),
+        r#"{"created_by": "kernels", "backend": "uv"}"#,
+    )
+    .unwrap();
+    let canonical = std::fs::canonicalize(&env).unwrap();
+    let meta = std::fs::metadata(&canonical).unwrap();
+    let state = sb.home().join(".local/state/kernels");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(
+        state.join("created-envs.json"),
+        serde_json::json!({"version": 1, "envs": {canonical.to_str().unwrap():
+            {"dev": meta.dev(), "ino": meta.ino(), "backend": "uv"}}})
+        .to_string(),
+    )
+    .unwrap();
+    let spec = serde_json::json!({
+        "argv": [env.join("bin/python"), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Made", "language": "python",
+        "metadata": {"kernels": {"managed": true, "env": env, "env_created": true,
+            "backend": "uv", "activation": {"method": "computed", "vars": []},
+            "source": "add"}}});
+    sb.write_spec(&sb.user_kernels(), "made", &spec.to_string());
+    let run = snap(
+        &sb,
+        "remove_with_env_dry_run",
+        &["remove", "made", "--with-env", "--dry-run"],
+    );
+    assert_eq!(run.code, 0);
+    let run = snap(
+        &sb,
+        "remove_with_env_no_terminal",
+        &["remove", "made", "--with-env"],
+    );
+    assert_eq!(run.code, 2);
+    assert!(env.join("bin/python").exists());
+    assert!(sb.user_kernels().join("made/kernel.json").exists());
 }
 
 #[test]

@@ -11,19 +11,18 @@
 //!    knows nothing of still counts);
 //! 3. `kernels` created it, for the user running now ([`crate::ownership::check_deletable`]).
 //!
-//! [`delete_planned_env`] then takes the prefix lock ([`crate::prefix_lock`]), checks 3 again
-//! (the directory is still the one recorded), deletes it and drops its record.
+//! The deletion itself is a step of a [`crate::removal::RemovalPlan`]: it takes the prefix
+//! lock ([`crate::prefix_lock`]), checks 3 again ([`recheck`]: the directory is still the one
+//! recorded), is journaled, deletes it and drops its record.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use envs::{CancelToken, EnvError, EnvKind, Environment, HostEnv, Tools};
+use envs::{EnvError, EnvKind, Environment, HostEnv};
 use serde::Serialize;
+use std::path::{Path, PathBuf};
 
 use crate::doctor::Machine;
 use crate::ownership::{self, NotOurs};
 use crate::policy::{Occupant, Policy, Refusal, Target};
-use crate::prefix_lock::{PrefixLock, PrefixLockError};
+use crate::prefix_lock::PrefixLockError;
 use crate::spec_for_env::BackendLabel;
 
 /// How deep below a prefix other environments are looked for.
@@ -36,10 +35,12 @@ pub struct EnvDeletion {
     #[serde(serialize_with = "crate::serde_util::path")]
     pub recorded: PathBuf,
     /// The canonical prefix: what is deleted.
-    #[serde(serialize_with = "crate::serde_util::path")]
+    #[serde(rename = "target", serialize_with = "crate::serde_util::path")]
     pub prefix: PathBuf,
     /// How `kernels` made it.
     pub backend: BackendLabel,
+    /// Its size on disk, in bytes (blocks allocated, hard links counted once).
+    pub bytes: u64,
 }
 
 /// Why an environment may not be deleted.
@@ -119,9 +120,25 @@ pub fn plan_env_deletion(
         })?;
     Ok(Some(EnvDeletion {
         recorded: recorded.to_path_buf(),
+        bytes: disk_usage(&prefix),
         prefix,
         backend,
     }))
+}
+
+/// The space the tree at `dir` takes on disk (like `du -s`: allocated blocks, each inode
+/// once, symlinks not followed).
+pub fn disk_usage(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut seen = std::collections::HashSet::new();
+    walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.nlink() <= 1 || seen.insert((m.dev(), m.ino())))
+        .map(|m| m.blocks() * 512)
+        .sum()
 }
 
 /// Everything on the machine that must survive deleting `prefix` and may lie under it
@@ -202,35 +219,18 @@ fn nested(prefix: &Path) -> Vec<Occupant> {
     out
 }
 
-/// Deletes an environment [`plan_env_deletion`] cleared: under its prefix lock, after
-/// checking that it is still the one `kernels` created; drops its record afterwards.
-pub fn delete_planned_env(
-    deletion: &EnvDeletion,
-    tools: &Tools,
-    host: &HostEnv,
-    cancel: &CancelToken,
-    lock_timeout: Duration,
-) -> Result<(), DeleteError> {
-    let _lock = PrefixLock::acquire(&deletion.prefix, lock_timeout, cancel)?;
-    match ownership::check_deletable(host, &deletion.prefix) {
-        Ok((_, canonical)) if canonical == deletion.prefix => {}
-        Ok(_) => {
-            return Err(DeleteError::Changed {
-                prefix: deletion.prefix.clone(),
-                why: NotOurs::Replaced,
-            })
-        }
-        Err(why) => {
-            return Err(DeleteError::Changed {
-                prefix: deletion.prefix.clone(),
-                why,
-            })
-        }
-    }
-    crate::delete_env(&deletion.prefix, deletion.backend, tools, host, cancel)?;
-    // The environment is gone; a stale record could only ever refuse, never delete.
-    let _ = ownership::forget(host, &deletion.prefix);
-    Ok(())
+/// Checks, under its prefix lock, that an environment [`plan_env_deletion`] cleared is still
+/// the one `kernels` created (nothing replaced it since the plan).
+pub(crate) fn recheck(deletion: &EnvDeletion, host: &HostEnv) -> Result<(), DeleteError> {
+    let why = match ownership::check_deletable(host, &deletion.prefix) {
+        Ok((_, canonical)) if canonical == deletion.prefix => return Ok(()),
+        Ok(_) => NotOurs::Replaced,
+        Err(why) => why,
+    };
+    Err(DeleteError::Changed {
+        prefix: deletion.prefix.clone(),
+        why,
+    })
 }
 
 #[cfg(test)]

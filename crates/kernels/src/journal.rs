@@ -8,6 +8,12 @@
 //! | [`JournalEntry::EnvCreated`] | the prefix is deleted (an empty directory that was there before is left, empty) |
 //! | [`JournalEntry::PackagesInstalled`] | nothing can be undone: packages installed into an environment that existed before are kept, and the report says so |
 //! | [`JournalEntry::KernelWritten`] | the kernelspec directory is removed; a kernelspec it replaced is put back from its backup |
+//! | [`JournalEntry::KernelRemoved`] | the kernelspec is put back from its backup, unless the environment it ran in was deleted by this run |
+//! | [`JournalEntry::EnvDeleting`] | nothing can be undone: an environment deleted stays deleted; one left whole is said to be untouched, one half-deleted is reported with what to do |
+//!
+//! Removals (`remove`, `prune`, `apply --prune`) order their steps so the undoable ones
+//! (kernelspecs, moved aside with a backup) come first and the irreversible one (deleting an
+//! environment) last.
 //!
 //! Everything that existed before the run and is not listed here is never touched.
 //!
@@ -18,7 +24,9 @@
 //! fsync'd there **before** the step it describes starts, and the file goes when the run
 //! commits or has rolled back. A run killed outright (SIGKILL, OOM, power loss) leaves it
 //! behind; the next `kernels` command that takes that run lock finds it ([`recover`]) and
-//! rolls the dead run back, saying what it did. Until then the dead run's environment has
+//! rolls the dead run back, saying what it did — or, when the dead run had started deleting an
+//! environment (the irreversible step), completes it instead: the environment and the
+//! kernelspecs removed for it are gone, never half-left. Until then the dead run's environment has
 //! no kernelspec (kernel.json is written last), so nothing registers, lists or adopts it.
 
 use std::path::{Path, PathBuf};
@@ -69,6 +77,26 @@ pub enum JournalEntry {
         /// nearest first; removed again on rollback when empty.
         new_parents: Vec<PathBuf>,
     },
+    /// A kernelspec is being removed; a copy of it is at `backup` (made by
+    /// [`backup_kernel_dir`]) until the run commits.
+    KernelRemoved {
+        /// The spec directory.
+        dir: PathBuf,
+        /// The copy.
+        backup: PathBuf,
+        /// The (canonical) environment this run deletes with it, if any: once that is
+        /// deleted, the kernelspec is not put back.
+        #[serde(default)]
+        env: Option<PathBuf>,
+    },
+    /// An environment is being deleted (irreversible; see the module docs).
+    EnvDeleting {
+        /// The canonical prefix.
+        prefix: PathBuf,
+        /// conda's registry of environments, whose line for this prefix goes too.
+        #[serde(default)]
+        registry: Option<PathBuf>,
+    },
 }
 
 /// What a rollback did.
@@ -80,12 +108,17 @@ pub struct RollbackReport {
     pub kept: Vec<String>,
     /// Undo attempts that failed (with why).
     pub failed: Vec<String>,
+    /// Irreversible steps a dead run had started, finished instead of undone.
+    pub completed: Vec<String>,
 }
 
 impl RollbackReport {
     /// True when nothing had to be done.
     pub fn is_empty(&self) -> bool {
-        self.undone.is_empty() && self.kept.is_empty() && self.failed.is_empty()
+        self.undone.is_empty()
+            && self.kept.is_empty()
+            && self.failed.is_empty()
+            && self.completed.is_empty()
     }
 }
 
@@ -143,11 +176,14 @@ impl Journal {
     /// Keeps every change (the run succeeded); backups and the journal file are deleted.
     pub fn commit(self) {
         for entry in &self.entries {
-            if let JournalEntry::KernelWritten {
-                backup: Some(b), ..
-            } = entry
-            {
-                let _ = std::fs::remove_dir_all(b);
+            match entry {
+                JournalEntry::KernelWritten {
+                    backup: Some(b), ..
+                }
+                | JournalEntry::KernelRemoved { backup: b, .. } => {
+                    let _ = std::fs::remove_dir_all(b);
+                }
+                _ => {}
             }
         }
         remove_file_synced(self.file.as_deref());
@@ -157,6 +193,8 @@ impl Journal {
     pub fn rollback(self) -> RollbackReport {
         let mut report = RollbackReport::default();
         let file = self.file.clone();
+        // Environments this run deleted (even in part): their kernelspecs stay removed.
+        let mut deleted: Vec<PathBuf> = Vec::new();
         for entry in self.entries.into_iter().rev() {
             match entry {
                 JournalEntry::EnvCreated {
@@ -186,11 +224,140 @@ impl Journal {
                     undo_kernel(&dir, backup, &mut report);
                     remove_empty(&new_parents);
                 }
+                JournalEntry::EnvDeleting { prefix, .. } => {
+                    if judge_deleted_env(&prefix, &mut report) {
+                        deleted.push(prefix);
+                    }
+                }
+                JournalEntry::KernelRemoved { dir, backup, env } => match env {
+                    Some(e) if deleted.contains(&e) => {
+                        let _ = std::fs::remove_dir_all(&backup);
+                        report.kept.push(format!(
+                            "the kernelspec {} stays removed: its environment {} was deleted",
+                            dir.display(),
+                            e.display()
+                        ));
+                    }
+                    _ => restore_kernel(&dir, &backup, &mut report),
+                },
             }
         }
         remove_file_synced(file.as_deref());
         report
     }
+
+    /// Finishes what a dead run started (see [`recover`]): every environment it was deleting
+    /// is deleted, every kernelspec it was removing is removed, and the journal goes.
+    fn complete(self, state_dir: &Path) -> RollbackReport {
+        let mut report = RollbackReport::default();
+        for entry in &self.entries {
+            match entry {
+                JournalEntry::KernelRemoved { dir, backup, .. } => {
+                    if std::fs::symlink_metadata(dir).is_ok() {
+                        if let Err(e) = kernelspec::remove(dir) {
+                            report.failed.push(format!(
+                                "could not remove the kernelspec {}: {e}",
+                                dir.display()
+                            ));
+                            continue;
+                        }
+                    }
+                    let _ = std::fs::remove_dir_all(backup);
+                    report
+                        .completed
+                        .push(format!("removed the kernelspec {}", dir.display()));
+                }
+                JournalEntry::EnvDeleting { prefix, registry } => {
+                    finish_env_deletion(state_dir, prefix, registry.as_deref(), &mut report)
+                }
+                // Only removals are completed; a journal mixing in creations is rolled back.
+                _ => {}
+            }
+        }
+        remove_file_synced(self.file.as_deref());
+        report
+    }
+
+    /// True when the run had begun an irreversible step, so a dead run is completed, not
+    /// rolled back.
+    fn past_point_of_no_return(&self) -> bool {
+        self.entries
+            .iter()
+            .any(|e| matches!(e, JournalEntry::EnvDeleting { .. }))
+    }
+}
+
+/// After a failed deletion: says what became of the environment at `prefix`; true when it
+/// is gone or no longer whole (so the kernelspecs removed for it stay removed).
+fn judge_deleted_env(prefix: &Path, report: &mut RollbackReport) -> bool {
+    if std::fs::symlink_metadata(prefix).is_err() {
+        report.kept.push(format!(
+            "the environment {} was deleted; that cannot be undone",
+            prefix.display()
+        ));
+        return true;
+    }
+    if env_is_whole(prefix) {
+        report.undone.push(format!(
+            "the environment {} was not deleted and is as it was",
+            prefix.display()
+        ));
+        return false;
+    }
+    report.failed.push(format!(
+        "the environment {} is partly deleted and no longer usable; delete what is left \
+         (`rm -rf {}`) or run the same command again",
+        prefix.display(),
+        prefix.display()
+    ));
+    true
+}
+
+/// An environment whose interpreter and identifying file are still there.
+fn env_is_whole(prefix: &Path) -> bool {
+    let python = prefix.join("bin/python");
+    let marked = prefix.join("conda-meta").is_dir() || prefix.join("pyvenv.cfg").is_file();
+    marked && std::fs::metadata(python).is_ok()
+}
+
+/// Deletes what is left of an environment a dead run was deleting (the directory, never
+/// through a symlink), its conda registry line, its prefix lock file and its record.
+fn finish_env_deletion(
+    state_dir: &Path,
+    prefix: &Path,
+    registry: Option<&Path>,
+    report: &mut RollbackReport,
+) {
+    match std::fs::symlink_metadata(prefix) {
+        Err(_) => {}
+        Ok(m) if m.is_dir() => {
+            if let Err(e) = std::fs::remove_dir_all(prefix) {
+                report.failed.push(format!(
+                    "could not finish deleting the environment {}: {e}",
+                    prefix.display()
+                ));
+                return;
+            }
+        }
+        Ok(_) => {
+            report.failed.push(format!(
+                "{} is no longer a directory; it was left as it is",
+                prefix.display()
+            ));
+            return;
+        }
+    }
+    if let Some(r) = registry {
+        unregister_conda_env(r, prefix);
+    }
+    let lock = crate::prefix_lock::PrefixLock::path_for(prefix);
+    if std::fs::symlink_metadata(&lock).is_ok_and(|m| m.is_file()) {
+        let _ = std::fs::remove_file(&lock);
+    }
+    let _ = crate::ownership::forget_in(state_dir, prefix);
+    report
+        .completed
+        .push(format!("deleted the environment {}", prefix.display()));
 }
 
 /// What [`recover`] found and did.
@@ -241,6 +408,12 @@ pub fn recover(state_dir: &Path) -> Result<Option<Recovery>, RecoveryError> {
         entries: doc.entries,
         file: Some(path),
     };
+    if journal.past_point_of_no_return() {
+        return Ok(Some(Recovery {
+            pid: doc.pid,
+            report: journal.complete(state_dir),
+        }));
+    }
     let report = journal.rollback();
     // The dead run's prefix lock files, the directories it made for them, and its records
     // of the environments it made go too.
@@ -398,6 +571,27 @@ fn empty_dir(dir: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Puts a removed kernelspec back from its backup (when it is not there again already).
+fn restore_kernel(dir: &Path, backup: &Path, report: &mut RollbackReport) {
+    if std::fs::symlink_metadata(dir).is_ok() {
+        let _ = std::fs::remove_dir_all(backup);
+        return;
+    }
+    match kernelspec::copy_tree(&backup.join(BACKUP_NAME), dir) {
+        Ok(()) => {
+            let _ = std::fs::remove_dir_all(backup);
+            report
+                .undone
+                .push(format!("put back the kernelspec {}", dir.display()));
+        }
+        Err(e) => report.failed.push(format!(
+            "could not put back the kernelspec {} (a copy is at {}): {e}",
+            dir.display(),
+            backup.display()
+        )),
+    }
 }
 
 fn undo_kernel(dir: &Path, backup: Option<PathBuf>, report: &mut RollbackReport) {

@@ -39,6 +39,7 @@ pub mod for_user;
 pub mod policy;
 pub mod prune;
 pub mod rebind;
+pub mod removal;
 pub mod run;
 pub mod wrappers;
 

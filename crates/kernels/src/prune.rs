@@ -10,16 +10,18 @@
 //! * it cannot be told for sure: an environment *name* no known environment has (conda may just
 //!   not be found), a bare program not on `PATH`, a `kernel.json` that does not load.
 //!
-//! Every copy is considered, the ones Jupyter starts and the ones they hide. Removal uses
-//! [`kernelspec::remove`] (moved aside, then deleted), one kernel at a time.
+//! Every copy is considered, the ones Jupyter starts and the ones they hide. Removal is a
+//! [`RemovalPlan`] ([`PrunePlan::removal`]) run through the durable journal: every stale
+//! kernelspec goes, or on a failure none does.
 
 use std::path::PathBuf;
 
-use kernelspec::{FoundKernel, RemoveError};
+use kernelspec::FoundKernel;
 use serde::Serialize;
 
 use crate::doctor::Machine;
 use crate::policy::{same_path, Policy, Refusal, Target};
+use crate::removal::{KernelRemoval, RemovalPlan};
 use crate::wrappers::{EnvStatus, Gone, Located, ProgramStatus};
 
 /// A kernel prune will remove.
@@ -62,19 +64,6 @@ pub struct PrunePlan {
     pub kept: Vec<Kept>,
     /// How many kernels were examined.
     pub examined: usize,
-}
-
-/// The result of removing one stale kernel.
-#[derive(Debug, Serialize)]
-pub struct Removed {
-    /// The kernel.
-    #[serde(flatten)]
-    pub kernel: Stale,
-    /// `None` when it was removed, else why not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// The removal failed for lack of permission (a system directory).
-    pub permission_denied: bool,
 }
 
 /// Decides, for every kernel on the machine, whether prune removes it.
@@ -178,27 +167,21 @@ fn unsure(located: &Located) -> Option<String> {
     None
 }
 
-/// Removes the kernels of `plan` (each independently; one failure does not stop the others).
-pub fn apply_prune(plan: &PrunePlan) -> Vec<Removed> {
-    plan.remove
-        .iter()
-        .map(|stale| {
-            let result = kernelspec::remove(&stale.resource_dir);
-            let permission_denied = matches!(result, Err(RemoveError::PermissionDenied { .. }));
-            Removed {
-                kernel: stale.clone(),
-                error: result.err().map(|e| {
-                    let mut text = e.to_string();
-                    let mut cause = std::error::Error::source(&e);
-                    while let Some(c) = cause {
-                        text.push_str(": ");
-                        text.push_str(&c.to_string());
-                        cause = c.source();
-                    }
-                    text
-                }),
-                permission_denied,
-            }
-        })
-        .collect()
+impl PrunePlan {
+    /// The removals, as the steps [`crate::removal::execute_removal`] runs through the
+    /// journal (all of them, or on a failure none).
+    pub fn removal(&self) -> RemovalPlan {
+        RemovalPlan::new(
+            self.remove
+                .iter()
+                .map(|s| KernelRemoval {
+                    name: s.name.clone(),
+                    dir: s.resource_dir.clone(),
+                    scope: s.scope,
+                    env: None,
+                })
+                .collect(),
+            Vec::new(),
+        )
+    }
 }

@@ -125,18 +125,18 @@ pub fn run(ctx: &Ctx, args: &AddArgs) -> anyhow::Result<Code> {
     let _lock = if args.dry_run {
         None
     } else {
-        Some(render_plan::take_lock(ctx)?)
+        Some(super::run_lock::take_lock(ctx)?)
     };
     let snapshot = Snapshot::take(&requests, ctx.host().clone(), ctx.paths().clone());
-    let plan = kernels::plan(&requests, &snapshot).map_err(render_plan::plan_failure)?;
+    let plan = kernels::plan(&requests, &snapshot).map_err(super::failures::plan_failure)?;
     let policy = plan.check_policy(&snapshot);
     if args.dry_run {
         // A dry run shows the plan even when the policy would refuse it, then says so.
         return render_plan::finish_dry_run(ctx, &plan, policy);
     }
-    let warnings = policy.map_err(render_plan::refusal_failure)?;
+    let warnings = policy.map_err(|r| super::failures::refusal_failure(&r))?;
     render_plan::print_warnings(ctx, &warnings, &plan);
-    render_plan::confirm_foreign_replacements(ctx, &plan)?;
+    super::prompt::confirm_foreign_replacements(ctx, &plan)?;
     let outcome = render_plan::execute_and_document(ctx, &plan, &snapshot, &warnings)?;
     render_plan::print_outcome(ctx, &plan, &outcome);
     Ok(Code::Ok)

@@ -30,15 +30,15 @@ use std::time::Instant;
 use clap::Args;
 use kernels::declarative::{self, KernelsFile, PruneCandidate, ReadError};
 use kernels::for_user::{self, ForUserError, UserAccount};
-use kernels::policy::{Addition, Policy, PolicyPaths, Source, Target};
+use kernels::policy::{Addition, Policy, PolicyPaths, Refusal, Source, Target};
+use kernels::removal::{execute_removal, KernelRemoval, RemovalContext, RemovalPlan, RemovalStep};
 use kernels::{KernelPlan, LockConfig, Plan, Snapshot, Step};
 use kernelspec::JupyterPaths;
 use serde_json::{json, Value};
 
-use super::render_plan;
-use super::Ctx;
+use super::{document, failures, prompt, render_plan, run_lock, Ctx};
 use crate::exit::{Code, Failure};
-use crate::output::table;
+use crate::output::{json_path, table};
 
 /// Arguments of `kernels apply`.
 #[derive(Debug, Args)]
@@ -95,148 +95,235 @@ pub fn run(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<Code> {
     // run. Read-only modes take none.
     let changing = !args.dry_run && !args.check;
     let lock_cfg = LockConfig::from_host(&target.host);
-    // Run as the user for root's `--for-user`: root records the protection afterwards.
-    let delegated = args.stdin_as.is_some();
     let _lock = if changing {
-        Some(render_plan::take_lock_at(ctx, &lock_cfg)?)
+        Some(run_lock::take_lock_at(ctx, &lock_cfg)?)
     } else {
         None
     };
 
     let snapshot = Snapshot::take(&requests, target.host.clone(), target.paths.clone());
-    let plan = kernels::plan(&requests, &snapshot).map_err(render_plan::plan_failure)?;
+    let plan = kernels::plan(&requests, &snapshot).map_err(failures::plan_failure)?;
     let policy = plan.check_policy(&snapshot);
     let prune = if args.prune {
         declarative::prune_candidates(&file, &identity, &snapshot.discovery, &snapshot.policy)
     } else {
         Vec::new()
     };
-    let protect = pending_protection(&file, &plan, &snapshot.policy);
-    let rows = rows(&plan, &protect, &prune);
-    let converged =
-        plan.is_noop() && protect.is_empty() && prune.iter().all(|c| c.verdict.is_err());
-
+    let work = Work::new(&file, &plan, &snapshot.policy, prune);
+    let shown = Shown {
+        file: &file,
+        target: &target,
+        args,
+        started,
+    };
     if args.check || args.dry_run {
-        let warnings = policy.clone().unwrap_or_default();
-        if ctx.out.json {
-            let mut doc = render_plan::document(&plan, &warnings, None, args.dry_run);
-            extend(&mut doc, &file, &rows, &target, args, converged, started);
-            if let Err(refusal) = &policy {
-                // One document: the plan, and why it would be refused.
-                let failure = render_plan::refusal_failure(refusal.clone());
-                mark_failed(&mut doc, &failure);
-                ctx.out.json_doc(&doc);
-                ctx.out.error(&failure.cause, failure.hint.as_deref());
-                return Ok(failure.code);
-            }
+        return preview(ctx, &plan, policy, &work, &shown);
+    }
+    let warnings = policy.map_err(|r| failures::refusal_failure(&r))?;
+    converge(ctx, &plan, &snapshot, &warnings, &work, &shown)
+}
+
+/// Everything apply would change beyond the plan: prune steps, protection, and the rows.
+struct Work<'d> {
+    prune: Vec<PruneCandidate<'d>>,
+    /// The prune candidates the policy allows, as a removal plan.
+    removal: RemovalPlan,
+    protect: Vec<Addition>,
+    rows: Vec<Row>,
+    converged: bool,
+}
+
+impl<'d> Work<'d> {
+    fn new(
+        file: &KernelsFile,
+        plan: &Plan,
+        policy: &Policy,
+        prune: Vec<PruneCandidate<'d>>,
+    ) -> Work<'d> {
+        let protect = pending_protection(file, plan, policy);
+        let rows = rows(plan, &protect, &prune);
+        let removal = RemovalPlan::new(
+            prune
+                .iter()
+                .filter(|c| c.verdict.is_ok())
+                .map(|c| KernelRemoval {
+                    name: c.kernel.name.clone(),
+                    dir: c.kernel.resource_dir.clone(),
+                    scope: c.kernel.scope.as_str(),
+                    env: None,
+                })
+                .collect(),
+            Vec::new(),
+        );
+        let converged = plan.is_noop() && protect.is_empty() && removal.is_empty();
+        Work {
+            prune,
+            removal,
+            protect,
+            rows,
+            converged,
+        }
+    }
+}
+
+/// What the summary and the JSON document say about the run besides the plan.
+struct Shown<'a> {
+    file: &'a KernelsFile,
+    target: &'a Machine,
+    args: &'a ApplyArgs,
+    started: Instant,
+}
+
+/// `--check` and `--dry-run`: the rows (or the document), and the exit code.
+fn preview(
+    ctx: &Ctx,
+    plan: &Plan,
+    policy: Result<Vec<kernels::PlanWarning>, Refusal>,
+    work: &Work<'_>,
+    shown: &Shown<'_>,
+) -> anyhow::Result<Code> {
+    let args = shown.args;
+    let warnings = policy.clone().unwrap_or_default();
+    let refused = policy.err().map(|r| failures::refusal_failure(&r));
+    if ctx.out.json {
+        let mut doc = document::document(plan, &warnings, None, args.dry_run);
+        extend(&mut doc, work, shown);
+        if let Some(failure) = &refused {
+            // One document: the plan, and why it would be refused.
+            document::mark_failed(&mut doc, failure);
             ctx.out.json_doc(&doc);
-        } else {
-            render_plan::print_warnings(ctx, &warnings, &plan);
-            print_rows(ctx, &rows);
-            if args.dry_run && ctx.out.verbose > 0 {
-                render_plan::print_plan(ctx, &plan);
-            }
-            warn_refused_prunes(ctx, &prune);
+            ctx.out.error(&failure.cause, failure.hint.as_deref());
+            return Ok(failure.code);
         }
-        if let Err(refusal) = policy {
-            return Err(render_plan::refusal_failure(refusal).into());
+        ctx.out.json_doc(&doc);
+    } else {
+        render_plan::print_warnings(ctx, &warnings, plan);
+        print_rows(ctx, &work.rows);
+        if args.dry_run && ctx.out.verbose > 0 {
+            render_plan::print_plan(ctx, plan);
         }
-        if args.check {
-            if converged {
-                ctx.out.status(&format!(
-                    "{}: the machine matches the file ({} kernel{}).",
-                    args.file.display(),
-                    rows_of_kernels(&rows),
-                    plural(rows_of_kernels(&rows))
-                ));
-                return Ok(Code::Ok);
-            }
-            ctx.out.status(&format!(
-                "{}: {} change{} needed (run `kernels apply {}`).",
-                args.file.display(),
-                changes(&rows),
-                plural(changes(&rows)),
-                args.file.display()
-            ));
-            return Ok(Code::Problems);
-        }
+        warn_refused_prunes(ctx, &work.prune);
+    }
+    if let Some(failure) = refused {
+        return Err(failure.into());
+    }
+    if !args.check {
         ctx.out.status("Dry run: nothing was changed.");
         return Ok(Code::Ok);
     }
+    let (n, changes) = (kernel_rows(&work.rows), changes(&work.rows));
+    if work.converged {
+        ctx.out.status(&format!(
+            "{}: the machine matches the file ({n} kernel{}).",
+            args.file.display(),
+            plural(n)
+        ));
+        return Ok(Code::Ok);
+    }
+    ctx.out.status(&format!(
+        "{}: {changes} change{} needed (run `kernels apply {}`).",
+        args.file.display(),
+        plural(changes),
+        args.file.display()
+    ));
+    Ok(Code::Problems)
+}
 
-    let warnings = policy.map_err(render_plan::refusal_failure)?;
-    render_plan::print_warnings(ctx, &warnings, &plan);
-    render_plan::confirm_foreign_replacements(ctx, &plan)?;
+/// The run itself: the plan (journaled, rolled back on failure), then the prune steps
+/// (journaled, rolled back on failure), then the protection; one document or table.
+fn converge(
+    ctx: &Ctx,
+    plan: &Plan,
+    snapshot: &Snapshot,
+    warnings: &[kernels::PlanWarning],
+    work: &Work<'_>,
+    shown: &Shown<'_>,
+) -> anyhow::Result<Code> {
+    let args = shown.args;
+    render_plan::print_warnings(ctx, warnings, plan);
+    prompt::confirm_foreign_replacements(ctx, plan)?;
     let result = {
         // The progress printer (and its spinner line) ends with the steps.
         let progress = render_plan::StepPrinter::new(&ctx.out);
-        kernels::execute(&plan, &snapshot, &ctx.cancel, &progress)
+        kernels::execute(plan, snapshot, &ctx.cancel, &progress)
     };
-    let outcome = result.map_err(render_plan::execute_failure)?;
+    let outcome = result.map_err(failures::execute_failure)?;
 
-    let mut failures: Vec<String> = Vec::new();
-    let mut pruned: Vec<Value> = Vec::new();
-    for c in &prune {
-        let dir = &c.kernel.resource_dir;
-        match &c.verdict {
-            Err(_) => {}
-            Ok(()) => match kernelspec::remove(dir) {
-                Ok(_) => {
-                    ctx.out.step(&format!(
-                        "• removed kernel `{}` ({}), no longer in {}",
-                        c.kernel.name,
-                        ctx.show_path(dir),
-                        args.file.display()
-                    ));
-                    pruned.push(json!({"name": c.kernel.name, "resource_dir": dir}));
-                }
-                Err(e) => failures.push(format!(
-                    "pruning kernel `{}`: {}",
-                    c.kernel.name,
-                    boot::error_chain(&e)
-                )),
-            },
-        }
-    }
-    warn_refused_prunes(ctx, &prune);
-
-    if !protect.is_empty() && !delegated {
-        if let Err(f) = record_protection(ctx, &target.host, &protect) {
-            failures.push(f.one_line());
-        }
+    let mut failure = prune(ctx, &work.removal, &shown.target.host, &args.file).err();
+    warn_refused_prunes(ctx, &work.prune);
+    // Run as the user for root's `--for-user`: root records the protection afterwards.
+    let delegated = args.stdin_as.is_some();
+    if failure.is_none() && !work.protect.is_empty() && !delegated {
+        failure = record_protection(ctx, &shown.target.host, &work.protect).err();
     }
 
-    // The plan ran; a prune or protection step that failed afterwards is reported in the
-    // same single document (and on stderr), with exit 1.
-    let failure = (!failures.is_empty()).then(|| Failure::failed(failures.join("\n")));
+    // The plan ran; a prune or protection step that failed afterwards (and was rolled back)
+    // is reported in the same single document (and on stderr), with exit 1.
     if ctx.out.json {
-        let mut doc = render_plan::document(&plan, &warnings, Some(&outcome), false);
-        extend(&mut doc, &file, &rows, &target, args, converged, started);
+        let mut doc = document::document(plan, warnings, Some(&outcome), false);
+        extend(&mut doc, work, shown);
+        let pruned: Vec<Value> = match failure {
+            None => work
+                .removal
+                .kernels()
+                .map(|k| json!({"name": k.name, "resource_dir": json_path(&k.dir)}))
+                .collect(),
+            Some(_) => Vec::new(),
+        };
         if let Some(obj) = doc.as_object_mut() {
             obj.insert("pruned".into(), json!(pruned));
         }
         if let Some(f) = &failure {
-            mark_failed(&mut doc, f);
+            document::mark_failed(&mut doc, f);
         }
         ctx.out.json_doc(&doc);
+        if let Some(f) = failure {
+            // The document carries the error; stderr says it once more, for people.
+            ctx.out.error(&f.cause, f.hint.as_deref());
+            return Ok(f.code);
+        }
     } else {
-        print_rows(ctx, &rows);
+        print_rows(ctx, &work.rows);
     }
     if let Some(f) = failure {
-        ctx.out.error(&f.cause, f.hint.as_deref());
-        return Ok(f.code);
+        return Err(f.into());
     }
-    let n = rows_of_kernels(&rows);
+    let (n, changes) = (kernel_rows(&work.rows), changes(&work.rows));
     ctx.out.status(&format!(
-        "Applied {}: {} kernel{}, {} change{} ({} ms).",
+        "Applied {}: {n} kernel{}, {changes} change{} ({} ms).",
         args.file.display(),
-        n,
         plural(n),
-        changes(&rows),
-        plural(changes(&rows)),
-        started.elapsed().as_millis()
+        plural(changes),
+        shown.started.elapsed().as_millis()
     ));
     Ok(Code::Ok)
+}
+
+/// Removes the kernels `--prune` selected, through the journal: all of them, or (on a
+/// failure) none.
+fn prune(
+    ctx: &Ctx,
+    removal: &RemovalPlan,
+    host: &envs::HostEnv,
+    file: &Path,
+) -> Result<(), Failure> {
+    if removal.is_empty() {
+        return Ok(());
+    }
+    // Kernelspecs only: no environment is deleted, so no tool is needed.
+    let tools = envs::Tools::default();
+    let rctx = RemovalContext::new(host, &tools, &ctx.cancel);
+    execute_removal(removal, &rctx, &mut |step| {
+        if let RemovalStep::RemoveKernel(k) = step {
+            ctx.out.step(&format!(
+                "• removed kernel `{}` ({}), no longer in {}",
+                k.name,
+                ctx.show_path(&k.dir),
+                file.display()
+            ));
+        }
+    })
+    .map_err(|e| failures::removal_failure(e, &|p| ctx.show_path(p)))
 }
 
 fn plural(n: usize) -> &'static str {
@@ -368,7 +455,7 @@ fn run_for_user(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<Code> {
     let paths = JupyterPaths::new(&for_user::paths_input_for(&host));
     let requests = file.requests(&paths.system_kernel_dir(), &identity);
     let snapshot = Snapshot::take(&requests, host.clone(), paths);
-    let plan = kernels::plan(&requests, &snapshot).map_err(render_plan::plan_failure)?;
+    let plan = kernels::plan(&requests, &snapshot).map_err(failures::plan_failure)?;
     let protect = pending_protection(&file, &plan, &snapshot.policy);
     if !protect.is_empty() {
         record_protection(ctx, ctx.host(), &protect)?;
@@ -464,44 +551,102 @@ fn write_protection(host: &envs::HostEnv, additions: &[Addition]) -> Result<Path
     Ok(file)
 }
 
+/// What apply does to one kernel: a row of the table and of `kernels` in `--json`, rendered
+/// by its [`Display`](std::fmt::Display) alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    /// A kernel the file lists: what its plan does, and whether it becomes protected.
+    Listed {
+        /// A new environment is made (the kernelspec with it).
+        create: bool,
+        /// Packages go into the existing environment.
+        install: bool,
+        /// The kernelspec is written: `Some(true)` replacing one, `Some(false)` new.
+        write: Option<bool>,
+        /// `protect = true` is recorded in the policy.
+        protect: bool,
+    },
+    /// A kernel this file made and no longer lists, removed by `--prune`.
+    Prune,
+    /// Such a kernel kept because the policy protects it.
+    KeepProtected,
+}
+
+impl Action {
+    fn of(k: &KernelPlan, protect: bool) -> Action {
+        let has = |f: fn(&Step) -> bool| k.steps.iter().any(f);
+        Action::Listed {
+            create: has(|s| matches!(s, Step::CreateEnv(_))),
+            install: has(|s| matches!(s, Step::InstallPackages(_))),
+            write: k.write_step().map(|_| k.replaces.is_some()),
+            protect,
+        }
+    }
+
+    /// True when the row is a change (`--check` counts these).
+    fn is_change(self) -> bool {
+        match self {
+            Action::Listed {
+                create,
+                install,
+                write,
+                protect,
+            } => create || install || write.is_some() || protect,
+            Action::Prune => true,
+            Action::KeepProtected => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (create, install, write, protect) = match *self {
+            Action::Prune => return f.write_str("prune"),
+            Action::KeepProtected => return f.write_str("keep (protected)"),
+            Action::Listed {
+                create,
+                install,
+                write,
+                protect,
+            } => (create, install, write, protect),
+        };
+        let mut parts: Vec<&str> = Vec::new();
+        if create {
+            parts.push("create");
+        } else {
+            if install {
+                parts.push("install");
+            }
+            match write {
+                Some(true) => parts.push("update"),
+                Some(false) => parts.push("register"),
+                None => {}
+            }
+        }
+        if protect {
+            parts.push("protect");
+        }
+        if parts.is_empty() {
+            f.write_str("unchanged")
+        } else {
+            f.write_str(&parts.join("+"))
+        }
+    }
+}
+
 /// One row of the summary table.
 struct Row {
     name: String,
-    action: String,
+    action: Action,
     display_name: String,
     env: Option<PathBuf>,
     kernel_dir: PathBuf,
-    is_kernel: bool,
 }
 
-fn action_of(k: &KernelPlan, protect: bool) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    let creates = k.steps.iter().any(|s| matches!(s, Step::CreateEnv(_)));
-    let installs = k
-        .steps
-        .iter()
-        .any(|s| matches!(s, Step::InstallPackages(_)));
-    if creates {
-        parts.push("create");
-    } else {
-        if installs {
-            parts.push("install");
-        }
-        if k.write_step().is_some() {
-            parts.push(if k.replaces.is_some() {
-                "update"
-            } else {
-                "register"
-            });
-        }
-    }
-    if protect {
-        parts.push("protect");
-    }
-    if parts.is_empty() {
-        "unchanged".to_string()
-    } else {
-        parts.join("+")
+impl Row {
+    /// A kernel the file lists (not a prune candidate).
+    fn is_listed(&self) -> bool {
+        matches!(self.action, Action::Listed { .. })
     }
 }
 
@@ -517,11 +662,10 @@ fn rows(plan: &Plan, protect: &[Addition], prune: &[PruneCandidate<'_>]) -> Vec<
             });
             Row {
                 name: k.name.to_string(),
-                action: action_of(k, protects),
+                action: Action::of(k, protects),
                 display_name: k.display_name.clone(),
                 env: Some(k.env.prefix.clone()),
                 kernel_dir: k.kernel_dir.clone(),
-                is_kernel: true,
             }
         })
         .collect();
@@ -529,9 +673,9 @@ fn rows(plan: &Plan, protect: &[Addition], prune: &[PruneCandidate<'_>]) -> Vec<
         out.push(Row {
             name: c.kernel.name.clone(),
             action: if c.verdict.is_ok() {
-                "prune".into()
+                Action::Prune
             } else {
-                "keep (protected)".into()
+                Action::KeepProtected
             },
             display_name: c
                 .kernel
@@ -541,20 +685,17 @@ fn rows(plan: &Plan, protect: &[Addition], prune: &[PruneCandidate<'_>]) -> Vec<
                 .unwrap_or_default(),
             env: None,
             kernel_dir: c.kernel.resource_dir.clone(),
-            is_kernel: false,
         });
     }
     out
 }
 
-fn rows_of_kernels(rows: &[Row]) -> usize {
-    rows.iter().filter(|r| r.is_kernel).count()
+fn kernel_rows(rows: &[Row]) -> usize {
+    rows.iter().filter(|r| r.is_listed()).count()
 }
 
 fn changes(rows: &[Row]) -> usize {
-    rows.iter()
-        .filter(|r| r.action != "unchanged" && !r.action.starts_with("keep"))
-        .count()
+    rows.iter().filter(|r| r.action.is_change()).count()
 }
 
 fn print_rows(ctx: &Ctx, rows: &[Row]) {
@@ -563,7 +704,7 @@ fn print_rows(ctx: &Ctx, rows: &[Row]) {
         .map(|r| {
             vec![
                 r.name.clone(),
-                r.action.clone(),
+                r.action.to_string(),
                 r.display_name.clone(),
                 r.env
                     .as_deref()
@@ -588,54 +729,50 @@ fn warn_refused_prunes(ctx: &Ctx, prune: &[PruneCandidate<'_>]) {
     }
 }
 
-/// Marks the document as failed, with the error as `main` would have printed it.
-fn mark_failed(doc: &mut Value, failure: &Failure) {
-    if let Some(obj) = doc.as_object_mut() {
-        obj.insert("ok".into(), json!(false));
-        obj.insert("exit_code".into(), json!(failure.code.as_u8()));
-        obj.insert(
-            "error".into(),
-            json!({"kind": failure.code.word(), "message": failure.one_line(), "hint": failure.hint}),
-        );
-    }
-}
-
 /// Adds apply's own keys to the shared `--json` document.
-fn extend(
-    doc: &mut Value,
-    file: &KernelsFile,
-    rows: &[Row],
-    target: &Machine,
-    args: &ApplyArgs,
-    converged: bool,
-    started: Instant,
-) {
+fn extend(doc: &mut Value, work: &Work<'_>, shown: &Shown<'_>) {
     let Some(obj) = doc.as_object_mut() else {
         return;
     };
-    let kernels: Vec<Value> = rows
+    let kernels: Vec<Value> = work
+        .rows
         .iter()
         .map(|r| {
             json!({
                 "name": r.name,
-                "action": r.action,
+                "action": r.action.to_string(),
                 "display_name": r.display_name,
                 "env": r.env,
                 "kernel_dir": r.kernel_dir,
-                "listed": r.is_kernel,
+                "listed": r.is_listed(),
             })
         })
         .collect();
-    obj.insert("file".into(), json!(file.path));
-    obj.insert("check".into(), json!(args.check));
-    obj.insert("converged".into(), json!(converged));
+    obj.insert("file".into(), json!(shown.file.path));
+    obj.insert("check".into(), json!(shown.args.check));
+    obj.insert("converged".into(), json!(work.converged));
     obj.insert("kernels".into(), json!(kernels));
+    // The prune steps, as they run (journaled, after the plan), then the policy entries
+    // `protect = true` records.
+    obj.insert("prune_steps".into(), json!(work.removal.steps));
+    let protect: Vec<Value> = work
+        .protect
+        .iter()
+        .map(|a| {
+            let (kind, value) = super::policy::target_parts(&a.target);
+            json!({"step": "protect", "kind": kind, "value": value, "required": a.required})
+        })
+        .collect();
+    obj.insert("protect_steps".into(), json!(protect));
     obj.insert(
         "for_user".into(),
-        match &target.user {
+        match &shown.target.user {
             Some(u) => json!(u),
             None => Value::Null,
         },
     );
-    obj.insert("seconds".into(), json!(started.elapsed().as_secs_f64()));
+    obj.insert(
+        "seconds".into(),
+        json!(shown.started.elapsed().as_secs_f64()),
+    );
 }

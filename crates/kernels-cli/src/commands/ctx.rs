@@ -75,9 +75,9 @@ impl Ctx {
     }
 
     /// Takes the per-user run lock every mutating command holds (see
-    /// [`super::render_plan::take_lock`]: waits, then exit 5 when busy).
+    /// [`super::run_lock::take_lock`]: waits, then exit 5 when busy).
     pub fn lock(&self) -> Result<kernels::RunLock, crate::exit::Failure> {
-        super::render_plan::take_lock(self)
+        super::run_lock::take_lock(self)
     }
 
     /// The environment snapshot the env drivers work from.

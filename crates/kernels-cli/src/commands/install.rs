@@ -55,7 +55,7 @@ pub fn run(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Code> {
     let _lock = if args.dry_run {
         None
     } else {
-        Some(render_plan::take_lock(ctx)?)
+        Some(super::run_lock::take_lock(ctx)?)
     };
     let discovery = kernelspec::discover(ctx.paths());
     let kernel = discovery
@@ -139,13 +139,13 @@ pub fn run(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Code> {
     if snapshot.policy.kernel_protection_of(kernel).is_some() {
         requests[0].register = false;
     }
-    let plan = kernels::plan(&requests, &snapshot).map_err(render_plan::plan_failure)?;
+    let plan = kernels::plan(&requests, &snapshot).map_err(super::failures::plan_failure)?;
     let policy = plan.check_policy(&snapshot);
     if args.dry_run {
         // A dry run shows the plan even when the policy would refuse it, then says so.
         return render_plan::finish_dry_run(ctx, &plan, policy);
     }
-    let warnings = policy.map_err(render_plan::refusal_failure)?;
+    let warnings = policy.map_err(|r| super::failures::refusal_failure(&r))?;
     let outcome = render_plan::execute_and_document(ctx, &plan, &snapshot, &warnings)?;
     let installed = plan.kernels[0]
         .steps

@@ -19,9 +19,13 @@ pub mod run;
 pub mod show;
 
 mod ctx;
+pub mod document;
+pub mod failures;
 mod health;
 pub mod names;
+pub mod prompt;
 pub mod render_plan;
+pub mod run_lock;
 
 use std::process::ExitCode;
 
@@ -77,11 +81,11 @@ pub fn main() -> ExitCode {
             }
             ctx.out.report(&report);
             if ctx.out.json {
-                ctx.out.json_doc(&serde_json::json!({
-                    "ok": false,
-                    "exit_code": code.as_u8(),
-                    "error": {"kind": code.word(), "message": report.one_line(), "hint": report.hint},
-                }));
+                ctx.out.json_doc(&document::error_document(
+                    code,
+                    &report.one_line(),
+                    report.hint.as_deref(),
+                ));
             }
             code.into()
         }

@@ -1,15 +1,15 @@
 //! `kernels policy`: the effective protection policy and where each entry comes from.
 //!
-//! Also the policy helpers every mutating command uses: [`load`] (prints the policy's
-//! warnings once) and [`refused`] (a [`Refusal`] as an exit-3 failure with its hint).
+//! Also the policy helper every mutating command uses: [`load`] (prints the policy's
+//! warnings once); a refusal becomes exit 3 in [`super::failures::refusal_failure`].
 
 use clap::Args;
 use kernels::doctor::{self, Machine, Status};
-use kernels::policy::{Policy, PolicyPaths, Refusal, Source, SourceState, Target};
+use kernels::policy::{Policy, PolicyPaths, Source, SourceState, Target};
 use serde_json::{json, Value};
 
 use super::Ctx;
-use crate::exit::{Code, Failure};
+use crate::exit::Code;
 use crate::output::{table, Style};
 
 /// Arguments of `kernels policy`.
@@ -24,12 +24,6 @@ pub fn load(ctx: &Ctx) -> Policy {
         ctx.out.warn(w);
     }
     policy
-}
-
-/// A refusal as the failure the CLI exits with: code 3, the refusal as the cause, its hint.
-/// (For `remove`, `add`, `apply`, `install`: every command that asks the policy.)
-pub fn refused(refusal: &Refusal) -> Failure {
-    Failure::new(Code::Refused, refusal.to_string()).hint(refusal.hint())
 }
 
 /// Runs `kernels policy`.

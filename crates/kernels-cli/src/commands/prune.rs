@@ -1,16 +1,19 @@
 //! `kernels prune`: drop kernels whose interpreter or environment is gone, seeing through
 //! wrappers (`conda run`, shell activation, envkernel, ...). Protected kernels are never
-//! pruned; they are listed as kept, with the rule that keeps them.
+//! pruned; they are listed as kept, with the rule that keeps them. The removals are one
+//! journaled plan (`steps` in `--json`): all of them, or on a failure none.
 
 use std::io::IsTerminal;
 
 use clap::Args;
 use kernels::doctor::Machine;
-use kernels::prune::{apply_prune, plan_prune, PrunePlan};
+use kernels::prune::{plan_prune, PrunePlan};
+use kernels::removal::{execute_removal, RemovalContext};
 use serde_json::json;
 
+use super::failures::removal_failure;
 use super::Ctx;
-use crate::exit::{Code, Failure};
+use crate::exit::Code;
 
 /// Arguments of `kernels prune`.
 #[derive(Debug, Args)]
@@ -39,49 +42,33 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> anyhow::Result<Code> {
         ctx.out.status("Nothing removed.");
         return Ok(Code::Ok);
     }
-    let results = apply_prune(&plan);
-    let failed: Vec<_> = results.iter().filter(|r| r.error.is_some()).collect();
+    let removal = plan.removal();
+    // Kernelspecs only: no environment is deleted, so no tool is needed.
+    let tools = envs::Tools::default();
+    let rctx = RemovalContext::new(ctx.host(), &tools, &ctx.cancel);
+    execute_removal(&removal, &rctx, &mut |_| {})
+        .map_err(|e| removal_failure(e, &|p| ctx.show_path(p)))?;
     if ctx.out.json {
-        let removed: Vec<_> = results.iter().filter(|r| r.error.is_none()).collect();
         ctx.out.json_doc(&json!({
-            "ok": failed.is_empty(),
+            "ok": true,
             "dry_run": false,
             "examined": plan.examined,
-            "removed": removed,
-            "failed": failed,
+            "steps": removal.steps,
+            "removed": plan.remove,
             "kept": plan.kept,
         }));
     } else {
-        for r in &results {
-            match &r.error {
-                None => ctx.out.line(&format!(
-                    "removed {}  {}  ({})",
-                    r.kernel.name,
-                    ctx.show_path(&r.kernel.resource_dir),
-                    r.kernel.reason
-                )),
-                Some(e) => ctx
-                    .out
-                    .error(&format!("could not remove {}: {e}", r.kernel.name), None),
-            }
+        for s in &plan.remove {
+            ctx.out.line(&format!(
+                "removed {}  {}  ({})",
+                s.name,
+                ctx.show_path(&s.resource_dir),
+                s.reason
+            ));
         }
         show_kept(ctx, &plan);
     }
-    if failed.is_empty() {
-        return Ok(Code::Ok);
-    }
-    let denied = failed.iter().any(|r| r.permission_denied);
-    let failure = Failure::failed(format!(
-        "{} of {} stale kernel(s) could not be removed",
-        failed.len(),
-        results.len()
-    ));
-    Err(if denied {
-        failure.hint("some are in directories you cannot write (system kernel dirs); run as an administrator")
-    } else {
-        failure
-    }
-    .into())
+    Ok(Code::Ok)
 }
 
 fn show_plan(ctx: &Ctx, plan: &PrunePlan, dry_run: bool) {
@@ -90,6 +77,7 @@ fn show_plan(ctx: &Ctx, plan: &PrunePlan, dry_run: bool) {
             "ok": true,
             "dry_run": dry_run,
             "examined": plan.examined,
+            "steps": plan.removal().steps,
             "removed": if dry_run { json!([]) } else { json!(plan.remove) },
             "would_remove": if dry_run { json!(plan.remove) } else { json!([]) },
             "kept": plan.kept,

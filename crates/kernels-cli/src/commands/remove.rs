@@ -1,8 +1,14 @@
-//! `kernels remove NAME...`: remove the winning copy of each kernelspec.
+//! `kernels remove NAME...`: remove the winning copy of each kernelspec, and with
+//! `--with-env` the environments `kernels` made for them.
 //!
 //! Names are case-insensitive (Jupyter's own `remove` is not; documented in
-//! docs/search-order.md). Every name is validated and looked up before anything is removed:
-//! one unknown or invalid name and nothing is touched.
+//! docs/search-order.md). Every name is validated and looked up, and every environment
+//! checked, before anything is removed: one unknown or invalid name, one protected kernel
+//! or environment, and nothing is touched. What is removed is a
+//! [`RemovalPlan`](kernels::removal::RemovalPlan) — kernelspecs first, then environments —
+//! shown by `--dry-run` and `--json`, run through the durable journal, rolled back on
+//! failure. Deleting environments is asked for at a terminal (each listed with its size on
+//! disk); without one it takes `--yes`.
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
@@ -10,14 +16,17 @@ use std::io::IsTerminal;
 use clap::Args;
 use std::path::PathBuf;
 
-use kernels::deletion::{delete_planned_env, plan_env_deletion, EnvDeletion, Undeletable};
+use kernels::deletion::{plan_env_deletion, EnvDeletion, Undeletable};
 use kernels::doctor::Machine;
 use kernels::policy::Policy;
+use kernels::removal::{execute_removal, KernelRemoval, RemovalContext, RemovalPlan, RemovalStep};
 use kernels::{ManagedMeta, SpecEnv};
-use kernelspec::{Discovery, FoundKernel, RemoveError};
+use kernelspec::{Discovery, FoundKernel};
 use serde_json::json;
 
+use super::failures::{refusal_failure, removal_failure};
 use super::names::{parse_name, printable, unknown_kernel};
+use super::prompt::{can_ask, human_size};
 use super::Ctx;
 use crate::exit::{Code, Failure};
 use crate::output::json_path;
@@ -25,15 +34,17 @@ use crate::output::json_path;
 /// Arguments of `kernels remove`.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
-  kernels remove newenv              the kernelspec only; the environment stays
-  kernels remove newenv --with-env   and the environment kernels created for it
-  kernels remove a b --dry-run       what would be removed, changing nothing")]
+  kernels remove newenv                    the kernelspec only; the environment stays
+  kernels remove newenv --with-env         and the environment kernels created for it
+  kernels remove newenv --with-env --yes   the same, without asking (scripts)
+  kernels remove a b --dry-run             what would be removed, changing nothing")]
 pub struct RemoveArgs {
     /// Kernel names (case-insensitive).
     #[arg(required = true)]
     pub names: Vec<String>,
     /// Also remove the environment behind each kernel (only environments `kernels` created,
-    /// never protected ones).
+    /// never protected ones). Asks first, listing each with its size; without a terminal it
+    /// needs --yes.
     #[arg(long)]
     pub with_env: bool,
     /// Print what would be removed and change nothing.
@@ -54,29 +65,7 @@ pub fn run(ctx: &Ctx, args: &RemoveArgs) -> anyhow::Result<Code> {
         Some(ctx.lock()?)
     };
     let found = kernelspec::discover(ctx.paths());
-    let mut targets: Vec<&FoundKernel> = Vec::new();
-    let mut unknown: Vec<String> = Vec::new();
-    for name in &names {
-        match found.get(name.as_str()) {
-            Some(k) => targets.push(k),
-            None => unknown.push(name.to_string()),
-        }
-    }
-    if let Some(first) = unknown.first() {
-        let mut failure = unknown_kernel(first, &found);
-        if unknown.len() > 1 {
-            failure.cause = format!(
-                "no kernels named {}",
-                unknown
-                    .iter()
-                    .map(|n| format!("{:?}", printable(n)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-        failure.cause.push_str("; nothing was removed");
-        return Err(failure.into());
-    }
+    let targets = find_targets(&names, &found)?;
 
     // The protection policy decides before anything is touched: one protected name and
     // nothing is removed (exit 3). No flag bypasses it.
@@ -84,55 +73,148 @@ pub fn run(ctx: &Ctx, args: &RemoveArgs) -> anyhow::Result<Code> {
     for k in &targets {
         policy
             .check_remove_kernel(k)
-            .map_err(|r| super::policy::refused(&r))?;
+            .map_err(|r| refusal_failure(&r))?;
     }
-
     let envs = if args.with_env {
         envs_to_delete(ctx, &found, &targets, &policy)?
     } else {
         EnvDecisions::default()
     };
+    let plan = removal_plan(&targets, envs.delete.clone());
 
     if args.dry_run {
-        report(ctx, &targets, &envs, true);
+        report(ctx, &plan, &envs, true);
         return Ok(Code::Ok);
     }
-    if !ctx.global.yes && std::io::stdin().is_terminal() && !confirm(ctx, &targets) {
+    if !confirmed(ctx, &plan)? {
         ctx.out.status("Nothing removed.");
         return Ok(Code::Ok);
     }
-    for k in &targets {
-        kernelspec::remove(&k.resource_dir).map_err(|e| removal_failure(ctx, k, e))?;
-        ctx.out.status(&format!(
-            "Removed kernel {} ({})",
-            k.name,
-            ctx.show_path(&k.resource_dir)
-        ));
-    }
-    if !envs.delete.is_empty() {
-        let tools = envs::locate(ctx.host(), envs::BackendChoice::Auto);
-        let timeout = kernels::LockConfig::from_host(ctx.host()).timeout;
-        for d in &envs.delete {
-            delete_planned_env(d, &tools, ctx.host(), &ctx.cancel, timeout).map_err(|e| {
-                Failure::failed(format!(
-                    "the kernels were removed, but deleting environment {} failed: {}",
-                    ctx.show_path(&d.prefix),
-                    boot::error_chain(&e)
-                ))
-                .maybe_hint(e.hint())
-            })?;
-            ctx.out
-                .status(&format!("Removed environment {}", ctx.show_path(&d.prefix)));
-        }
-    }
+    execute(ctx, &plan)?;
     for (prefix, why) in &envs.kept {
         ctx.out.warn(&format!(
             "kept environment {}: {why}",
             ctx.show_path(prefix)
         ));
     }
-    report(ctx, &targets, &envs, false);
+    report(ctx, &plan, &envs, false);
     Ok(Code::Ok)
+}
+
+/// The winning copy of each name; one unknown name fails the whole run.
+fn find_targets<'a>(
+    names: &BTreeSet<kernelspec::KernelName>,
+    found: &'a Discovery,
+) -> Result<Vec<&'a FoundKernel>, Failure> {
+    let mut targets: Vec<&FoundKernel> = Vec::new();
+    let mut unknown: Vec<String> = Vec::new();
+    for name in names {
+        match found.get(name.as_str()) {
+            Some(k) => targets.push(k),
+            None => unknown.push(name.to_string()),
+        }
+    }
+    let Some(first) = unknown.first() else {
+        return Ok(targets);
+    };
+    let mut failure = unknown_kernel(first, found);
+    if unknown.len() > 1 {
+        failure.cause = format!(
+            "no kernels named {}",
+            unknown
+                .iter()
+                .map(|n| format!("{:?}", printable(n)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    failure.cause.push_str("; nothing was removed");
+    Err(failure)
+}
+
+/// Kernelspecs first (each tied to the environment deleted with it), then environments.
+fn removal_plan(targets: &[&FoundKernel], delete: Vec<EnvDeletion>) -> RemovalPlan {
+    let kernels = targets
+        .iter()
+        .map(|k| {
+            let env = k
+                .spec
+                .as_ref()
+                .ok()
+                .and_then(ManagedMeta::from_spec)
+                .and_then(|m| std::fs::canonicalize(&m.env).ok())
+                .filter(|p| delete.iter().any(|d| &d.prefix == p));
+            KernelRemoval {
+                name: k.name.clone(),
+                dir: k.resource_dir.clone(),
+                scope: k.scope.as_str(),
+                env,
+            }
+        })
+        .collect();
+    RemovalPlan::new(kernels, delete)
+}
+
+/// Asks before removing: environments are listed with their size and deleted only when the
+/// user agrees at a terminal or passed `--yes` (without a terminal, a usage error); kernelspecs
+/// alone are asked about at a terminal only.
+fn confirmed(ctx: &Ctx, plan: &RemovalPlan) -> Result<bool, Failure> {
+    if ctx.global.yes {
+        return Ok(true);
+    }
+    let envs: Vec<&EnvDeletion> = plan.envs().collect();
+    if envs.is_empty() {
+        if !std::io::stdin().is_terminal() {
+            return Ok(true);
+        }
+        eprintln!("Kernels to remove:");
+        for k in plan.kernels() {
+            eprintln!("  {:<20}  {}", k.name, ctx.show_path(&k.dir));
+        }
+        let n = plan.kernels().count();
+        return Ok(ctx.out.ask_yes_no(&format!("Remove {n} kernel(s)?")));
+    }
+    let s = if envs.len() == 1 { "" } else { "s" };
+    if !can_ask(ctx) {
+        let list: Vec<String> = envs.iter().map(|d| ctx.show_path(&d.prefix)).collect();
+        return Err(Failure::usage(format!(
+            "--with-env would delete {} environment{s} ({}), and with no terminal to ask (or \
+             with --json) that needs --yes; nothing was removed",
+            envs.len(),
+            list.join(", ")
+        ))
+        .hint("pass --yes to delete them, or --dry-run to see what would be removed"));
+    }
+    eprintln!("Kernels to remove:");
+    for k in plan.kernels() {
+        eprintln!("  {:<20}  {}", k.name, ctx.show_path(&k.dir));
+    }
+    eprintln!("Environments to delete (this cannot be undone):");
+    for d in &envs {
+        eprintln!("  {}  ({})", ctx.show_path(&d.prefix), human_size(d.bytes));
+    }
+    Ok(ctx.out.ask_yes_no(&format!(
+        "Remove {} kernel(s) and delete {} environment{s}?",
+        plan.kernels().count(),
+        envs.len()
+    )))
+}
+
+/// Runs the plan, one status line per step done.
+fn execute(ctx: &Ctx, plan: &RemovalPlan) -> Result<(), Failure> {
+    let tools = envs::locate(ctx.host(), envs::BackendChoice::Auto);
+    let rctx = RemovalContext::new(ctx.host(), &tools, &ctx.cancel);
+    execute_removal(plan, &rctx, &mut |step| match step {
+        RemovalStep::RemoveKernel(k) => ctx.out.status(&format!(
+            "Removed kernel {} ({})",
+            k.name,
+            ctx.show_path(&k.dir)
+        )),
+        RemovalStep::DeleteEnv(d) => ctx
+            .out
+            .status(&format!("Removed environment {}", ctx.show_path(&d.prefix))),
+    })
+    .map_err(|e| removal_failure(e, &|p| ctx.show_path(p)))
 }
 
 /// What `--with-env` will do with the environments behind the kernels being removed.
@@ -171,7 +253,7 @@ fn envs_to_delete(
                     .push((meta.env.clone(), "it no longer exists".to_string()));
                 continue;
             }
-            Err(Undeletable::Refused(r)) => return Err(super::policy::refused(&r)),
+            Err(Undeletable::Refused(r)) => return Err(refusal_failure(&r)),
             Err(Undeletable::NotOurs { why, .. }) => {
                 return Err(not_ours(&k.name, Some(why.to_string())))
             }
@@ -217,46 +299,40 @@ fn not_ours(name: &str, why: Option<String>) -> Failure {
     ))
 }
 
-fn report(ctx: &Ctx, targets: &[&FoundKernel], envs: &EnvDecisions, dry_run: bool) {
+fn report(ctx: &Ctx, plan: &RemovalPlan, envs: &EnvDecisions, dry_run: bool) {
     if ctx.out.json {
-        let removed: Vec<_> = targets
-            .iter()
-            .map(|k| json!({"name": k.name, "resource_dir": json_path(&k.resource_dir), "scope": k.scope.as_str()}))
+        let removed: Vec<_> = plan
+            .kernels()
+            .map(|k| json!({"name": k.name, "resource_dir": json_path(&k.dir), "scope": k.scope}))
             .collect();
-        let envs_removed: Vec<_> = envs.delete.iter().map(|d| json_path(&d.prefix)).collect();
+        let envs_removed: Vec<_> = plan.envs().map(|d| json_path(&d.prefix)).collect();
         let envs_kept: Vec<_> = envs
             .kept
             .iter()
             .map(|(p, why)| json!({"prefix": json_path(p), "reason": why}))
             .collect();
-        // The same changes as ordered steps: kernelspecs first, then environments.
-        let steps: Vec<_> = targets
-            .iter()
-            .map(|k| json!({"step": "remove_kernel", "target": json_path(&k.resource_dir)}))
-            .chain(envs.delete.iter().map(|d| {
-                json!({"step": "delete_env", "target": json_path(&d.prefix), "backend": d.backend})
-            }))
-            .collect();
+        // The same changes as the ordered steps that run: kernelspecs, then environments.
         ctx.out.json_doc(&json!({
             "ok": true,
             "dry_run": dry_run,
-            "steps": steps,
+            "steps": plan.steps,
             "removed": removed,
             "envs_removed": envs_removed,
             "envs_kept": envs_kept,
         }));
     } else if dry_run {
-        for k in targets {
+        for k in plan.kernels() {
             ctx.out.line(&format!(
                 "would remove kernel {} ({})",
                 k.name,
-                ctx.show_path(&k.resource_dir)
+                ctx.show_path(&k.dir)
             ));
         }
-        for d in &envs.delete {
+        for d in plan.envs() {
             ctx.out.line(&format!(
-                "would remove environment {}",
-                ctx.show_path(&d.prefix)
+                "would remove environment {} ({})",
+                ctx.show_path(&d.prefix),
+                human_size(d.bytes)
             ));
         }
         for (prefix, why) in &envs.kept {
@@ -265,33 +341,5 @@ fn report(ctx: &Ctx, targets: &[&FoundKernel], envs: &EnvDecisions, dry_run: boo
                 ctx.show_path(prefix)
             ));
         }
-    }
-}
-
-fn confirm(ctx: &Ctx, targets: &[&FoundKernel]) -> bool {
-    eprintln!("Kernels to remove:");
-    for k in targets {
-        eprintln!("  {:<20}  {}", k.name, ctx.show_path(&k.resource_dir));
-    }
-    ctx.out
-        .ask_yes_no(&format!("Remove {} kernel(s)?", targets.len()))
-}
-
-fn removal_failure(ctx: &Ctx, k: &FoundKernel, err: RemoveError) -> Failure {
-    match &err {
-        RemoveError::PermissionDenied { path, .. } => Failure::failed(format!(
-            "permission denied: cannot remove kernel {} at {}",
-            k.name,
-            ctx.show_path(path)
-        ))
-        .hint(
-            "it is in a directory you cannot write (a system or shared kernel dir); \
-             run as an administrator, or leave it",
-        ),
-        _ => Failure::failed(format!(
-            "removing kernel {}: {}",
-            k.name,
-            boot::error_chain(&err)
-        )),
     }
 }
