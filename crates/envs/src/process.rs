@@ -13,6 +13,11 @@
 //! 20 ms. The child runs in its own process group: a terminal Ctrl-C does not reach it
 //! directly; the caller flips the token and [`run`] sends SIGINT to the whole group, waits
 //! a grace period, then SIGKILLs it and returns [`ProcessError::Interrupted`].
+//!
+//! On Linux the child is also bound to the life of the process that started it
+//! (`PR_SET_PDEATHSIG`, see [`die_with_parent`]): when `kernels` is SIGKILLed or OOM-killed,
+//! no rollback runs in it, and an installer left running would go on writing into an
+//! environment the next run is about to delete; the kernel kills the tool instead.
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -439,6 +444,7 @@ pub fn run(
     if let Some(dir) = &cmd.cwd {
         command.current_dir(dir);
     }
+    die_with_parent(&mut command);
     let mut child = command.spawn().map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
             ProcessError::NotFound {
@@ -557,6 +563,40 @@ pub fn run_checked(
 ) -> Result<ToolOutput, ProcessError> {
     run(cmd, cancel, observer)?.check(cmd)
 }
+
+/// Makes the child receive SIGKILL when the thread that spawned it dies (`PR_SET_PDEATHSIG`),
+/// so a tool never outlives a `kernels` killed outright.
+///
+/// Linux ties the signal to the spawning *thread*, not the process. That is sound here:
+/// [`run`] spawns the child and then waits for it (or kills it) on that same thread before
+/// returning, so the thread cannot end while the child is alive unless the whole process
+/// dies, which is the case this is for. The tool's own helpers (grandchildren, in the same
+/// process group) are not covered by the signal; see `docs/crash-safety.md`.
+///
+/// A parent that died between `fork` and the `prctl` would never send the signal, so the
+/// child checks that its parent is still the process that forked it and fails the spawn
+/// otherwise.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn die_with_parent(command: &mut Command) {
+    let parent = rustix::process::getpid();
+    // SAFETY: the closure runs in the forked child before `exec`. It makes only the raw
+    // `prctl` and `getppid` system calls (async-signal-safe), takes no locks and allocates
+    // nothing (the error it may return is a plain OS error code).
+    unsafe {
+        command.pre_exec(move || {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
+            if rustix::process::getppid() != Some(parent) {
+                return Err(std::io::Error::from(rustix::io::Errno::SRCH));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Elsewhere there is no parent-death signal; the process group is all there is.
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_command: &mut Command) {}
 
 fn take_line(line: &[u8], acc: &mut String, observer: &dyn ProcessObserver) {
     let text = String::from_utf8_lossy(line);
