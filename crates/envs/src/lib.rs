@@ -61,7 +61,9 @@ pub use backend::{
     backend_for, Backend, BackendKind, CondaBackend, CreateEnv, Language, NoProgress, Progress,
     VenvBackend,
 };
-pub use conda::{absolute, check_create_target, check_not_frozen, CondaCreate, CondaDriver};
+pub use conda::{
+    absolute, check_create_target, check_not_frozen, CondaCreate, CondaDriver, PREFIX_GUARD,
+};
 pub use conda_json::{CondaFailure, CondaInfo, EnvList, PackageRecord, Transaction};
 pub use condarc::{envs_dirs, parse_envs_dirs};
 pub use discover::{

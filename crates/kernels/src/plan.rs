@@ -201,6 +201,10 @@ pub struct CreateEnvStep {
     /// The tools the backend is built from.
     #[serde(skip)]
     pub(crate) tools: envs::Tools,
+    /// A half-made environment of this user's is there ([`crate::guard`]): it is deleted
+    /// first, then made again.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub rebuilds: bool,
 }
 
 /// Install packages into an environment.
@@ -295,6 +299,17 @@ pub enum PlanError {
         /// The path.
         prefix: PathBuf,
     },
+    /// The prefix holds an environment a `kernels` run is making, or was making when it was
+    /// killed ([`crate::guard`]); it is not this user's to delete, or a run is still on it.
+    #[error("kernel `{kernel}`: {} is {}", prefix.display(), if *building { "an environment another kernels run is still creating" } else { "a half-made environment (a kernels run was killed while creating it)" })]
+    HalfMade {
+        /// The kernel.
+        kernel: String,
+        /// The path.
+        prefix: PathBuf,
+        /// The run making it is alive.
+        building: bool,
+    },
     /// A new environment's prefix holds something else.
     #[error("kernel `{kernel}`: refusing to create an environment at {}: it exists, is not empty and is not an environment", prefix.display())]
     TargetOccupied {
@@ -370,6 +385,7 @@ impl PlanError {
             | PlanError::RNeedsConda { kernel }
             | PlanError::NoSuchEnvironment { kernel, .. }
             | PlanError::NotAnEnvironment { kernel, .. }
+            | PlanError::HalfMade { kernel, .. }
             | PlanError::TargetOccupied { kernel, .. }
             | PlanError::CondaToolMissing { kernel, .. }
             | PlanError::ExternallyManaged { kernel, .. }
@@ -410,6 +426,13 @@ impl PlanError {
             PlanError::TargetOccupied { .. } => {
                 "choose another name or --prefix, or move that directory away".to_owned()
             }
+            PlanError::HalfMade { building: true, .. } => {
+                "run again when that run is done".to_owned()
+            }
+            PlanError::HalfMade { prefix, .. } => format!(
+                "`kernels add` of the kernel that was being made there rebuilds it; if it is not yours, ask its owner, or delete {} once you have checked it",
+                prefix.display()
+            ),
             PlanError::CondaToolMissing { .. } => {
                 "install the packages with pip instead (--pip), or point KERNELS_CONDA at conda".to_owned()
             }
@@ -550,7 +573,38 @@ fn plan_one(req: &KernelRequest, t: &TargetFacts, host: &HostEnv) -> Result<Kern
         (EnvSource::New { .. }, PrefixState::NotAnEnv) => {
             return Err(PlanError::TargetOccupied { kernel, prefix })
         }
-        (EnvSource::New { .. }, PrefixState::Absent | PrefixState::EmptyDir) => {
+        (EnvSource::Existing { .. }, PrefixState::HalfMade { building, .. })
+        | (
+            EnvSource::New { .. },
+            PrefixState::HalfMade {
+                building,
+                ours: false,
+            },
+        )
+        | (
+            EnvSource::New { .. },
+            PrefixState::HalfMade {
+                building: building @ true,
+                ..
+            },
+        ) => {
+            return Err(PlanError::HalfMade {
+                kernel,
+                prefix,
+                building: *building,
+            })
+        }
+        (
+            EnvSource::New { .. },
+            PrefixState::Absent | PrefixState::EmptyDir | PrefixState::HalfMade { .. },
+        ) => {
+            let rebuilds = matches!(t.state, PrefixState::HalfMade { .. });
+            if rebuilds {
+                notes.push(format!(
+                    "{} was left half-made by a kernels run that was killed; it is deleted and made again",
+                    prefix.display()
+                ));
+            }
             let kind = match t.create_with {
                 CreateWith::Backend(k) => k,
                 CreateWith::Missing(_) if req.language == Language::R => {
@@ -603,6 +657,7 @@ fn plan_one(req: &KernelRequest, t: &TargetFacts, host: &HostEnv) -> Result<Kern
                 commands,
                 create: Box::new(create),
                 tools: t.tools.clone(),
+                rebuilds,
             }));
             let facts = predicted_facts(&prefix, kind, req, host);
             (facts, BackendLabel::created_by(kind, uv), true, true)
