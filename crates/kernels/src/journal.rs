@@ -19,7 +19,8 @@
 //! commits or has rolled back. A run killed outright (SIGKILL, OOM, power loss) leaves it
 //! behind; the next `kernels` command that takes that run lock finds it ([`recover`]) and
 //! rolls the dead run back, saying what it did. Until then the dead run's environment has
-//! no kernelspec (kernel.json is written last), so nothing registers, lists or adopts it.
+//! no kernelspec (kernel.json is written last) and its guard still says "installing"
+//! ([`crate::guard`]), so nothing registers, lists as usable or adopts it.
 
 use std::path::{Path, PathBuf};
 
