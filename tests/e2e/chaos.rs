@@ -159,6 +159,12 @@ impl Started {
 /// first; then waits, bounded, until everything it started is gone. Returns whether it was
 /// killed, and the processes that outlived it.
 fn run_and_kill(sb: &Sandbox, args: &[String], at: Duration) -> (bool, Vec<Proc>) {
+    let started = Instant::now();
+    run_and_kill_when(sb, args, &|| started.elapsed() >= at)
+}
+
+/// [`run_and_kill`], killing when `now()` first says so.
+fn run_and_kill_when(sb: &Sandbox, args: &[String], now: &dyn Fn() -> bool) -> (bool, Vec<Proc>) {
     let mut child = sb
         .command(kernels_bin())
         .args(args)
@@ -166,12 +172,11 @@ fn run_and_kill(sb: &Sandbox, args: &[String], at: Duration) -> (bool, Vec<Proc>
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn kernels");
-    let started = Instant::now();
     let mut seen = Started::default();
     let pid = child.id();
     let me = |all: &[Proc]| all.iter().find(|p| p.pid == pid).copied();
     let mut finished = false;
-    while started.elapsed() < at {
+    while !now() {
         if child.try_wait().ok().flatten().is_some() {
             finished = true;
             break;
@@ -197,6 +202,47 @@ fn run_and_kill(sb: &Sandbox, args: &[String], at: Duration) -> (bool, Vec<Proc>
         alive = seen.alive();
     }
     (!finished, alive)
+}
+
+/// A tool's helper (a grandchild of `kernels`, in the tool's process group) goes too when
+/// `kernels` is SIGKILLed: the tool by its parent-death signal, the helper by the group
+/// reaper.
+#[test]
+fn chaos_a_killed_run_takes_its_tools_helpers_with_it() {
+    crate::require_python!();
+    let Some(mut sb) = venv_sandbox() else {
+        return crate::common::skip("no test venv bin directory");
+    };
+    let uv = test_bin_dir().expect("bin").join("uv");
+    let helper = sb.root().join("helper-pid");
+    let fake = sb.root().join("slow/uv");
+    std::fs::create_dir_all(fake.parent().expect("dir")).expect("dir");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = venv ]; then exec '{}' \"$@\"; fi\nsleep 120 &\necho $! > '{}.tmp'\nmv '{}.tmp' '{}'\nwait\n",
+            uv.display(),
+            helper.display(),
+            helper.display(),
+            helper.display()
+        ),
+    )
+    .expect("fake uv");
+    super::add::make_executable(&fake);
+    sb.set("KERNELS_UV", &fake);
+    let give_up = Instant::now() + Duration::from_secs(120);
+    let (killed, outlived) =
+        run_and_kill_when(&sb, &args(&["add", "helped", "--backend", "venv"]), &|| {
+            helper.exists() || Instant::now() > give_up
+        });
+    assert!(killed, "the run ended before its tool started a helper");
+    let pid = std::fs::read_to_string(&helper).expect("the helper started");
+    assert!(outlived.is_empty(), "outlived the run: {outlived:?}");
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+    assert!(
+        stat.is_empty() || stat.contains(") Z"),
+        "helper alive: {stat}"
+    );
 }
 
 /// What is on disk for one kernel and its environment.

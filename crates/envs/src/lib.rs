@@ -81,8 +81,8 @@ pub use packages::{
 };
 pub use pipconf::{uv_options_from_pip, Untranslatable, UvIndexOptions};
 pub use process::{
-    run, run_checked, CancelToken, NoObserver, ProcessError, ProcessObserver, ToolCommand,
-    ToolOutput,
+    reap_group_main, run, run_checked, set_group_reaper, CancelToken, NoObserver, ProcessError,
+    ProcessObserver, ToolCommand, ToolOutput, REAP_GROUP_ARG,
 };
 pub use provision::{provision_command, provision_uv};
 pub use tool_error::ToolRun;
