@@ -723,6 +723,49 @@ fn chaos_rollback_of_a_kernelspec_never_written_claims_nothing() {
     assert!(!journal(&sb).exists());
 }
 
+/// A conda environment created and then rolled back (its kernelspec could not be written)
+/// leaves no line in conda's registry of environments.
+#[test]
+fn chaos_a_rolled_back_conda_env_leaves_no_registry_line() {
+    let Some(mut cb) = CondaBox::real() else {
+        return;
+    };
+    super::add::warm_caches(&mut cb.sb);
+    let sb = &cb.sb;
+    let kernels_dir = sb.user_kernels();
+    std::fs::create_dir_all(&kernels_dir).expect("kernels dir");
+    if !std::process::Command::new("chattr")
+        .arg("+i")
+        .arg(&kernels_dir)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        return crate::common::skip("`chattr +i` is not supported here");
+    }
+    let prefix = sb.root().join("envs/rolled");
+    let p = prefix.display().to_string();
+    let out = sb.kernels(&["add", "rolled", "--backend", "conda", "--prefix", &p]);
+    let _ = std::process::Command::new("chattr")
+        .arg("-i")
+        .arg(&kernels_dir)
+        .status();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("removed the environment"),
+        "{}",
+        out.stderr
+    );
+    assert!(!prefix.exists());
+    let registry =
+        std::fs::read_to_string(sb.home().join(".conda/environments.txt")).unwrap_or_default();
+    assert!(
+        !registry.lines().any(|l| Path::new(l.trim()) == prefix),
+        "{registry}"
+    );
+    assert_eq!(state(sb, "rolled", &prefix), State::Absent);
+}
+
 #[test]
 fn chaos_doctor_reports_a_journal_left_behind() {
     let sb = super::policy::isolated();
