@@ -382,9 +382,21 @@ impl Scenario<'_> {
             };
             let verdict = check_after(self, &next, rerun)
                 .and_then(|as_before| listed_kernels_boot(self.sb).map(|()| as_before));
+            println!(
+                "chaos round: {} {}/{n} killed at {at:?} ({}): {}",
+                self.name,
+                round + 1,
+                if was_killed { "killed" } else { "had ended" },
+                match (&verdict, outlived.is_empty()) {
+                    (Ok(true), true) => "as before",
+                    (Ok(false), true) => "complete",
+                    _ => "INCONSISTENT",
+                }
+            );
             match verdict {
-                Ok(true) => before += 1,
-                Ok(false) => complete += 1,
+                Ok(true) if outlived.is_empty() => before += 1,
+                Ok(false) if outlived.is_empty() => complete += 1,
+                Ok(_) => {}
                 Err(why) => problems.push(format!(
                     "killed at {at:?}, next `{}`: {why}\n{}",
                     if rerun {
