@@ -424,18 +424,22 @@ pub fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// Refuses a create target that exists and is not an empty directory (or that has a
-/// `conda-meta`): conda/mamba would delete it.
+/// The one file a create target may already hold: the guard `kernels` writes into a prefix
+/// before the tool fills it (the environment's marker, in the state "installing").
+pub const PREFIX_GUARD: &str = ".kernels-env.json";
+
+/// Refuses a create target that exists and is not an empty directory (or one holding only
+/// [`PREFIX_GUARD`]), or that has a `conda-meta`: conda/mamba would delete it.
 pub fn check_create_target(prefix: &Path) -> Result<(), EnvError> {
     let exists = std::fs::symlink_metadata(prefix).is_ok();
     if !exists {
         return Ok(());
     }
-    let empty_dir = prefix.is_dir()
+    let only_guard = prefix.is_dir()
         && std::fs::read_dir(prefix)
-            .map(|mut rd| rd.next().is_none())
+            .map(|rd| rd.flatten().all(|e| e.file_name() == PREFIX_GUARD))
             .unwrap_or(false);
-    if empty_dir && !prefix.join("conda-meta").exists() {
+    if only_guard && !prefix.join("conda-meta").exists() {
         Ok(())
     } else {
         Err(EnvError::EnvExists {
@@ -641,6 +645,11 @@ mod tests {
         let empty = t.path().join("empty");
         std::fs::create_dir(&empty).unwrap();
         assert!(check_create_target(&empty).is_ok());
+        // The guard kernels writes first is the one file a target may hold.
+        std::fs::write(empty.join(PREFIX_GUARD), "{}").unwrap();
+        assert!(check_create_target(&empty).is_ok());
+        std::fs::write(empty.join("notes.txt"), "").unwrap();
+        assert!(check_create_target(&empty).is_err());
         let full = t.path().join("full");
         std::fs::create_dir_all(full.join("conda-meta")).unwrap();
         assert!(matches!(

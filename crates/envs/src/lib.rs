@@ -61,7 +61,9 @@ pub use backend::{
     backend_for, Backend, BackendChoice, BackendKind, CondaBackend, CreateEnv, Language,
     NoProgress, Progress, UnknownBackend, VenvBackend,
 };
-pub use conda::{absolute, check_create_target, check_not_frozen, CondaCreate, CondaDriver};
+pub use conda::{
+    absolute, check_create_target, check_not_frozen, CondaCreate, CondaDriver, PREFIX_GUARD,
+};
 pub use conda_json::{CondaFailure, CondaInfo, EnvList, PackageRecord, Transaction};
 pub use condarc::{envs_dirs, parse_envs_dirs};
 pub use discover::{
@@ -79,8 +81,8 @@ pub use packages::{
 };
 pub use pipconf::{uv_options_from_pip, Untranslatable, UvIndexOptions};
 pub use process::{
-    run, run_checked, CancelToken, NoObserver, ProcessError, ProcessObserver, ToolCommand,
-    ToolOutput,
+    reap_group_main, run, run_checked, set_group_reaper, CancelToken, NoObserver, ProcessError,
+    ProcessObserver, ToolCommand, ToolOutput, REAP_GROUP_ARG,
 };
 pub use provision::{provision_command, provision_uv};
 pub use tool_error::ToolRun;

@@ -13,6 +13,16 @@
 //! 20 ms. The child runs in its own process group: a terminal Ctrl-C does not reach it
 //! directly; the caller flips the token and [`run`] sends SIGINT to the whole group, waits
 //! a grace period, then SIGKILLs it and returns [`ProcessError::Interrupted`].
+//!
+//! On Linux the child is also bound to the life of the process that started it
+//! (`PR_SET_PDEATHSIG`, see [`die_with_parent`]): when `kernels` is SIGKILLed or OOM-killed,
+//! no rollback runs in it, and an installer left running would go on writing into an
+//! environment the next run is about to delete; the kernel kills the tool instead. The
+//! signal reaches the tool only, not the helpers it started (conda's `compileall` workers,
+//! pip's build processes); for those, a program that embeds the runner can name a
+//! **group reaper** ([`set_group_reaper`]): a small process started beside each tool that
+//! kills the tool's whole process group the moment this process dies (see
+//! [`reap_group_main`]).
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -22,7 +32,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::vars::{self, HostEnv};
@@ -439,6 +449,7 @@ pub fn run(
     if let Some(dir) = &cmd.cwd {
         command.current_dir(dir);
     }
+    die_with_parent(&mut command);
     let mut child = command.spawn().map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
             ProcessError::NotFound {
@@ -451,6 +462,8 @@ pub fn run(
             }
         }
     })?;
+    // Dropped on every way out of this function, after the group was dealt with.
+    let _reaper = GroupReaper::start(child.id());
 
     let (out_tx, out_rx) = mpsc::channel::<std::io::Result<Vec<u8>>>();
     if let Some(mut stdout) = child.stdout.take() {
@@ -556,6 +569,110 @@ pub fn run_checked(
     observer: &dyn ProcessObserver,
 ) -> Result<ToolOutput, ProcessError> {
     run(cmd, cancel, observer)?.check(cmd)
+}
+
+/// Makes the child receive SIGKILL when the thread that spawned it dies (`PR_SET_PDEATHSIG`),
+/// so a tool never outlives a `kernels` killed outright.
+///
+/// Linux ties the signal to the spawning *thread*, not the process. That is sound here:
+/// [`run`] spawns the child and then waits for it (or kills it) on that same thread before
+/// returning, so the thread cannot end while the child is alive unless the whole process
+/// dies, which is the case this is for. The tool's own helpers (grandchildren, in the same
+/// process group) are not covered by the signal; see `docs/crash-safety.md`.
+///
+/// A parent that died between `fork` and the `prctl` would never send the signal, so the
+/// child checks that its parent is still the process that forked it and fails the spawn
+/// otherwise.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn die_with_parent(command: &mut Command) {
+    let parent = rustix::process::getpid();
+    // SAFETY: the closure runs in the forked child before `exec`. It makes only the raw
+    // `prctl` and `getppid` system calls (async-signal-safe), takes no locks and allocates
+    // nothing (the error it may return is a plain OS error code).
+    unsafe {
+        command.pre_exec(move || {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
+            if rustix::process::getppid() != Some(parent) {
+                return Err(std::io::Error::from(rustix::io::Errno::SRCH));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Elsewhere there is no parent-death signal; the process group is all there is.
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_command: &mut Command) {}
+
+/// The argument that makes a program embedding this runner act as a group reaper
+/// ([`set_group_reaper`], [`reap_group_main`]).
+pub const REAP_GROUP_ARG: &str = "__reap-group";
+
+/// What this process runs as a group reaper: `program REAP_GROUP_ARG PGID`.
+static REAPER: OnceLock<PathBuf> = OnceLock::new();
+
+/// Names the program (normally this very executable) that reaps a tool's process group when
+/// this process dies: [`run`] then starts `program __reap-group PGID` beside every tool, with
+/// a pipe from this process on its stdin. The program must call [`reap_group_main`] when it
+/// sees that argument. Set once; later calls are ignored.
+pub fn set_group_reaper(program: PathBuf) {
+    let _ = REAPER.set(program);
+}
+
+/// The group reaper's whole life: waits on stdin; `done` (the tool's run ended normally)
+/// means exit; end of file without it means the process that started it died without a
+/// word (SIGKILL, OOM), so the tool's process group `pgid` is killed. Returns the exit code.
+pub fn reap_group_main(pgid: &str) -> i32 {
+    let Some(pid) = pgid
+        .parse::<i32>()
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .filter(|p| p.as_raw_nonzero().get() > 1)
+    else {
+        return 2;
+    };
+    let mut said = Vec::new();
+    let _ = std::io::stdin().take(16).read_to_end(&mut said);
+    if said != b"done" {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+    0
+}
+
+/// A started group reaper; dropping it tells it the run ended normally.
+struct GroupReaper {
+    child: Child,
+}
+
+impl GroupReaper {
+    /// Starts the reaper for the group led by `pgid`, when one is set (best effort: without
+    /// it only the parent-death signal guards the tool).
+    fn start(pgid: u32) -> Option<GroupReaper> {
+        let program = REAPER.get()?;
+        let child = Command::new(program)
+            .arg(REAP_GROUP_ARG)
+            .arg(pgid.to_string())
+            .env_clear()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Its own group: a terminal's Ctrl-C is for the run, not for the reaper.
+            .process_group(0)
+            .spawn()
+            .ok()?;
+        Some(GroupReaper { child })
+    }
+}
+
+impl Drop for GroupReaper {
+    fn drop(&mut self) {
+        use std::io::Write;
+        if let Some(mut stdin) = self.child.stdin.take() {
+            let _ = stdin.write_all(b"done");
+        }
+        let _ = self.child.wait();
+    }
 }
 
 fn take_line(line: &[u8], acc: &mut String, observer: &dyn ProcessObserver) {

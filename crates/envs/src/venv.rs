@@ -3,9 +3,11 @@
 //! [`VenvDriver::choose_installer`] just before a create.
 //!
 //! **The user's uv** ([`VenvInstaller::Uv`]):
-//! 1. `uv venv --python <interpreter> --no-python-downloads --no-config --no-project <prefix>`
-//!    (an explicit interpreter and no downloads: uv never fetches a Python behind the
-//!    user's back; no seed packages — pip is installed only when requested);
+//! 1. `uv venv --python <interpreter> --no-python-downloads --no-config --no-project
+//!    --allow-existing <prefix>` (an explicit interpreter and no downloads: uv never fetches
+//!    a Python behind the user's back; no seed packages — pip is installed only when
+//!    requested; `--allow-existing` because the prefix already holds the guard `kernels`
+//!    writes first, and [`crate::check_create_target`] has refused anything else there);
 //! 2. `uv pip install --python <prefix>/bin/python --no-config <packages> [-r file]`.
 //!
 //! **kernels' own uv** ([`VenvInstaller::OwnUv`]; no uv found, provisioning allowed, see
@@ -217,7 +219,12 @@ impl VenvDriver {
             VenvInstaller::Uv(uv) => ToolCommand::new(uv, &self.host)
                 .args(["venv", "--python"])
                 .arg(python.as_arg())
-                .args(["--no-python-downloads", "--no-config", "--no-project"]),
+                .args([
+                    "--no-python-downloads",
+                    "--no-config",
+                    "--no-project",
+                    "--allow-existing",
+                ]),
             VenvInstaller::OwnUv { .. } => venv.arg("--without-pip"),
             VenvInstaller::Pip => venv,
         };
@@ -397,6 +404,7 @@ mod tests {
                 "--no-python-downloads",
                 "--no-config",
                 "--no-project",
+                "--allow-existing",
                 "/e/v"
             ]
         );

@@ -71,7 +71,8 @@ impl Status {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
     /// A stable identifier: `name`, `spec`, `launcher`, `env`, `interpreter`, `ipykernel`,
-    /// `drift`, `shadowing`, `display_name`, `protected`, `boot`, `policy`, `discovery`.
+    /// `drift`, `shadowing`, `display_name`, `protected`, `boot`, `policy`, `discovery`,
+    /// `half_made`, `journal`.
     pub check: &'static str,
     /// The outcome.
     pub status: Status,
@@ -225,6 +226,22 @@ pub fn check(machine: &Machine<'_>, policy: &Policy, selected: &[String]) -> Doc
             if !w.contains(" is ignored: ") {
                 machine_checks.push(Check::new("policy", Status::Warning, w.clone()));
             }
+        }
+        for e in machine
+            .envs
+            .iter()
+            .filter(|e| crate::guard::is_half_made(&e.prefix))
+        {
+            machine_checks.push(Check::new(
+                "half_made",
+                Status::Warning,
+                format!(
+                    "environment {} is half-made (a kernels run was killed while creating it); \
+                     the next kernels command that changes something deletes it while that \
+                     run's journal is there, else `kernels add` of its kernel rebuilds it",
+                    e.prefix.display()
+                ),
+            ));
         }
         for p in &machine.discovery.problems {
             let cause = p.source.to_string();

@@ -501,18 +501,8 @@ fn run_create(
     kernel: &str,
 ) -> Result<Option<PathBuf>, Box<(String, ExecFailure)>> {
     let action = describe(&Step::CreateEnv(c.clone()));
-    // The plan saw nothing (or an empty directory) here; make sure that is still so before
-    // anything is journaled for deletion.
-    if envs::check_create_target(&c.prefix).is_err() {
-        return Err(Box::new((
-            action,
-            ExecFailure::TargetOccupied {
-                prefix: c.prefix.clone(),
-            },
-        )));
-    }
-    let backend = envs::backend_for(c.backend, &c.tools, host)
-        .map_err(|e| Box::new((action.clone(), e.into())))?;
+    let fail = |cause: ExecFailure| Box::new((action.clone(), cause));
+    let backend = envs::backend_for(c.backend, &c.tools, host).map_err(|e| fail(e.into()))?;
     // conda registers what it creates in ~/.conda/environments.txt; a rollback unregisters.
     let registry = c
         .backend
@@ -523,92 +513,169 @@ fn run_create(
                 .map(|h| h.join(".conda/environments.txt"))
         })
         .flatten();
-    journal
-        .record(JournalEntry::EnvCreated {
-            prefix: c.prefix.clone(),
-            was_empty_dir: c.prefix.is_dir(),
-            new_parents: missing_ancestors(&c.prefix),
-            registry,
-        })
-        .map_err(|e| Box::new((action.clone(), journal_failure(journal, e))))?;
+    let entry = JournalEntry::EnvCreated {
+        prefix: c.prefix.clone(),
+        was_empty_dir: c.prefix.is_dir() && !c.rebuilds,
+        new_parents: missing_ancestors(&c.prefix),
+        registry,
+    };
+    if c.rebuilds {
+        // A half-made environment of this user's (the plan saw its guard and records):
+        // journaled first, so a run killed while deleting it leaves it to the next run.
+        check_still_half_made(host, &c.prefix).map_err(&fail)?;
+        journal
+            .record(entry)
+            .map_err(|e| fail(journal_failure(journal, e)))?;
+        envs::remove_prefix(&c.prefix).map_err(|e| fail(e.into()))?;
+    } else {
+        // The plan saw nothing (or an empty directory) here; make sure that is still so
+        // before anything is journaled for deletion.
+        if envs::check_create_target(&c.prefix).is_err() {
+            return Err(fail(ExecFailure::TargetOccupied {
+                prefix: c.prefix.clone(),
+            }));
+        }
+        journal
+            .record(entry)
+            .map_err(|e| fail(journal_failure(journal, e)))?;
+    }
+    let label = BackendLabel::created_by(c.backend, c.uv);
+    let early_guard = crate::guard::tool_keeps_guard(c.backend, &c.tools);
+    claim_prefix(host, &c.prefix, label, early_guard).map_err(&fail)?;
     backend
         .create(&c.create, cancel, progress)
-        .map_err(|e| Box::new((action.clone(), e.into())))?;
-    // Before anything else lands in it: the environment records that kernels made it, and
-    // so does the user's state dir (the marker alone proves nothing; see `ownership`).
-    let label = BackendLabel::created_by(c.backend, c.uv);
-    crate::write_env_marker(&c.prefix, label).map_err(|e| {
-        Box::new((
-            action.clone(),
-            ExecFailure::Io {
-                action: "record that kernels created the environment in",
-                path: c.prefix.join(crate::ENV_MARKER),
-                source: e,
-            },
-        ))
-    })?;
-    crate::ownership::record_created(host, &c.prefix, label)
-        .map_err(|e| Box::new((action.clone(), e.into())))?;
+        .map_err(|e| fail(e.into()))?;
+    if !early_guard {
+        write_guard(&c.prefix, label).map_err(&fail)?;
+    }
     let created = std::fs::canonicalize(&c.prefix).ok();
     // An environment file may leave out the kernel package; add it in one more call.
     if c.create.environment_file.is_some() {
-        let started = Instant::now();
-        let facts = EnvFacts::read(&c.prefix, host).ok_or_else(|| {
-            Box::new((
-                action.clone(),
-                ExecFailure::EnvMissing {
-                    prefix: c.prefix.clone(),
-                },
-            ))
-        })?;
-        let mut specs = Vec::new();
-        match language {
-            Language::Python if facts.ipykernel.is_none() => {
-                if facts.env.python.is_none() {
-                    specs.extend(["python".to_owned(), "pip".to_owned()]);
-                }
-                specs.push("ipykernel".to_owned());
+        let ctx = ToolCtx {
+            host,
+            cancel,
+            progress,
+        };
+        add_kernel_package(c, language, &ctx, executed, kernel).map_err(&fail)?;
+    }
+    // Complete: the guard says so (durably) before any kernelspec names the environment.
+    crate::guard::mark_ready(&c.prefix, label).map_err(|e| {
+        fail(ExecFailure::Io {
+            action: "record that the environment is complete in",
+            path: c.prefix.join(crate::ENV_MARKER),
+            source: e,
+        })
+    })?;
+    Ok(created)
+}
+
+/// What a tool run needs from the executor.
+struct ToolCtx<'a> {
+    host: &'a HostEnv,
+    cancel: &'a CancelToken,
+    progress: &'a dyn Progress,
+}
+
+/// After a create from an environment file: installs the kernel package (ipykernel, or
+/// IRkernel) when the file left it out.
+fn add_kernel_package(
+    c: &CreateEnvStep,
+    language: Language,
+    ctx: &ToolCtx<'_>,
+    executed: &mut Vec<ExecutedStep>,
+    kernel: &str,
+) -> Result<(), ExecFailure> {
+    let started = Instant::now();
+    let facts = EnvFacts::read(&c.prefix, ctx.host).ok_or_else(|| ExecFailure::EnvMissing {
+        prefix: c.prefix.clone(),
+    })?;
+    let mut specs = Vec::new();
+    match language {
+        Language::Python if facts.ipykernel.is_none() => {
+            if facts.env.python.is_none() {
+                specs.extend(["python".to_owned(), "pip".to_owned()]);
             }
-            Language::R
-                if facts
-                    .r
-                    .as_ref()
-                    .is_none_or(|r| r.irkernel_spec_dir.is_none()) =>
-            {
-                if facts.r.is_none() {
-                    specs.push("r-base".to_owned());
-                }
-                specs.push("r-irkernel".to_owned());
-            }
-            _ => {}
+            specs.push("ipykernel".to_owned());
         }
-        if !specs.is_empty() {
-            if let Some(tool) = c.tools.conda.clone().filter(|_| c.backend.is_conda()) {
-                progress.step(&format!(
-                    "Installing {} (not in the environment file) into {}",
-                    specs.join(" "),
-                    c.prefix.display()
-                ));
-                envs::CondaDriver::new(tool, host)
-                    .install(
-                        &c.prefix,
-                        &specs,
-                        &c.create.channels,
-                        false,
-                        cancel,
-                        &Lines(progress),
-                    )
-                    .map_err(|e| Box::new((action.clone(), e.into())))?;
-                executed.push(ExecutedStep {
-                    kernel: kernel.to_owned(),
-                    step: "install_packages",
-                    target: c.prefix.clone(),
-                    seconds: started.elapsed().as_secs_f64(),
-                });
+        Language::R
+            if facts
+                .r
+                .as_ref()
+                .is_none_or(|r| r.irkernel_spec_dir.is_none()) =>
+        {
+            if facts.r.is_none() {
+                specs.push("r-base".to_owned());
             }
+            specs.push("r-irkernel".to_owned());
+        }
+        _ => {}
+    }
+    if !specs.is_empty() {
+        if let Some(tool) = c.tools.conda.clone().filter(|_| c.backend.is_conda()) {
+            ctx.progress.step(&format!(
+                "Installing {} (not in the environment file) into {}",
+                specs.join(" "),
+                c.prefix.display()
+            ));
+            envs::CondaDriver::new(tool, ctx.host).install(
+                &c.prefix,
+                &specs,
+                &c.create.channels,
+                false,
+                ctx.cancel,
+                &Lines(ctx.progress),
+            )?;
+            executed.push(ExecutedStep {
+                kernel: kernel.to_owned(),
+                step: "install_packages",
+                target: c.prefix.clone(),
+                seconds: started.elapsed().as_secs_f64(),
+            });
         }
     }
-    Ok(created)
+    Ok(())
+}
+
+/// Makes the prefix directory (this run's, from its first byte), records in the user's
+/// state dir that this run created it, and, when the tool keeps it, writes the guard
+/// *installing* into it (see [`crate::guard`]); all before the tool writes anything there.
+fn claim_prefix(
+    host: &HostEnv,
+    prefix: &Path,
+    label: BackendLabel,
+    guard_now: bool,
+) -> Result<(), ExecFailure> {
+    std::fs::create_dir_all(prefix).map_err(|source| ExecFailure::Io {
+        action: "create the environment directory",
+        path: prefix.to_path_buf(),
+        source,
+    })?;
+    crate::ownership::record_created(host, prefix, label)?;
+    if guard_now {
+        write_guard(prefix, label)?;
+    }
+    Ok(())
+}
+
+fn write_guard(prefix: &Path, label: BackendLabel) -> Result<(), ExecFailure> {
+    crate::guard::write_installing(prefix, label).map_err(|source| ExecFailure::Io {
+        action: "record that kernels is creating the environment in",
+        path: prefix.join(crate::ENV_MARKER),
+        source,
+    })
+}
+
+/// Before a half-made environment is deleted to be made again: it must still be half-made
+/// and this user's own (the plan's reading may be stale).
+fn check_still_half_made(host: &HostEnv, prefix: &Path) -> Result<(), ExecFailure> {
+    let ours = crate::ownership::check_deletable(host, prefix).is_ok();
+    if ours && crate::guard::is_half_made(prefix) {
+        Ok(())
+    } else {
+        Err(ExecFailure::TargetOccupied {
+            prefix: prefix.to_path_buf(),
+        })
+    }
 }
 
 fn run_install(

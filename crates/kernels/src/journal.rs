@@ -27,7 +27,8 @@
 //! rolls the dead run back, saying what it did — or, when the dead run had started deleting an
 //! environment (the irreversible step), completes it instead: the environment and the
 //! kernelspecs removed for it are gone, never half-left. Until then the dead run's environment has
-//! no kernelspec (kernel.json is written last), so nothing registers, lists or adopts it.
+//! no kernelspec (kernel.json is written last) and its guard still says "installing"
+//! ([`crate::guard`]), so nothing registers, lists as usable or adopts it.
 
 use std::path::{Path, PathBuf};
 

@@ -45,6 +45,7 @@ pub mod wrappers;
 
 mod durable;
 mod execute;
+pub mod guard;
 mod journal;
 pub mod lock;
 mod marker;

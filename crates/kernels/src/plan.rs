@@ -204,6 +204,10 @@ pub struct CreateEnvStep {
     /// The tools the backend is built from.
     #[serde(skip)]
     pub(crate) tools: envs::Tools,
+    /// A half-made environment of this user's is there ([`crate::guard`]): it is deleted
+    /// first, then made again.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub rebuilds: bool,
 }
 
 /// Install packages into an environment.
@@ -303,6 +307,17 @@ pub enum PlanError {
         /// The path.
         prefix: PathBuf,
     },
+    /// The prefix holds an environment a `kernels` run is making, or was making when it was
+    /// killed ([`crate::guard`]); it is not this user's to delete, or a run is still on it.
+    #[error("kernel `{kernel}`: {} is {}", prefix.display(), if *building { "an environment another kernels run is still creating" } else { "a half-made environment (a kernels run was killed while creating it)" })]
+    HalfMade {
+        /// The kernel.
+        kernel: String,
+        /// The path.
+        prefix: PathBuf,
+        /// The run making it is alive.
+        building: bool,
+    },
     /// A new environment's prefix holds something else.
     #[error("kernel `{kernel}`: refusing to create an environment at {}: it exists, is not empty and is not an environment", prefix.display())]
     TargetOccupied {
@@ -378,6 +393,7 @@ impl PlanError {
             | PlanError::RNeedsConda { kernel }
             | PlanError::NoSuchEnvironment { kernel, .. }
             | PlanError::NotAnEnvironment { kernel, .. }
+            | PlanError::HalfMade { kernel, .. }
             | PlanError::TargetOccupied { kernel, .. }
             | PlanError::CondaToolMissing { kernel, .. }
             | PlanError::ExternallyManaged { kernel, .. }
@@ -418,6 +434,13 @@ impl PlanError {
             PlanError::TargetOccupied { .. } => {
                 "choose another name or --prefix, or move that directory away".to_owned()
             }
+            PlanError::HalfMade { building: true, .. } => {
+                "run again when that run is done".to_owned()
+            }
+            PlanError::HalfMade { prefix, .. } => format!(
+                "`kernels add` of the kernel that was being made there rebuilds it; if it is not yours, ask its owner, or delete {} once you have checked it",
+                prefix.display()
+            ),
             PlanError::CondaToolMissing { .. } => {
                 "install the packages with pip instead (--pip), or point KERNELS_CONDA at conda".to_owned()
             }
@@ -620,8 +643,37 @@ fn plan_env(
         (EnvSource::New { .. }, PrefixState::NotAnEnv) => {
             Err(PlanError::TargetOccupied { kernel, prefix })
         }
-        (EnvSource::New { .. }, PrefixState::Absent | PrefixState::EmptyDir) => {
-            plan_create(req, t, host, steps)
+        (EnvSource::Existing { .. }, PrefixState::HalfMade { building, .. })
+        | (
+            EnvSource::New { .. },
+            PrefixState::HalfMade {
+                building,
+                ours: false,
+            },
+        )
+        | (
+            EnvSource::New { .. },
+            PrefixState::HalfMade {
+                building: building @ true,
+                ..
+            },
+        ) => Err(PlanError::HalfMade {
+            kernel,
+            prefix,
+            building: *building,
+        }),
+        (
+            EnvSource::New { .. },
+            PrefixState::Absent | PrefixState::EmptyDir | PrefixState::HalfMade { .. },
+        ) => {
+            let rebuilds = matches!(t.state, PrefixState::HalfMade { .. });
+            if rebuilds {
+                notes.push(format!(
+                    "{} was left half-made by a kernels run that was killed; it is deleted and made again",
+                    prefix.display()
+                ));
+            }
+            plan_create(req, t, host, steps, rebuilds)
         }
         (_, PrefixState::Env(facts)) => plan_existing(req, t, facts, host, steps, notes),
     }
@@ -633,6 +685,7 @@ fn plan_create(
     t: &TargetFacts,
     host: &HostEnv,
     steps: &mut Vec<Step>,
+    rebuilds: bool,
 ) -> Result<EnvOutcome, PlanError> {
     let kernel = req.name.to_string();
     let prefix = t.prefix.clone();
@@ -685,6 +738,7 @@ fn plan_create(
         commands,
         create: Box::new(create),
         tools: t.tools.clone(),
+        rebuilds,
     }));
     Ok(EnvOutcome {
         facts: predicted_facts(&prefix, kind, req, host),

@@ -83,6 +83,16 @@ pub enum PrefixState {
     NotAnEnv,
     /// An environment.
     Env(Box<EnvFacts>),
+    /// An environment a `kernels` run is making, or was making when it was killed: its
+    /// guard says "installing" ([`crate::guard`]). Never adopted, registered or installed
+    /// into.
+    HalfMade {
+        /// The run making it is still alive (another run, e.g. another user's, is busy).
+        building: bool,
+        /// This user's records say this user's `kernels` created it, so it may be deleted
+        /// and made again ([`crate::ownership::check_deletable`]).
+        ours: bool,
+    },
 }
 
 impl PrefixState {
@@ -509,6 +519,15 @@ fn prefix_state(prefix: &Path, host: &HostEnv) -> PrefixState {
             .unwrap_or(false);
         if empty {
             return PrefixState::EmptyDir;
+        }
+        match crate::guard::state(prefix) {
+            crate::guard::Guarded::NotGuarded => {}
+            guarded => {
+                return PrefixState::HalfMade {
+                    building: matches!(guarded, crate::guard::Guarded::Building(_)),
+                    ours: crate::ownership::check_deletable(host, prefix).is_ok(),
+                }
+            }
         }
         return match EnvFacts::read(prefix, host) {
             Some(f) => PrefixState::Env(Box::new(f)),

@@ -28,6 +28,9 @@ struct Row {
     kernels: Vec<String>,
     /// A kernel `kernels` made records that it created this environment.
     created_by_kernels: bool,
+    /// A `kernels` run was killed while creating it (its guard still says "installing"):
+    /// not an environment to use, whatever is in it.
+    half_made: bool,
 }
 
 /// Runs `kernels envs`.
@@ -43,6 +46,7 @@ pub fn run(ctx: &Ctx, _args: &EnvsArgs) -> anyhow::Result<Code> {
             env,
             kernels: Vec::new(),
             created_by_kernels: false,
+            half_made: false,
         })
         .collect();
     let mut index: BTreeMap<PathBuf, usize> = rows
@@ -75,6 +79,7 @@ pub fn run(ctx: &Ctx, _args: &EnvsArgs) -> anyhow::Result<Code> {
                     env,
                     kernels: Vec::new(),
                     created_by_kernels: false,
+                    half_made: false,
                 });
                 index.insert(key, rows.len() - 1);
                 rows.len() - 1
@@ -84,6 +89,10 @@ pub fn run(ctx: &Ctx, _args: &EnvsArgs) -> anyhow::Result<Code> {
         if ManagedMeta::from_spec(spec).is_some_and(|m| m.env_created) {
             rows[i].created_by_kernels = true;
         }
+    }
+
+    for r in &mut rows {
+        r.half_made = kernels::guard::is_half_made(&r.env.prefix);
     }
 
     if ctx.out.json {
@@ -96,9 +105,10 @@ pub fn run(ctx: &Ctx, _args: &EnvsArgs) -> anyhow::Result<Code> {
                     "kind": r.env.kind,
                     "python": r.env.python,
                     "python_version": r.env.python_version,
-                    "ipykernel": r.env.has_ipykernel,
+                    "ipykernel": r.env.has_ipykernel && !r.half_made,
                     "frozen": r.env.frozen.is_some(),
                     "created_by_kernels": r.created_by_kernels,
+                    "half_made": r.half_made,
                     "kernels": r.kernels,
                 })
             })
@@ -120,12 +130,18 @@ pub fn run(ctx: &Ctx, _args: &EnvsArgs) -> anyhow::Result<Code> {
                         ", frozen"
                     } else {
                         ""
-                    },
+                    }
+                    + if r.half_made { ", half-made" } else { "" },
                 r.env
                     .python_version
                     .clone()
                     .unwrap_or_else(|| "-".to_owned()),
-                if r.env.has_ipykernel { "yes" } else { "no" }.to_owned(),
+                if r.env.has_ipykernel && !r.half_made {
+                    "yes"
+                } else {
+                    "no"
+                }
+                .to_owned(),
                 if r.kernels.is_empty() {
                     "-".to_owned()
                 } else {

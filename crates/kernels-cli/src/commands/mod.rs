@@ -40,6 +40,16 @@ pub use ctx::Ctx;
 
 /// Parses the command line, runs the command, prints any error, and returns the exit code.
 pub fn main() -> ExitCode {
+    // The group reaper the tool runner starts beside each tool (`::envs::set_group_reaper`):
+    // this same executable, called with an argument no user types.
+    let mut args = std::env::args_os().skip(1);
+    if args.next().is_some_and(|a| a == ::envs::REAP_GROUP_ARG) {
+        let pgid = args.next().unwrap_or_default();
+        return ExitCode::from(::envs::reap_group_main(&pgid.to_string_lossy()) as u8);
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        ::envs::set_group_reaper(exe);
+    }
     // `--version` carries the build (commit, target, glibc floor; reading the floor reads the
     // binary, so only when asked); `-V` prints only the version.
     let mut command = Cli::command();

@@ -198,11 +198,22 @@ fn launch_checks(
                 Some(EnvKind::Venv) => "venv",
                 Some(EnvKind::Unknown) | None => "directory",
             };
-            checks.push(Check::new(
-                "env",
-                Status::Ok,
-                format!("environment {} ({kind})", prefix.display()),
-            ));
+            if crate::guard::is_half_made(prefix) {
+                checks.push(Check::new(
+                    "env",
+                    Status::Problem,
+                    format!(
+                        "environment {} is half-made: a kernels run was killed while creating it",
+                        prefix.display()
+                    ),
+                ));
+            } else {
+                checks.push(Check::new(
+                    "env",
+                    Status::Ok,
+                    format!("environment {} ({kind})", prefix.display()),
+                ));
+            }
             if let Some(frozen) = env.as_ref().and_then(|e| e.frozen.as_ref()) {
                 let why = frozen
                     .message
