@@ -48,6 +48,7 @@ mod locate;
 mod packages;
 mod pipconf;
 pub mod process;
+pub mod progress;
 mod provision;
 pub mod tool_error;
 pub mod vars;
@@ -58,8 +59,7 @@ pub use activation::{
     Activation, ActivationMethod,
 };
 pub use backend::{
-    backend_for, Backend, BackendKind, CondaBackend, CreateEnv, Language, NoProgress, Progress,
-    VenvBackend,
+    backend_for, Backend, BackendKind, CondaBackend, CreateEnv, Language, VenvBackend,
 };
 pub use conda::{absolute, check_create_target, check_not_frozen, CondaCreate, CondaDriver};
 pub use conda_json::{CondaFailure, CondaInfo, EnvList, PackageRecord, Transaction};
@@ -82,6 +82,7 @@ pub use process::{
     run, run_checked, CancelToken, NoObserver, ProcessError, ProcessObserver, ToolCommand,
     ToolOutput,
 };
+pub use progress::{Event, LineForwarder, NoProgress, Progress, Step, Stream, ToolName};
 pub use provision::{provision_command, provision_uv};
 pub use tool_error::ToolRun;
 pub use vars::HostEnv;

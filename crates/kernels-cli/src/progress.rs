@@ -1,64 +1,209 @@
-//! Step progress on stderr: one permanent line per step, and, when stderr is a terminal, a
-//! transient spinner line below it with the elapsed time and the tool's latest output line,
-//! so a long solve or install never looks hung. Nothing transient is written to a pipe or
-//! file, with `-q`, or with `-v` (which prints every tool line instead).
+//! Progress on stderr, rendered from the library's typed [`envs::Event`]s.
+//!
+//! * On a terminal: per step a spinner line with the step, its elapsed time and the tool's
+//!   latest line (from stdout or stderr), replaced when the step ends by a permanent line
+//!   with its time; a conda transaction adds one line (packages linked and downloaded).
+//! * `-v`: no spinner; each step line, each command line (`$ …`) and every tool line.
+//! * Off a terminal (a pipe, a file, CI): plain step lines only.
+//! * `-q`: nothing. `--json` never writes progress on stdout (all of this is stderr).
+//!
+//! Paths are shown as the summaries show them (`~` for the home directory).
 
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use envs::{Event, Step, ToolName};
+
+use crate::commands::Ctx;
 use crate::output::Out;
 
 const FRAMES: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 const TICK: Duration = Duration::from_millis(120);
 /// Longest tool line shown on the spinner line (it must fit on one terminal row).
 const MAX_LINE: usize = 60;
+/// The terminal width a shell exports.
+const COLUMNS: &str = "COLUMNS";
 
-/// Prints progress for [`envs::Progress`] callers.
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Nothing (`-q`).
+    Silent,
+    /// Step lines only (not a terminal).
+    Plain,
+    /// A spinner per step (a terminal).
+    Live,
+    /// Step and command lines and every tool line (`-v`).
+    Verbose,
+}
+
+/// Renders [`envs::Event`]s for a run of `add`, `install` or `apply`.
 pub struct StepPrinter<'a> {
     out: &'a Out,
+    home: Option<std::path::PathBuf>,
+    mode: Mode,
     spinner: Option<Spinner>,
 }
 
 impl<'a> StepPrinter<'a> {
-    /// A printer writing through `out`; it spins only on a terminal, without `-q`/`-v`.
-    pub fn new(out: &'a Out) -> StepPrinter<'a> {
-        let spin = !out.quiet && out.verbose == 0 && std::io::stderr().is_terminal();
+    /// A printer for `ctx`: it spins only on a terminal, without `-q`/`-v`.
+    pub fn new(ctx: &'a Ctx) -> StepPrinter<'a> {
+        let out = &ctx.out;
+        let mode = if out.quiet {
+            Mode::Silent
+        } else if out.verbose > 0 {
+            Mode::Verbose
+        } else if std::io::stderr().is_terminal() {
+            Mode::Live
+        } else {
+            Mode::Plain
+        };
         StepPrinter {
             out,
-            spinner: spin.then(Spinner::start),
+            home: ctx.host().home.clone(),
+            mode,
+            spinner: (mode == Mode::Live).then(Spinner::start),
+        }
+    }
+
+    fn show(&self, path: &Path) -> String {
+        show_path(self.home.as_deref(), path)
+    }
+
+    /// The words for a step.
+    fn describe(&self, step: &Step) -> String {
+        describe_step(step, &|p| self.show(p))
+    }
+
+    /// A permanent line, printed with the spinner line out of the way.
+    fn permanent(&self, text: &str) {
+        match &self.spinner {
+            Some(s) => s.with_line_cleared(|_| self.out.step(text)),
+            None => self.out.step(text),
         }
     }
 }
 
+/// The words for a step, paths through `show`.
+pub fn describe_step(step: &Step, show: &dyn Fn(&Path) -> String) -> String {
+    match step {
+        Step::CreateEnv { prefix, tool } => match tool {
+            ToolName::Venv | ToolName::Pip => {
+                format!("Creating virtual environment {}", show(prefix))
+            }
+            ToolName::Uv | ToolName::OwnUv => {
+                format!("Creating virtual environment {} with {tool}", show(prefix))
+            }
+            _ => format!("Creating environment {} with {tool}", show(prefix)),
+        },
+        Step::InstallPackages {
+            prefix,
+            packages,
+            tool,
+        } => {
+            let what = if packages.is_empty() {
+                "the requirements".to_owned()
+            } else {
+                packages.join(" ")
+            };
+            format!("Installing {what} into {} with {tool}", show(prefix))
+        }
+        Step::ProvisionUv { dir, python } => format!(
+            "Installing uv into {} with {}'s pip, once, to make environments faster \
+             (to opt out: KERNELS_NO_PROVISION_UV=1 or --no-provision-uv)",
+            show(dir),
+            show(python)
+        ),
+        Step::WriteKernel { name, dir } => {
+            format!("Writing kernel `{name}` to {}", show(dir))
+        }
+    }
+}
+
+/// `~/…` under `home`, else the path as it is.
+pub fn show_path(home: Option<&Path>, path: &Path) -> String {
+    if let Some(rest) = home.and_then(|h| path.strip_prefix(h).ok()) {
+        return format!("~/{}", rest.display());
+    }
+    path.display().to_string()
+}
+
+/// "57 packages linked (12 downloaded)".
+fn transaction_line(linked: usize, fetched: usize) -> String {
+    let s = if linked == 1 { "" } else { "s" };
+    match fetched {
+        0 => format!("  {linked} package{s} linked"),
+        n => format!("  {linked} package{s} linked ({n} downloaded)"),
+    }
+}
+
 impl envs::Progress for StepPrinter<'_> {
-    fn step(&self, msg: &str) {
-        match &self.spinner {
-            Some(s) => s.with_line_cleared(|state| {
-                self.out.step(&format!("• {msg}"));
+    fn event(&self, event: &Event<'_>) {
+        match (self.mode, event) {
+            (Mode::Silent, _) => {}
+            (Mode::Plain | Mode::Verbose, Event::Started(step)) => {
+                self.out.step(&format!("• {}", self.describe(step)));
+            }
+            (_, Event::Notice(text)) => self.permanent(&format!("• {text}")),
+            (Mode::Verbose, Event::Command(cmd)) => self.out.step(&format!("  $ {cmd}")),
+            (Mode::Verbose, Event::Line { text, .. }) => self.out.step(&format!("    {text}")),
+            (Mode::Verbose, Event::Transaction { linked, fetched }) => {
+                self.out.step(&transaction_line(linked.len(), *fetched));
+            }
+            (Mode::Live, _) => self.live(event),
+            _ => {}
+        }
+    }
+}
+
+impl StepPrinter<'_> {
+    /// A terminal without `-v`: the spinner follows the step.
+    fn live(&self, event: &Event<'_>) {
+        let Some(s) = &self.spinner else { return };
+        match event {
+            Event::Started(step) => s.with_line_cleared(|state| {
+                state.finish_pending(self.out);
+                state.step = self.describe(step);
                 state.started = Some(Instant::now());
                 state.last_line.clear();
                 state.active = true;
             }),
-            None => self.out.step(&format!("• {msg}")),
-        }
-    }
-
-    fn line(&self, tool_line: &str) {
-        self.out.detail(&format!("    {tool_line}"));
-        if let Some(s) = &self.spinner {
-            let line = tool_line.trim();
-            if !line.is_empty() {
-                s.lock().last_line = truncate(line, MAX_LINE);
+            Event::Finished { elapsed } => s.with_line_cleared(|state| {
+                if state.active {
+                    self.out
+                        .step(&format!("✓ {} ({})", state.step, seconds(*elapsed)));
+                }
+                state.active = false;
+            }),
+            Event::Transaction { linked, fetched } => s.with_line_cleared(|state| {
+                state.finish_pending(self.out);
+                self.out.step(&transaction_line(linked.len(), *fetched));
+            }),
+            Event::Line { text, .. } => {
+                let line = text.trim();
+                if !line.is_empty() {
+                    s.lock().last_line = truncate(line, MAX_LINE);
+                }
             }
+            Event::Command(_) | Event::Notice(_) => {}
         }
     }
+}
+
+/// "7.9 s" (one decimal).
+pub fn seconds(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
 }
 
 impl Drop for StepPrinter<'_> {
     fn drop(&mut self) {
         if let Some(s) = self.spinner.take() {
+            // A step that never finished (it failed, or was interrupted) keeps its line, so
+            // the error below it says what it was.
+            s.with_line_cleared(|state| state.finish_pending(self.out));
             s.stop();
         }
     }
@@ -68,12 +213,22 @@ impl Drop for StepPrinter<'_> {
 struct State {
     active: bool,
     stop: bool,
+    step: String,
     started: Option<Instant>,
     last_line: String,
     drawn: bool,
 }
 
 impl State {
+    /// A step still spinning when the next thing happens is printed as it is (without a
+    /// time: it did not report its end).
+    fn finish_pending(&mut self, out: &Out) {
+        if self.active {
+            out.step(&format!("• {}", self.step));
+            self.active = false;
+        }
+    }
+
     fn clear(&mut self) {
         if self.drawn {
             eprint!("\r\x1b[K");
@@ -92,6 +247,7 @@ impl Spinner {
     fn start() -> Spinner {
         let shared = Arc::new((Mutex::new(State::default()), Condvar::new()));
         let worker = Arc::clone(&shared);
+        let width = terminal_width().saturating_sub(1);
         let thread = std::thread::spawn(move || {
             let (lock, wake) = &*worker;
             let mut frame = 0usize;
@@ -99,11 +255,14 @@ impl Spinner {
             while !state.stop {
                 if state.active {
                     let secs = state.started.map_or(0, |t| t.elapsed().as_secs());
-                    eprint!(
-                        "\r\x1b[K  {} {secs}s {}",
+                    let text = format!(
+                        "{} {} {secs}s  {}",
                         FRAMES[frame % FRAMES.len()],
+                        state.step,
                         state.last_line
                     );
+                    // One row only: a wrapped line could not be erased again.
+                    eprint!("\r\x1b[K{}", truncate(&text, width));
                     let _ = std::io::stderr().flush();
                     state.drawn = true;
                     frame += 1;
@@ -139,6 +298,15 @@ impl Spinner {
             let _ = t.join();
         }
     }
+}
+
+/// The terminal's width as the shell exports it (`COLUMNS`), else 80.
+fn terminal_width() -> usize {
+    std::env::var(COLUMNS)
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .filter(|&c| c >= 20)
+        .unwrap_or(80)
 }
 
 fn truncate(line: &str, max: usize) -> String {

@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use envs::{
-    BackendKind, CancelToken, EnvError, HostEnv, Language, ProcessObserver, Progress, Tools,
+    BackendKind, CancelToken, EnvError, Event, HostEnv, Language, LineForwarder, Progress,
+    Step as EnvStep, ToolName, Tools,
 };
 use kernelspec::{InstallError, InstallRequest};
 use serde::Serialize;
@@ -27,7 +28,9 @@ use serde::Serialize;
 use crate::journal::{
     backup_kernel_dir, missing_ancestors, remove_empty, Journal, JournalEntry, RollbackReport,
 };
-use crate::plan::{CreateEnvStep, InstallAction, InstallStep, KernelStatus, Plan, Step};
+use crate::plan::{
+    CreateEnvStep, InstallAction, InstallStep, KernelPlan, KernelStatus, Plan, Step,
+};
 use crate::prefix_lock::{PrefixLock, PrefixLockError};
 use crate::snapshot::{EnvFacts, Snapshot};
 use crate::spec_for_env::{spec_for_env, BackendLabel, SpecForEnvError};
@@ -206,15 +209,6 @@ impl ExecuteError {
     }
 }
 
-/// Forwards a tool's stderr lines to the progress receiver.
-struct Lines<'a>(&'a dyn Progress);
-
-impl ProcessObserver for Lines<'_> {
-    fn stderr_line(&self, line: &str) {
-        self.0.line(line);
-    }
-}
-
 type StepResult = Result<(), Box<(String, ExecFailure)>>;
 
 /// Runs `plan` (see the module docs). `snap` must be the snapshot the plan was made from.
@@ -286,6 +280,11 @@ pub fn execute(
                 let (action, cause) = *e;
                 fail!(k.name, action, cause);
             }
+            if !matches!(step, Step::WriteKernel(_)) {
+                progress.event(&Event::Finished {
+                    elapsed: started.elapsed(),
+                });
+            }
             executed.push(ExecutedStep {
                 kernel: k.name.to_string(),
                 step: step.kind(),
@@ -301,94 +300,99 @@ pub fn execute(
 
     let mut kernels = Vec::with_capacity(plan.kernels.len());
     for k in &plan.kernels {
-        let mut written = None;
-        if let (Some(w), Some(spec_request)) = (k.write_step(), &k.spec_request) {
-            let action = format!("writing the kernelspec {}", w.dir.display());
-            if cancel.is_cancelled() {
-                fail!(k.name, action, ExecFailure::Interrupted);
-            }
-            let started = Instant::now();
-            let Some(facts) = EnvFacts::read(&k.env.prefix, &snap.host) else {
-                fail!(
-                    k.name,
-                    action,
-                    ExecFailure::EnvMissing {
-                        prefix: k.env.prefix.clone()
-                    }
-                );
-            };
-            let desired = match spec_for_env(spec_request, &facts) {
-                Ok(d) => d,
-                Err(e) => fail!(k.name, action, e.into()),
-            };
-            // A predicted kernelspec may turn out to be the one already there.
-            let unchanged = kernelspec::KernelSpec::load(&w.dir.join("kernel.json"))
-                .is_ok_and(|existing| desired.matches(&existing, &w.dir));
-            if unchanged {
-                kernels.push(KernelOutcome {
-                    name: k.name.to_string(),
-                    status: k.status,
-                    kernel_dir: k.kernel_dir.clone(),
-                    env: k.env.prefix.clone(),
-                    kernel_json: None,
-                });
-                continue;
-            }
-            let backup = if std::fs::symlink_metadata(&w.dir).is_ok() {
-                match backup_kernel_dir(&w.dir) {
-                    Ok(b) => Some(b),
-                    Err(source) => fail!(
-                        k.name,
-                        action,
-                        ExecFailure::Backup {
-                            dir: w.dir.clone(),
-                            source
-                        }
-                    ),
-                }
-            } else {
-                None
-            };
-            if let Err(source) = journal.record(JournalEntry::KernelWritten {
-                dir: w.dir.clone(),
-                backup,
-                new_parents: missing_ancestors(&w.dir),
-            }) {
-                let cause = journal_failure(&journal, source);
+        match write_kernel(k, snap, cancel, progress, &mut journal, &mut executed) {
+            Ok(outcome) => kernels.push(outcome),
+            Err(e) => {
+                let (action, cause) = *e;
                 fail!(k.name, action, cause);
             }
-            progress.step(&format!("Writing kernel {} to {}", k.name, w.dir.display()));
-            let kernels_dir = w.dir.parent().unwrap_or(Path::new("."));
-            let req = InstallRequest {
-                name: &k.name,
-                spec: &desired.spec,
-                kernels_dir,
-                resources: desired.resources.clone(),
-                replace: true,
-            };
-            match kernelspec::install(&req) {
-                Ok(_) | Err(InstallError::LeftoverOld { .. }) => {}
-                Err(e) => fail!(k.name, action, e.into()),
-            }
-            written = Some(desired.spec.to_file_string());
-            executed.push(ExecutedStep {
-                kernel: k.name.to_string(),
-                step: "write_kernel",
-                target: w.dir.clone(),
-                seconds: started.elapsed().as_secs_f64(),
-            });
         }
-        kernels.push(KernelOutcome {
-            name: k.name.to_string(),
-            status: k.status,
-            kernel_dir: k.kernel_dir.clone(),
-            env: k.env.prefix.clone(),
-            kernel_json: written,
-        });
     }
     journal.commit();
     drop(locks);
     Ok(Outcome { kernels, executed })
+}
+
+/// The kernelspec step of one kernel (when it has one): computed from the environment as it
+/// is now, skipped when the one there already matches, else backed up, journaled, written.
+fn write_kernel(
+    k: &KernelPlan,
+    snap: &Snapshot,
+    cancel: &CancelToken,
+    progress: &dyn Progress,
+    journal: &mut Journal,
+    executed: &mut Vec<ExecutedStep>,
+) -> Result<KernelOutcome, Box<(String, ExecFailure)>> {
+    let outcome = |kernel_json| KernelOutcome {
+        name: k.name.to_string(),
+        status: k.status,
+        kernel_dir: k.kernel_dir.clone(),
+        env: k.env.prefix.clone(),
+        kernel_json,
+    };
+    let (Some(w), Some(spec_request)) = (k.write_step(), &k.spec_request) else {
+        return Ok(outcome(None));
+    };
+    let action = format!("writing the kernelspec {}", w.dir.display());
+    let fail = |cause: ExecFailure| Box::new((action.clone(), cause));
+    if cancel.is_cancelled() {
+        return Err(fail(ExecFailure::Interrupted));
+    }
+    let started = Instant::now();
+    let facts = EnvFacts::read(&k.env.prefix, &snap.host).ok_or_else(|| {
+        fail(ExecFailure::EnvMissing {
+            prefix: k.env.prefix.clone(),
+        })
+    })?;
+    let desired = spec_for_env(spec_request, &facts).map_err(|e| fail(e.into()))?;
+    // A predicted kernelspec may turn out to be the one already there.
+    let unchanged = kernelspec::KernelSpec::load(&w.dir.join("kernel.json"))
+        .is_ok_and(|existing| desired.matches(&existing, &w.dir));
+    if unchanged {
+        return Ok(outcome(None));
+    }
+    let backup = if std::fs::symlink_metadata(&w.dir).is_ok() {
+        Some(backup_kernel_dir(&w.dir).map_err(|source| {
+            fail(ExecFailure::Backup {
+                dir: w.dir.clone(),
+                source,
+            })
+        })?)
+    } else {
+        None
+    };
+    journal
+        .record(JournalEntry::KernelWritten {
+            dir: w.dir.clone(),
+            backup,
+            new_parents: missing_ancestors(&w.dir),
+        })
+        .map_err(|source| fail(journal_failure(journal, source)))?;
+    progress.event(&Event::Started(&EnvStep::WriteKernel {
+        name: k.name.to_string(),
+        dir: w.dir.clone(),
+    }));
+    let req = InstallRequest {
+        name: &k.name,
+        spec: &desired.spec,
+        kernels_dir: w.dir.parent().unwrap_or(Path::new(".")),
+        resources: desired.resources.clone(),
+        replace: true,
+    };
+    match kernelspec::install(&req) {
+        Ok(_) | Err(InstallError::LeftoverOld { .. }) => {}
+        Err(e) => return Err(fail(e.into())),
+    }
+    progress.event(&Event::Finished {
+        elapsed: started.elapsed(),
+    });
+    executed.push(ExecutedStep {
+        kernel: k.name.to_string(),
+        step: "write_kernel",
+        target: w.dir.clone(),
+        seconds: started.elapsed().as_secs_f64(),
+    });
+    Ok(outcome(Some(desired.spec.to_file_string())))
 }
 
 /// The journal could not be written: the step it was for does not start.
@@ -587,21 +591,22 @@ fn run_create(
                 .clone()
                 .filter(|_| c.backend != BackendKind::Venv)
             {
-                progress.step(&format!(
-                    "Installing {} (not in the environment file) into {}",
-                    specs.join(" "),
-                    c.prefix.display()
-                ));
-                envs::CondaDriver::new(tool, host)
+                progress.event(&Event::Started(&EnvStep::InstallPackages {
+                    prefix: c.prefix.clone(),
+                    packages: specs.clone(),
+                    tool: ToolName::from_flavor(tool.flavor),
+                }));
+                let t = envs::CondaDriver::new(tool, host)
                     .install(
                         &c.prefix,
                         &specs,
                         &c.create.channels,
                         false,
                         cancel,
-                        &Lines(progress),
+                        &LineForwarder::stderr_only(progress),
                     )
                     .map_err(|e| Box::new((action.clone(), e.into())))?;
+                envs::progress::report_transaction(progress, &t);
                 executed.push(ExecutedStep {
                     kernel: kernel.to_owned(),
                     step: "install_packages",
@@ -636,15 +641,22 @@ fn run_install(
                 specs,
                 channels,
             } => {
-                progress.step(&format!(
-                    "Installing {} into {} with {}",
-                    specs.join(" "),
-                    i.prefix.display(),
-                    driver.tool().flavor.command_name()
-                ));
-                driver
-                    .install(&i.prefix, specs, channels, false, cancel, &Lines(progress))
+                progress.event(&Event::Started(&EnvStep::InstallPackages {
+                    prefix: i.prefix.clone(),
+                    packages: specs.clone(),
+                    tool: ToolName::from_flavor(driver.tool().flavor),
+                }));
+                let t = driver
+                    .install(
+                        &i.prefix,
+                        specs,
+                        channels,
+                        false,
+                        cancel,
+                        &LineForwarder::stderr_only(progress),
+                    )
                     .map_err(|e| Box::new((action.clone(), e.into())))?;
+                envs::progress::report_transaction(progress, &t);
             }
             InstallAction::Tool(cmd) => {
                 check_own_interpreter(&i.prefix).map_err(|e| Box::new((action.clone(), e)))?;
@@ -653,13 +665,17 @@ fn run_install(
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                let via = if tool == "uv" { "uv" } else { "pip" };
-                progress.step(&format!(
-                    "Installing {} into {} with {via}",
-                    i.pip.join(" "),
-                    i.prefix.display()
-                ));
-                envs::run_checked(cmd, cancel, &Lines(progress))
+                let (via, name) = if tool == "uv" {
+                    ("uv", ToolName::Uv)
+                } else {
+                    ("pip", ToolName::Pip)
+                };
+                progress.event(&Event::Started(&EnvStep::InstallPackages {
+                    prefix: i.prefix.clone(),
+                    packages: i.pip.clone(),
+                    tool: name,
+                }));
+                envs::run_checked(cmd, cancel, &LineForwarder::all(progress))
                     .map(|_| ())
                     .map_err(|source| {
                         Box::new((

@@ -338,7 +338,7 @@ pub fn execute_and_document(
     snapshot: &kernels::Snapshot,
     warnings: &[PlanWarning],
 ) -> Result<Outcome, Failure> {
-    let progress = StepPrinter::new(&ctx.out);
+    let progress = StepPrinter::new(ctx);
     let outcome =
         kernels::execute(plan, snapshot, &ctx.cancel, &progress).map_err(execute_failure)?;
     if ctx.out.json {
