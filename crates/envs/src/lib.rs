@@ -70,8 +70,9 @@ pub use discover::{
 };
 pub use error::EnvError;
 pub use locate::{
-    existing_roots, flavor_from_version_output, locate, probe_flavor, root_for, tool_dir,
-    usual_roots, BackendPreference, CondaFlavor, CondaTool, Tools, UvProvision,
+    conda_found_by, existing_roots, flavor_from_version_output, locate, probe_flavor,
+    python_found_by, root_for, tool_dir, usual_roots, BackendPreference, CondaFlavor, CondaTool,
+    FoundBy, Tools, UvProvision,
 };
 pub use packages::{
     conda_packages, conda_spec_name, installed_packages, missing_conda, missing_pip,

@@ -16,6 +16,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use envs::{Event, Step, ToolName};
+use kernels::KernelStatus;
 
 use crate::commands::Ctx;
 use crate::output::Out;
@@ -46,6 +47,9 @@ pub struct StepPrinter<'a> {
     home: Option<std::path::PathBuf>,
     mode: Mode,
     spinner: Option<Spinner>,
+    /// Per new environment, which tool creates it and why ([`tool_reason`]).
+    reasons: Vec<(std::path::PathBuf, String)>,
+    host: &'a envs::HostEnv,
 }
 
 impl<'a> StepPrinter<'a> {
@@ -66,16 +70,41 @@ impl<'a> StepPrinter<'a> {
             home: ctx.host().home.clone(),
             mode,
             spinner: (mode == Mode::Live).then(Spinner::start),
+            reasons: Vec::new(),
+            host: ctx.host(),
         }
+    }
+
+    /// Makes each "Creating environment" line say which tool and why it was picked.
+    pub fn explain(mut self, plan: &kernels::Plan) -> Self {
+        for step in plan.kernels.iter().flat_map(|k| k.env_steps()) {
+            if let kernels::Step::CreateEnv(c) = step {
+                self.reasons
+                    .push((c.prefix.clone(), tool_reason(c, self.host)));
+            }
+        }
+        self
     }
 
     fn show(&self, path: &Path) -> String {
         show_path(self.home.as_deref(), path)
     }
 
-    /// The words for a step.
+    /// The words for a step (a create with the tool's reason).
     fn describe(&self, step: &Step) -> String {
-        describe_step(step, &|p| self.show(p))
+        let text = describe_step(step, &|p| self.show(p));
+        let reason = match step {
+            Step::CreateEnv { prefix, .. } => self
+                .reasons
+                .iter()
+                .find(|(p, _)| p == prefix)
+                .map(|(_, r)| r.as_str()),
+            _ => None,
+        };
+        match reason {
+            Some(r) => format!("{text} ({r})"),
+            None => text,
+        }
     }
 
     /// A permanent line, printed with the spinner line out of the way.
@@ -190,6 +219,104 @@ impl StepPrinter<'_> {
             }
             Event::Command(_) | Event::Notice(_) => {}
         }
+    }
+}
+
+/// The closing line of a run for one kernel: what was made, with versions and time, e.g.
+/// ``Added kernel `newenv` "Python (newenv)": conda env ~/.conda/envs/newenv (python 3.11.7,
+/// ipykernel 7.4.0, 57 packages) in 7.9 s``.
+pub fn closing_line(
+    k: &kernels::KernelPlan,
+    o: &kernels::KernelOutcome,
+    elapsed: Duration,
+    home: Option<&Path>,
+) -> String {
+    let env = env_words(o, home);
+    let time = seconds(elapsed);
+    let (name, display) = (&k.name, &k.display_name);
+    match o.status {
+        KernelStatus::Create => format!("Added kernel `{name}` \"{display}\": {env} in {time}"),
+        KernelStatus::Update if o.kernel_json.is_some() => {
+            format!("Updated kernel `{name}` \"{display}\": {env} in {time}")
+        }
+        KernelStatus::Update => {
+            format!("Installed into {env} in {time} (kernel `{name}` left as it is)")
+        }
+        KernelStatus::Unchanged => format!("Kernel `{name}` is up to date; nothing to do"),
+    }
+}
+
+/// "conda env ~/x (python 3.11.7, ipykernel 7.4.0, 57 packages)".
+fn env_words(o: &kernels::KernelOutcome, home: Option<&Path>) -> String {
+    let path = show_path(home, &o.env);
+    let Some(c) = &o.contents else {
+        return format!("environment {path}");
+    };
+    let mut facts = Vec::new();
+    if let Some(v) = &c.python {
+        facts.push(format!("python {v}"));
+    }
+    if let Some(v) = &c.ipykernel {
+        facts.push(format!("ipykernel {v}"));
+    }
+    facts.push(format!(
+        "{} package{}",
+        c.packages,
+        if c.packages == 1 { "" } else { "s" }
+    ));
+    let kind = match c.kind {
+        "conda" => "conda env",
+        "venv" => "venv",
+        _ => "environment",
+    };
+    format!("{kind} {path} ({})", facts.join(", "))
+}
+
+/// Which tool creates an environment and which rule found it, e.g.
+/// "/anaconda/bin/conda, found in the conda root /anaconda" or "python ~/py/bin/python3 found
+/// on PATH, uv named by KERNELS_UV".
+pub fn tool_reason(step: &kernels::CreateEnvStep, host: &envs::HostEnv) -> String {
+    let home = host.home.as_deref();
+    let tools = step.tools();
+    match (&tools.conda, step.backend) {
+        (Some(tool), b) if b != envs::BackendKind::Venv => {
+            let why = envs::conda_found_by(host, &tool.exe)
+                .map(|f| format!(", {}", shown_reason(&f, home)))
+                .unwrap_or_default();
+            format!("{}{why}", show_path(home, &tool.exe))
+        }
+        _ => {
+            let mut parts = Vec::new();
+            if let Some(p) = tools.python.as_deref() {
+                let why = envs::python_found_by(host, p);
+                parts.push(format!(
+                    "python {} {}",
+                    show_path(home, p),
+                    shown_reason(&why, home)
+                ));
+            }
+            if let (Some(uv), true) = (&tools.uv, step.uv) {
+                let why = if host.get(envs::vars::KERNELS_UV).is_some() {
+                    envs::FoundBy::Variable(envs::vars::KERNELS_UV)
+                } else {
+                    envs::FoundBy::Path
+                };
+                parts.push(format!(
+                    "uv {} {}",
+                    show_path(home, uv),
+                    shown_reason(&why, home)
+                ));
+            }
+            parts.join(", ")
+        }
+    }
+}
+
+/// A [`envs::FoundBy`] with `~` for the home directory.
+fn shown_reason(f: &envs::FoundBy, home: Option<&Path>) -> String {
+    match f {
+        envs::FoundBy::KnownRoot(r) => format!("found in the conda root {}", show_path(home, r)),
+        other => other.to_string(),
     }
 }
 

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use envs::{
-    BackendKind, CancelToken, EnvError, Event, HostEnv, Language, LineForwarder, Progress,
+    BackendKind, CancelToken, EnvError, EnvKind, Event, HostEnv, Language, LineForwarder, Progress,
     Step as EnvStep, ToolName, Tools,
 };
 use kernelspec::{InstallError, InstallRequest};
@@ -42,6 +42,8 @@ pub struct Outcome {
     pub kernels: Vec<KernelOutcome>,
     /// Every step that ran, in order (empty when the plan was already satisfied).
     pub executed: Vec<ExecutedStep>,
+    /// How long the whole run took.
+    pub seconds: f64,
 }
 
 /// What happened to one kernel.
@@ -57,6 +59,43 @@ pub struct KernelOutcome {
     pub env: PathBuf,
     /// The kernel.json written, when one was.
     pub kernel_json: Option<String>,
+    /// What the environment holds after the run (`None` when it could not be read).
+    pub contents: Option<EnvContents>,
+}
+
+/// What an environment holds, read from disk after a run (conda-meta records and
+/// `*.dist-info` directories; no tool is started), for the closing line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnvContents {
+    /// What kind of environment: `conda`, `venv` or `other` (a prefix with a `bin/python`).
+    pub kind: &'static str,
+    /// The Python version.
+    pub python: Option<String>,
+    /// The ipykernel version.
+    pub ipykernel: Option<String>,
+    /// How many packages are installed (conda packages, else Python distributions).
+    pub packages: usize,
+}
+
+impl EnvContents {
+    /// The contents as `facts` read them.
+    pub fn of(facts: &EnvFacts) -> EnvContents {
+        let conda = matches!(facts.env.kind, EnvKind::Conda | EnvKind::CondaBase);
+        EnvContents {
+            kind: match facts.env.kind {
+                EnvKind::Conda | EnvKind::CondaBase => "conda",
+                EnvKind::Venv => "venv",
+                EnvKind::Unknown => "other",
+            },
+            python: facts.python_version.clone(),
+            ipykernel: facts.ipykernel.as_ref().and_then(|p| p.version.clone()),
+            packages: if conda {
+                facts.conda_names.len()
+            } else {
+                facts.pip_names.len()
+            },
+        }
+    }
 }
 
 /// One step that ran.
@@ -218,6 +257,7 @@ pub fn execute(
     cancel: &CancelToken,
     progress: &dyn Progress,
 ) -> Result<Outcome, Box<ExecuteError>> {
+    let run_started = Instant::now();
     let state_dir = crate::LockConfig::from_host(&snap.host)
         .path
         .parent()
@@ -310,7 +350,11 @@ pub fn execute(
     }
     journal.commit();
     drop(locks);
-    Ok(Outcome { kernels, executed })
+    Ok(Outcome {
+        kernels,
+        executed,
+        seconds: run_started.elapsed().as_secs_f64(),
+    })
 }
 
 /// The kernelspec step of one kernel (when it has one): computed from the environment as it
@@ -323,15 +367,17 @@ fn write_kernel(
     journal: &mut Journal,
     executed: &mut Vec<ExecutedStep>,
 ) -> Result<KernelOutcome, Box<(String, ExecFailure)>> {
-    let outcome = |kernel_json| KernelOutcome {
+    let outcome = |kernel_json, facts: Option<&EnvFacts>| KernelOutcome {
         name: k.name.to_string(),
         status: k.status,
         kernel_dir: k.kernel_dir.clone(),
         env: k.env.prefix.clone(),
         kernel_json,
+        contents: facts.map(EnvContents::of),
     };
     let (Some(w), Some(spec_request)) = (k.write_step(), &k.spec_request) else {
-        return Ok(outcome(None));
+        let facts = EnvFacts::read(&k.env.prefix, &snap.host);
+        return Ok(outcome(None, facts.as_ref()));
     };
     let action = format!("writing the kernelspec {}", w.dir.display());
     let fail = |cause: ExecFailure| Box::new((action.clone(), cause));
@@ -349,7 +395,7 @@ fn write_kernel(
     let unchanged = kernelspec::KernelSpec::load(&w.dir.join("kernel.json"))
         .is_ok_and(|existing| desired.matches(&existing, &w.dir));
     if unchanged {
-        return Ok(outcome(None));
+        return Ok(outcome(None, Some(&facts)));
     }
     let backup = if std::fs::symlink_metadata(&w.dir).is_ok() {
         Some(backup_kernel_dir(&w.dir).map_err(|source| {
@@ -392,7 +438,7 @@ fn write_kernel(
         target: w.dir.clone(),
         seconds: started.elapsed().as_secs_f64(),
     });
-    Ok(outcome(Some(desired.spec.to_file_string())))
+    Ok(outcome(Some(desired.spec.to_file_string()), Some(&facts)))
 }
 
 /// The journal could not be written: the step it was for does not start.

@@ -203,6 +203,13 @@ pub struct CreateEnvStep {
     pub(crate) tools: envs::Tools,
 }
 
+impl CreateEnvStep {
+    /// The tools the environment is created with (to say which was picked, and why).
+    pub fn tools(&self) -> &envs::Tools {
+        &self.tools
+    }
+}
+
 /// Install packages into an environment.
 #[derive(Debug, Clone, Serialize)]
 pub struct InstallStep {
@@ -287,6 +294,16 @@ pub enum PlanError {
         /// The path.
         prefix: PathBuf,
     },
+    /// `--existing NAME`: no conda environment has that name (and it is no path here).
+    #[error("kernel `{kernel}`: no conda environment is named `{name}` (and there is no directory {name} here)")]
+    NoSuchEnvName {
+        /// The kernel.
+        kernel: String,
+        /// The name given.
+        name: String,
+        /// The closest environment names.
+        close: Vec<String>,
+    },
     /// `--existing` names something that is not an environment.
     #[error("kernel `{kernel}`: {} is not an environment (no conda-meta/history, pyvenv.cfg, bin/python or R)", prefix.display())]
     NotAnEnvironment {
@@ -369,6 +386,7 @@ impl PlanError {
             PlanError::ToolMissing { kernel, .. }
             | PlanError::RNeedsConda { kernel }
             | PlanError::NoSuchEnvironment { kernel, .. }
+            | PlanError::NoSuchEnvName { kernel, .. }
             | PlanError::NotAnEnvironment { kernel, .. }
             | PlanError::TargetOccupied { kernel, .. }
             | PlanError::CondaToolMissing { kernel, .. }
@@ -403,6 +421,17 @@ impl PlanError {
             }
             PlanError::NoSuchEnvironment { .. } => {
                 "`kernels envs` lists the environments this machine has".to_owned()
+            }
+            PlanError::NoSuchEnvName { close, .. } if !close.is_empty() => format!(
+                "did you mean {}? (`kernels envs` lists the environments this machine has)",
+                close
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+            PlanError::NoSuchEnvName { .. } => {
+                "give the environment's path, or a name `kernels envs` lists".to_owned()
             }
             PlanError::NotAnEnvironment { .. } => {
                 "give the environment's prefix (the directory holding bin/python or conda-meta)".to_owned()
@@ -542,7 +571,14 @@ fn plan_one(req: &KernelRequest, t: &TargetFacts, host: &HostEnv) -> Result<Kern
 
     let (facts_for_spec, backend, env_created, predicted) = match (&req.env, &t.state) {
         (EnvSource::Existing { .. }, PrefixState::Absent) => {
-            return Err(PlanError::NoSuchEnvironment { kernel, prefix })
+            return Err(match &t.unknown_env_name {
+                Some((name, close)) => PlanError::NoSuchEnvName {
+                    kernel,
+                    name: name.clone(),
+                    close: close.clone(),
+                },
+                None => PlanError::NoSuchEnvironment { kernel, prefix },
+            })
         }
         (EnvSource::Existing { .. }, PrefixState::EmptyDir | PrefixState::NotAnEnv) => {
             return Err(PlanError::NotAnEnvironment { kernel, prefix })

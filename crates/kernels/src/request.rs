@@ -41,7 +41,17 @@ impl BackendChoice {
         }
     }
 
-    /// Whether an environment made by `kind` satisfies this choice.
+    /// The choice that asks for exactly `kind` (a repair keeps the recorded backend).
+    pub fn of_kind(kind: BackendKind) -> BackendChoice {
+        match kind {
+            BackendKind::Conda => BackendChoice::Conda,
+            BackendKind::Mamba => BackendChoice::Mamba,
+            BackendKind::Micromamba => BackendChoice::Micromamba,
+            BackendKind::Venv => BackendChoice::Venv,
+        }
+    }
+
+    /// True when an environment made by `kind` satisfies this choice.
     pub fn accepts(self, kind: BackendKind) -> bool {
         match self {
             BackendChoice::Auto => true,

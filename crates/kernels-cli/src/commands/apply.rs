@@ -169,7 +169,7 @@ pub fn run(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<Code> {
     render_plan::confirm_foreign_replacements(ctx, &plan)?;
     let result = {
         // The progress printer (and its spinner line) ends with the steps.
-        let progress = render_plan::StepPrinter::new(ctx);
+        let progress = render_plan::StepPrinter::new(ctx).explain(&plan);
         kernels::execute(&plan, &snapshot, &ctx.cancel, &progress)
     };
     let outcome = result.map_err(render_plan::execute_failure)?;

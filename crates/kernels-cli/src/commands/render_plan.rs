@@ -9,8 +9,7 @@
 use std::io::IsTerminal;
 
 use kernels::{
-    ExecuteError, KernelStatus, LockConfig, LockError, Outcome, Plan, PlanError, PlanWarning,
-    RunLock, Step,
+    ExecuteError, LockConfig, LockError, Outcome, Plan, PlanError, PlanWarning, RunLock, Step,
 };
 use serde_json::{json, Value};
 
@@ -252,6 +251,10 @@ pub fn print_plan(ctx: &Ctx, plan: &Plan) {
                         c.backend,
                         if c.uv { " (uv)" } else { "" }
                     ));
+                    ctx.out.line(&format!(
+                        "       tool: {}",
+                        crate::progress::tool_reason(c, ctx.host())
+                    ));
                     for cmd in &c.commands {
                         ctx.out.line(&format!("       $ {}", cmd.display));
                     }
@@ -305,28 +308,14 @@ fn env_state(exists: bool, backend: kernels::BackendLabel) -> String {
     }
 }
 
-/// One status line per kernel on stderr after a successful run.
+/// One closing line per kernel on stderr after a successful run (what was made, with
+/// versions and time; see [`crate::progress::closing_line`]).
 pub fn print_outcome(ctx: &Ctx, plan: &Plan, outcome: &Outcome) {
+    let elapsed = std::time::Duration::from_secs_f64(outcome.seconds);
+    let home = ctx.host().home.as_deref();
     for (k, o) in plan.kernels.iter().zip(&outcome.kernels) {
-        let dir = ctx.show_path(&o.kernel_dir);
-        let env = ctx.show_path(&o.env);
-        match o.status {
-            KernelStatus::Create => ctx.out.status(&format!(
-                "Added kernel `{}` \"{}\" in {dir} (environment {env})",
-                k.name, k.display_name
-            )),
-            KernelStatus::Update if o.kernel_json.is_some() => ctx.out.status(&format!(
-                "Updated kernel `{}` \"{}\" in {dir} (environment {env})",
-                k.name, k.display_name
-            )),
-            KernelStatus::Update => ctx.out.status(&format!(
-                "Installed into {env} (kernel `{}` left as it is)",
-                k.name
-            )),
-            KernelStatus::Unchanged => ctx
-                .out
-                .status(&format!("Kernel {} is up to date; nothing to do", k.name)),
-        }
+        ctx.out
+            .status(&crate::progress::closing_line(k, o, elapsed, home));
     }
 }
 
@@ -338,7 +327,7 @@ pub fn execute_and_document(
     snapshot: &kernels::Snapshot,
     warnings: &[PlanWarning],
 ) -> Result<Outcome, Failure> {
-    let progress = StepPrinter::new(ctx);
+    let progress = StepPrinter::new(ctx).explain(plan);
     let outcome =
         kernels::execute(plan, snapshot, &ctx.cancel, &progress).map_err(execute_failure)?;
     if ctx.out.json {
