@@ -129,6 +129,20 @@ fn list_and_show() {
     let gone = run.stdout.lines().find(|l| l.starts_with("gone")).unwrap();
     assert_eq!(gone.matches("/nonexistent").count(), 0, "{gone}");
     snap(&sb, "list_all", &["list", "--all"]);
+    // `list --help` promises only the columns there are.
+    let help = sb.kernels(&["list", "--help"]);
+    let header = run.stdout.lines().next().unwrap_or_default().to_lowercase();
+    for column in [
+        "name",
+        "display name",
+        "language",
+        "scope",
+        "status",
+        "path",
+    ] {
+        assert!(header.contains(column), "{header}");
+    }
+    assert!(!help.stdout.contains("environment"), "{}", help.stdout);
     let show = snap(&sb, "show", &["show", "good"]);
     assert!(
         !show.stdout.lines().any(|l| l.starts_with(':')),
@@ -217,6 +231,14 @@ fn add_and_install_succeed() {
     assert!(run.stderr.contains("\n  $ "), "{}", run.stderr);
     let run = snap(&cb.sb, "add_unchanged", &["add", "c1"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    // The dry run shows what the real run does: an install, no kernel.json rewrite.
+    let run = snap(
+        &cb.sb,
+        "install_dry_run",
+        &["install", "c1", "tabulate", "--dry-run"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stdout.contains("kernel.json"), "{}", run.stdout);
     let run = snap(&cb.sb, "install", &["install", "c1", "tabulate"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
 }

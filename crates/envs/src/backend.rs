@@ -658,7 +658,9 @@ mod tests {
             language: Language::R,
             ..CreateEnv::default()
         };
-        let err = b.create(&r, &CancelToken::new(), &NoProgress).unwrap_err();
+        let err = b
+            .create(&r, &CancelToken::new(), &crate::NoProgress)
+            .unwrap_err();
         assert!(
             matches!(err, EnvError::UnsupportedLanguage { .. }),
             "{err:?}"

@@ -306,6 +306,10 @@ pub fn tool_reason(step: &kernels::CreateEnvStep, host: &envs::HostEnv) -> Strin
                     show_path(home, uv),
                     shown_reason(&why, home)
                 ));
+            } else if step.uv {
+                parts.push("packages with kernels' own uv".to_owned());
+            } else {
+                parts.push("packages with pip".to_owned());
             }
             parts.join(", ")
         }
@@ -447,7 +451,44 @@ fn truncate(line: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::truncate;
+    use super::*;
+
+    #[test]
+    fn steps_are_worded_with_home_as_tilde() {
+        let home = Path::new("/home/u");
+        let show = |p: &Path| show_path(Some(home), p);
+        let create = Step::CreateEnv {
+            prefix: "/home/u/.conda/envs/x".into(),
+            tool: ToolName::Mamba,
+        };
+        assert_eq!(
+            describe_step(&create, &show),
+            "Creating environment ~/.conda/envs/x with mamba"
+        );
+        let venv = Step::CreateEnv {
+            prefix: "/opt/envs/x".into(),
+            tool: ToolName::OwnUv,
+        };
+        assert_eq!(
+            describe_step(&venv, &show),
+            "Creating virtual environment /opt/envs/x with kernels' own uv"
+        );
+        let install = Step::InstallPackages {
+            prefix: "/home/u2/x".into(),
+            packages: vec!["pandas".into(), "numpy".into()],
+            tool: ToolName::Pip,
+        };
+        assert_eq!(
+            describe_step(&install, &show),
+            "Installing pandas numpy into /home/u2/x with pip"
+        );
+        assert_eq!(
+            transaction_line(57, 12),
+            "  57 packages linked (12 downloaded)"
+        );
+        assert_eq!(transaction_line(1, 0), "  1 package linked");
+        assert_eq!(seconds(Duration::from_millis(7890)), "7.9 s");
+    }
 
     #[test]
     fn long_tool_lines_are_cut_to_one_row() {
