@@ -238,7 +238,7 @@ fn add_and_install_succeed() {
         &["install", "c1", "tabulate", "--dry-run"],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(!run.stdout.contains("kernel.json"), "{}", run.stdout);
+    assert!(!run.stdout.contains(". write "), "{}", run.stdout);
     let run = snap(&cb.sb, "install", &["install", "c1", "tabulate"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
 }

@@ -270,6 +270,15 @@ pub fn print_plan(ctx: &Ctx, plan: &Plan) {
                         ctx.out.line(&format!("       $ {}", cmd.display));
                     }
                 }
+                Step::WriteKernel(w) if w.predicted && already_there(w) => {
+                    // The run computes it again after the install and writes it only if it
+                    // changed: as predicted, it does not.
+                    ctx.out.line(&format!(
+                        "  {n}. keep {} (it is checked again after the install; as predicted, \
+                         it stays as it is)",
+                        ctx.show_path(&w.dir.join("kernel.json"))
+                    ));
+                }
                 Step::WriteKernel(w) => {
                     ctx.out.line(&format!(
                         "  {n}. write {}{}{}",
@@ -296,6 +305,13 @@ pub fn print_plan(ctx: &Ctx, plan: &Plan) {
         }
     }
     ctx.out.line("Dry run: nothing was changed.");
+}
+
+/// True when the kernel.json on disk is the one the plan predicts (a dry run then shows no
+/// rewrite the real run would not do).
+fn already_there(w: &kernels::WriteKernelStep) -> bool {
+    std::fs::read_to_string(w.dir.join("kernel.json"))
+        .is_ok_and(|text| text.trim() == w.kernel_json.trim())
 }
 
 /// "new, conda", "existing, made by uv", or "existing" for one kernels did not make (never
