@@ -130,6 +130,20 @@ fn list_and_show() {
     let gone = run.stdout.lines().find(|l| l.starts_with("gone")).unwrap();
     assert_eq!(gone.matches("/nonexistent").count(), 0, "{gone}");
     snap(&sb, "list_all", &["list", "--all"]);
+    // `list --help` promises only the columns there are.
+    let help = sb.kernels(&["list", "--help"]);
+    let header = run.stdout.lines().next().unwrap_or_default().to_lowercase();
+    for column in [
+        "name",
+        "display name",
+        "language",
+        "scope",
+        "status",
+        "path",
+    ] {
+        assert!(header.contains(column), "{header}");
+    }
+    assert!(!help.stdout.contains("environment"), "{}", help.stdout);
     let show = snap(&sb, "show", &["show", "good"]);
     assert!(
         !show.stdout.lines().any(|l| l.starts_with(':')),
@@ -193,6 +207,84 @@ fn add_failures() {
         "add_conflicting_flags",
         &["add", "x", "--existing", "/e", "--prefix", "/p"],
     );
+}
+
+/// Success paths of `add` and `install` with the conda stand-in: the tool picked and why,
+/// the steps, the closing line with versions and time; `-v` adds each command line.
+#[test]
+fn add_and_install_succeed() {
+    let cb = CondaBox::standin(None);
+    let run = snap(&cb.sb, "add_conda", &["add", "c1"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let last = run.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("Added kernel `c1` \"Python (c1)\": conda env "),
+        "{last}"
+    );
+    assert!(last.contains("packages) in "), "{last}");
+    assert!(
+        run.stderr.contains(", named by KERNELS_CONDA)"),
+        "{}",
+        run.stderr
+    );
+    let run = snap(&cb.sb, "add_conda_verbose", &["add", "c2", "-v"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("\n  $ "), "{}", run.stderr);
+    let run = snap(&cb.sb, "add_unchanged", &["add", "c1"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // The dry run shows what the real run does: an install, no kernel.json rewrite.
+    let run = snap(
+        &cb.sb,
+        "install_dry_run",
+        &["install", "c1", "tabulate", "--dry-run"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stdout.contains(". write "), "{}", run.stdout);
+    let run = snap(&cb.sb, "install", &["install", "c1", "tabulate"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+/// A repair keeps the recorded backend and prefix; `--existing` takes a conda env name, and
+/// an unknown name says which names come close.
+#[test]
+fn repair_and_existing_by_name() {
+    let python = require_python!();
+    let mut cb = CondaBox::standin(None);
+    cb.sb
+        .set("KERNELS_PYTHON", &python)
+        .set("KERNELS_NO_UV", "1");
+    cb.sb.kernels(&["add", "c5"]).ok();
+    // The kernel says a venv made its environment at `gone/c5`, which was deleted since.
+    let file = cb.sb.user_kernels().join("c5/kernel.json");
+    let mut spec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let gone = cb.sb.root().join("gone/c5");
+    spec["metadata"]["kernels"]["backend"] = "venv".into();
+    spec["metadata"]["kernels"]["env"] = gone.display().to_string().into();
+    std::fs::write(&file, spec.to_string()).unwrap();
+    let run = snap(&cb.sb, "add_repair_dry_run", &["add", "c5", "--dry-run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let env_line = format!("  environment {} (new, venv)", gone.display());
+    assert!(run.stdout.contains(&env_line), "{}", run.stdout);
+
+    let run = snap(
+        &cb.sb,
+        "add_existing_by_name",
+        &["add", "e1", "--existing", "c5", "--dry-run"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(&cb.env("c5").display().to_string()),
+        "{}",
+        run.stdout
+    );
+    let run = snap(
+        &cb.sb,
+        "add_existing_unknown_name",
+        &["add", "e2", "--existing", "c6"],
+    );
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("did you mean `c5`"), "{}", run.stderr);
 }
 
 #[test]

@@ -20,6 +20,7 @@ use crate::error::EnvError;
 use crate::locate::{CondaFlavor, Tools};
 use crate::packages::{self, PackageSet};
 use crate::process::{CancelToken, ProcessObserver, ToolCommand};
+use crate::progress::{report_transaction, Event, LineForwarder, Progress, Step, ToolName};
 use crate::vars::HostEnv;
 use crate::venv::{self, PipInstall, PythonChoice, VenvDriver, VenvInstaller};
 
@@ -235,33 +236,6 @@ pub struct CreateEnv {
     pub clone_from: Option<PathBuf>,
 }
 
-/// Receives progress from a backend operation.
-pub trait Progress {
-    /// A step begins ("Creating environment …").
-    fn step(&self, msg: &str);
-    /// One line of a tool's stderr.
-    fn line(&self, tool_line: &str) {
-        let _ = tool_line;
-    }
-}
-
-/// Progress that goes nowhere.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoProgress;
-
-impl Progress for NoProgress {
-    fn step(&self, _msg: &str) {}
-}
-
-/// Adapts a [`Progress`] to the process runner's observer.
-struct LineForwarder<'a>(&'a dyn Progress);
-
-impl ProcessObserver for LineForwarder<'_> {
-    fn stderr_line(&self, line: &str) {
-        self.0.line(line);
-    }
-}
-
 /// An environment manager.
 pub trait Backend {
     /// Which backend this is.
@@ -324,6 +298,11 @@ pub struct CondaBackend {
 }
 
 impl CondaBackend {
+    /// The tool's name in progress events.
+    fn tool_name(&self) -> ToolName {
+        ToolName::from_flavor(self.driver.tool().flavor)
+    }
+
     /// A backend around a driver.
     pub fn new(driver: CondaDriver, host: &HostEnv) -> CondaBackend {
         CondaBackend {
@@ -423,24 +402,33 @@ impl Backend for CondaBackend {
         let prefix = cr.prefix.clone();
         conda::check_create_target(&prefix)?;
         let existed = prefix.exists();
-        let obs = LineForwarder(progress);
-        progress.step(&format!(
-            "Creating environment {} with {}",
-            prefix.display(),
-            self.kind()
-        ));
+        let obs = LineForwarder::stderr_only(progress);
+        progress.event(&Event::Started(&Step::CreateEnv {
+            prefix: prefix.clone(),
+            tool: self.tool_name(),
+        }));
         let created = match &req.clone_from {
             Some(source) => self
                 .driver
                 .clone_env(&prefix, source, cancel, &obs)
-                .and_then(|_| self.after_clone(&prefix, req, cancel, &obs)),
-            None => self.driver.create(&cr, cancel, &obs).map(|_| ()),
+                .and_then(|t| {
+                    report_transaction(progress, &t);
+                    self.after_clone(&prefix, req, cancel, &obs)
+                }),
+            None => self
+                .driver
+                .create(&cr, cancel, &obs)
+                .map(|t| report_transaction(progress, &t)),
         };
         let result = created.and_then(|_| {
             match self.pip_step(&prefix, &req.pip_packages, req.requirements.as_deref()) {
                 Some(cmd) => {
-                    progress.step("Installing pip packages");
-                    venv::run_step(&cmd, cancel, &obs)
+                    progress.event(&Event::Started(&Step::InstallPackages {
+                        prefix: prefix.clone(),
+                        packages: req.pip_packages.clone(),
+                        tool: ToolName::Pip,
+                    }));
+                    venv::run_step(&cmd, cancel, &LineForwarder::all(progress))
                 }
                 None => Ok(()),
             }
@@ -465,19 +453,29 @@ impl Backend for CondaBackend {
         progress: &dyn Progress,
     ) -> Result<(), EnvError> {
         conda::check_not_frozen(&env.prefix)?;
-        let obs = LineForwarder(progress);
         if !pkgs.conda.is_empty() {
-            progress.step(&format!(
-                "Installing {} into {}",
-                pkgs.conda.join(" "),
-                env.prefix.display()
-            ));
-            self.driver
-                .install(&env.prefix, &pkgs.conda, &[], false, cancel, &obs)?;
+            progress.event(&Event::Started(&Step::InstallPackages {
+                prefix: env.prefix.clone(),
+                packages: pkgs.conda.clone(),
+                tool: self.tool_name(),
+            }));
+            let t = self.driver.install(
+                &env.prefix,
+                &pkgs.conda,
+                &[],
+                false,
+                cancel,
+                &LineForwarder::stderr_only(progress),
+            )?;
+            report_transaction(progress, &t);
         }
         if let Some(cmd) = self.pip_step(&env.prefix, &pkgs.pip, None) {
-            progress.step(&format!("Installing {} with pip", pkgs.pip.join(" ")));
-            venv::run_step(&cmd, cancel, &obs)?;
+            progress.event(&Event::Started(&Step::InstallPackages {
+                prefix: env.prefix.clone(),
+                packages: pkgs.pip.clone(),
+                tool: ToolName::Pip,
+            }));
+            venv::run_step(&cmd, cancel, &LineForwarder::all(progress))?;
         }
         Ok(())
     }
@@ -601,19 +599,16 @@ impl Backend for VenvBackend {
         let prefix = conda::absolute(&req.prefix);
         // Refuse an occupied target before anything is provisioned.
         conda::check_create_target(&prefix)?;
-        let obs = LineForwarder(progress);
-        let installer = self
-            .driver
-            .choose_installer(&python, cancel, &obs, &|m: &str| progress.step(m))?;
-        progress.step(&format!(
-            "Creating virtual environment {}{}",
-            prefix.display(),
-            match installer {
-                VenvInstaller::Uv(_) => " with uv",
-                VenvInstaller::OwnUv { .. } => " (packages with kernels' own uv)",
-                VenvInstaller::Pip => "",
-            }
-        ));
+        let obs = LineForwarder::all(progress);
+        let installer = self.driver.choose_installer(&python, cancel, progress)?;
+        progress.event(&Event::Started(&Step::CreateEnv {
+            prefix: prefix.clone(),
+            tool: match installer {
+                VenvInstaller::Uv(_) => ToolName::Uv,
+                VenvInstaller::OwnUv { .. } => ToolName::OwnUv,
+                VenvInstaller::Pip => ToolName::Venv,
+            },
+        }));
         self.driver.create(
             &installer,
             &python,
@@ -648,19 +643,24 @@ impl Backend for VenvBackend {
         if install.is_empty() {
             return Ok(());
         }
-        progress.step(&format!(
-            "Installing {} into {}",
-            install.packages.join(" "),
-            env.prefix.display()
-        ));
-        if env.kind == EnvKind::Conda || env.kind == EnvKind::CondaBase {
+        let conda_env = env.kind == EnvKind::Conda || env.kind == EnvKind::CondaBase;
+        progress.event(&Event::Started(&Step::InstallPackages {
+            prefix: env.prefix.clone(),
+            packages: install.packages.clone(),
+            tool: if conda_env || self.driver.uv().is_none() {
+                ToolName::Pip
+            } else {
+                ToolName::Uv
+            },
+        }));
+        if conda_env {
             // A conda env has its own pip; uv would also work, but pip keeps conda's
             // view of the env consistent with what users do by hand.
             let cmd = venv::pip_install_command(&env.prefix, &install, &self.host);
-            return venv::run_step(&cmd, cancel, &LineForwarder(progress));
+            return venv::run_step(&cmd, cancel, &LineForwarder::all(progress));
         }
         self.driver
-            .install(&env.prefix, &install, cancel, &LineForwarder(progress))
+            .install(&env.prefix, &install, cancel, &LineForwarder::all(progress))
     }
 
     fn remove(&self, prefix: &Path, _cancel: &CancelToken) -> Result<(), EnvError> {
@@ -809,7 +809,9 @@ mod tests {
             language: Language::R,
             ..CreateEnv::default()
         };
-        let err = b.create(&r, &CancelToken::new(), &NoProgress).unwrap_err();
+        let err = b
+            .create(&r, &CancelToken::new(), &crate::NoProgress)
+            .unwrap_err();
         assert!(
             matches!(err, EnvError::UnsupportedLanguage { .. }),
             "{err:?}"

@@ -48,6 +48,7 @@ mod locate;
 mod packages;
 mod pipconf;
 pub mod process;
+pub mod progress;
 mod provision;
 pub mod tool_error;
 pub mod vars;
@@ -59,7 +60,7 @@ pub use activation::{
 };
 pub use backend::{
     backend_for, Backend, BackendChoice, BackendKind, CondaBackend, CreateEnv, Language,
-    NoProgress, Progress, UnknownBackend, VenvBackend,
+    UnknownBackend, VenvBackend,
 };
 pub use conda::{
     absolute, check_create_target, check_not_frozen, CondaCreate, CondaDriver, PREFIX_GUARD,
@@ -72,8 +73,9 @@ pub use discover::{
 };
 pub use error::EnvError;
 pub use locate::{
-    existing_roots, flavor_from_version_output, locate, probe_flavor, root_for, tool_dir,
-    usual_roots, CondaFlavor, CondaTool, Tools, UvProvision,
+    conda_found_by, existing_roots, flavor_from_version_output, locate, probe_flavor,
+    python_found_by, root_for, tool_dir, usual_roots, CondaFlavor, CondaTool, FoundBy, Tools,
+    UvProvision,
 };
 pub use packages::{
     conda_packages, conda_spec_name, installed_packages, missing_conda, missing_pip,
@@ -84,6 +86,7 @@ pub use process::{
     reap_group_main, run, run_checked, set_group_reaper, CancelToken, NoObserver, ProcessError,
     ProcessObserver, ToolCommand, ToolOutput, REAP_GROUP_ARG,
 };
+pub use progress::{Event, LineForwarder, NoProgress, Progress, Step, Stream, ToolName};
 pub use provision::{provision_command, provision_uv};
 pub use tool_error::ToolRun;
 pub use vars::HostEnv;

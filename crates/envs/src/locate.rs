@@ -207,6 +207,63 @@ pub fn locate(env: &HostEnv, want: BackendChoice) -> Tools {
     }
 }
 
+/// Which rule of [`locate`] found a tool, so that the choice can be shown.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "rule", content = "value", rename_all = "snake_case")]
+pub enum FoundBy {
+    /// An environment variable named it (`KERNELS_CONDA`, `CONDA_EXE`, `MAMBA_EXE`,
+    /// `KERNELS_PYTHON`, `KERNELS_UV`).
+    Variable(&'static str),
+    /// It is on `PATH`.
+    Path,
+    /// It is in a usual install root (`/anaconda`, `/opt/conda`, `~/miniconda3`, …; or a
+    /// root of `KERNELS_CONDA_ROOTS`), which is not on `PATH`.
+    KnownRoot(PathBuf),
+    /// kernels' own uv (installed once into kernels' tool directory).
+    Provisioned,
+}
+
+impl std::fmt::Display for FoundBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FoundBy::Variable(v) => write!(f, "named by {v}"),
+            FoundBy::Path => f.write_str("found on PATH"),
+            FoundBy::KnownRoot(r) => write!(f, "found in the conda root {}", r.display()),
+            FoundBy::Provisioned => f.write_str("kernels' own copy"),
+        }
+    }
+}
+
+/// Which rule of [`locate`] found the conda-family executable `exe` (the first that names
+/// it, in [`locate`]'s order); `None` when no rule would (a tool chosen by other means).
+pub fn conda_found_by(env: &HostEnv, exe: &Path) -> Option<FoundBy> {
+    for var in [vars::KERNELS_CONDA, vars::CONDA_EXE, vars::MAMBA_EXE] {
+        if env.get(var).is_some_and(|p| Path::new(p) == exe) {
+            return Some(FoundBy::Variable(var));
+        }
+    }
+    let name = exe.file_name()?.to_str()?;
+    if find_on_path(name, &env.path).as_deref() == Some(exe) {
+        return Some(FoundBy::Path);
+    }
+    usual_roots(env)
+        .into_iter()
+        .find(|root| exe.starts_with(root))
+        .map(FoundBy::KnownRoot)
+}
+
+/// Which rule found the base interpreter `python` (`KERNELS_PYTHON`, else `PATH`).
+pub fn python_found_by(env: &HostEnv, python: &Path) -> FoundBy {
+    if env
+        .get(vars::KERNELS_PYTHON)
+        .is_some_and(|p| Path::new(p) == python)
+    {
+        FoundBy::Variable(vars::KERNELS_PYTHON)
+    } else {
+        FoundBy::Path
+    }
+}
+
 /// Candidate conda-family executables, in search order (not yet checked).
 fn conda_candidates(env: &HostEnv) -> Vec<PathBuf> {
     let mut out = Vec::new();

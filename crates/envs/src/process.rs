@@ -8,8 +8,8 @@
 //! [`ToolCommand::env`]. stdin is always `/dev/null`, because conda waits for ever on an
 //! open stdin pipe and treats EOF as "no".
 //!
-//! [`run`] captures stdout and stderr on their own threads (no pipe deadlock), feeds
-//! stderr lines to a [`ProcessObserver`] as they arrive, and polls a [`CancelToken`] every
+//! [`run`] captures stdout and stderr on their own threads (no pipe deadlock), feeds the
+//! command line and both streams' lines to a [`ProcessObserver`] as they arrive, and polls a [`CancelToken`] every
 //! 20 ms. The child runs in its own process group: a terminal Ctrl-C does not reach it
 //! directly; the caller flips the token and [`run`] sends SIGINT to the whole group, waits
 //! a grace period, then SIGKILLs it and returns [`ProcessError::Interrupted`].
@@ -274,8 +274,16 @@ impl CancelToken {
     }
 }
 
-/// Receives a running tool's output as it happens.
+/// Receives a running tool's command line and output as it happens.
 pub trait ProcessObserver {
+    /// The command is about to start.
+    fn command(&self, cmd: &ToolCommand) {
+        let _ = cmd;
+    }
+    /// One line of the child's stdout (without the newline).
+    fn stdout_line(&self, line: &str) {
+        let _ = line;
+    }
     /// One line of the child's stderr (without the newline).
     fn stderr_line(&self, line: &str) {
         let _ = line;
@@ -465,41 +473,24 @@ pub fn run(
     // Dropped on every way out of this function, after the group was dealt with.
     let _reaper = GroupReaper::start(child.id());
 
-    let (out_tx, out_rx) = mpsc::channel::<std::io::Result<Vec<u8>>>();
-    if let Some(mut stdout) = child.stdout.take() {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let res = stdout.read_to_end(&mut buf).map(|_| buf);
-            let _ = out_tx.send(res);
-        });
+    observer.command(cmd);
+    let (tx, rx) = mpsc::channel::<Chunk>();
+    if let Some(stdout) = child.stdout.take() {
+        read_lines(stdout, Stream::Stdout, tx.clone());
     }
-    let (err_tx, err_rx) = mpsc::channel::<Vec<u8>>();
     if let Some(stderr) = child.stderr.take() {
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stderr);
-            loop {
-                let mut line = Vec::new();
-                match reader.read_until(b'\n', &mut line) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        if err_tx.send(line).is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-        });
+        read_lines(stderr, Stream::Stderr, tx.clone());
     }
+    drop(tx);
 
     let started = Instant::now();
-    let mut stderr = String::new();
-    let mut stderr_open = true;
+    let mut acc = Collected::default();
     let status: ExitStatus = loop {
-        if stderr_open {
-            match err_rx.recv_timeout(POLL) {
-                Ok(line) => take_line(&line, &mut stderr, observer),
+        if acc.open() {
+            match rx.recv_timeout(POLL) {
+                Ok(chunk) => acc.take(chunk, observer),
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => stderr_open = false,
+                Err(mpsc::RecvTimeoutError::Disconnected) => acc.close_all(),
             }
         } else {
             std::thread::sleep(POLL);
@@ -508,7 +499,7 @@ pub fn run(
             stop_group(&mut child);
             return Err(ProcessError::Interrupted {
                 command: cmd.display(),
-                stderr_tail: tail(&stderr, TAIL_LINES),
+                stderr_tail: tail(&acc.stderr, TAIL_LINES),
             });
         }
         if let Some(limit) = cmd.timeout {
@@ -536,30 +527,129 @@ pub fn run(
     // The child exited; collect what is left in the pipes, but do not wait for ever on a
     // grandchild that inherited them.
     let deadline = Instant::now() + DRAIN_LIMIT;
-    while stderr_open {
+    while acc.open() {
         let left = deadline.saturating_duration_since(Instant::now());
-        match err_rx.recv_timeout(left) {
-            Ok(line) => take_line(&line, &mut stderr, observer),
-            Err(_) => stderr_open = false,
+        match rx.recv_timeout(left) {
+            Ok(chunk) => acc.take(chunk, observer),
+            Err(_) => acc.close_all(),
         }
     }
-    let left = deadline.saturating_duration_since(Instant::now());
-    let stdout = match out_rx.recv_timeout(left.max(POLL)) {
-        Ok(Ok(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
-        Ok(Err(source)) => {
-            return Err(ProcessError::Wait {
-                program: cmd.program.clone(),
-                source,
-            })
-        }
-        Err(_) => String::new(),
-    };
+    if let Some(source) = acc.read_error.take() {
+        return Err(ProcessError::Wait {
+            program: cmd.program.clone(),
+            source,
+        });
+    }
     Ok(ToolOutput {
         code: status.code(),
         signal: status.signal(),
-        stdout,
-        stderr,
+        stdout: acc.stdout,
+        stderr: acc.stderr,
     })
+}
+
+/// Which pipe a [`Chunk`] came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// What a pipe reader thread sends: a line (with its newline, if any), its end, or an error.
+enum Chunk {
+    Line(Stream, Vec<u8>),
+    End(Stream),
+    Failed(Stream, std::io::Error),
+}
+
+/// Reads `pipe` line by line on its own thread (no pipe deadlock), sending each line.
+fn read_lines(pipe: impl Read + Send + 'static, stream: Stream, tx: mpsc::Sender<Chunk>) {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(pipe);
+        loop {
+            let mut line = Vec::new();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) => {
+                    let _ = tx.send(Chunk::End(stream));
+                    break;
+                }
+                Ok(_) => {
+                    if tx.send(Chunk::Line(stream, line)).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Chunk::Failed(stream, e));
+                    break;
+                }
+            }
+        }
+    });
+}
+
+/// Both streams as collected so far.
+struct Collected {
+    stdout: String,
+    stderr: String,
+    stdout_open: bool,
+    stderr_open: bool,
+    read_error: Option<std::io::Error>,
+}
+
+impl Default for Collected {
+    fn default() -> Collected {
+        Collected {
+            stdout: String::new(),
+            stderr: String::new(),
+            stdout_open: true,
+            stderr_open: true,
+            read_error: None,
+        }
+    }
+}
+
+impl Collected {
+    fn open(&self) -> bool {
+        self.stdout_open || self.stderr_open
+    }
+
+    fn close_all(&mut self) {
+        self.stdout_open = false;
+        self.stderr_open = false;
+    }
+
+    fn take(&mut self, chunk: Chunk, observer: &dyn ProcessObserver) {
+        match chunk {
+            Chunk::Line(stream, bytes) => {
+                let text = String::from_utf8_lossy(&bytes);
+                let line = text.trim_end_matches(['\n', '\r']);
+                match stream {
+                    Stream::Stdout => {
+                        self.stdout.push_str(&text);
+                        observer.stdout_line(line);
+                    }
+                    Stream::Stderr => {
+                        self.stderr.push_str(&text);
+                        observer.stderr_line(line);
+                    }
+                }
+            }
+            Chunk::End(stream) => self.close(stream),
+            Chunk::Failed(stream, e) => {
+                if stream == Stream::Stdout {
+                    self.read_error = Some(e);
+                }
+                self.close(stream);
+            }
+        }
+    }
+
+    fn close(&mut self, stream: Stream) {
+        match stream {
+            Stream::Stdout => self.stdout_open = false,
+            Stream::Stderr => self.stderr_open = false,
+        }
+    }
 }
 
 /// [`run`], then [`ToolOutput::check`].
@@ -673,12 +763,6 @@ impl Drop for GroupReaper {
         }
         let _ = self.child.wait();
     }
-}
-
-fn take_line(line: &[u8], acc: &mut String, observer: &dyn ProcessObserver) {
-    let text = String::from_utf8_lossy(line);
-    acc.push_str(&text);
-    observer.stderr_line(text.trim_end_matches(['\n', '\r']));
 }
 
 fn group_signal(child: &Child, sig: rustix::process::Signal) {
@@ -807,17 +891,32 @@ mod tests {
     }
 
     #[test]
-    fn observer_gets_stderr_lines_live() {
+    fn observer_gets_the_command_and_both_streams_live() {
         struct Lines(RefCell<Vec<String>>);
         impl ProcessObserver for Lines {
+            fn command(&self, cmd: &ToolCommand) {
+                self.0
+                    .borrow_mut()
+                    .push(format!("$ {}", cmd.program().display()));
+            }
+            fn stdout_line(&self, line: &str) {
+                self.0.borrow_mut().push(format!("out {line}"));
+            }
             fn stderr_line(&self, line: &str) {
-                self.0.borrow_mut().push(line.to_owned());
+                self.0.borrow_mut().push(format!("err {line}"));
             }
         }
         let lines = Lines(RefCell::new(Vec::new()));
-        let cmd = ToolCommand::new("/bin/sh", &host()).args(["-c", "echo one >&2; echo two >&2"]);
-        run(&cmd, &CancelToken::new(), &lines).unwrap();
-        assert_eq!(*lines.0.borrow(), ["one", "two"]);
+        // Each line waits for the previous one to arrive, so the order is the tool's.
+        let script = "echo one >&2; sleep 0.2; echo two; sleep 0.2; printf three >&2";
+        let cmd = ToolCommand::new("/bin/sh", &host()).args(["-c", script]);
+        let out = run(&cmd, &CancelToken::new(), &lines).unwrap();
+        assert_eq!(
+            *lines.0.borrow(),
+            ["$ /bin/sh", "err one", "out two", "err three"]
+        );
+        assert_eq!(out.stdout, "two\n");
+        assert_eq!(out.stderr, "one\nthree");
     }
 
     #[test]

@@ -35,6 +35,7 @@ use crate::error::EnvError;
 use crate::locate::UvProvision;
 use crate::pipconf::{self, UvIndexOptions};
 use crate::process::{self, CancelToken, ProcessObserver, ToolCommand};
+use crate::progress::{Event, LineForwarder, Progress, Step};
 use crate::vars::{self, HostEnv};
 
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
@@ -135,15 +136,14 @@ impl VenvDriver {
         }
     }
 
-    /// The installer for a create, provisioning kernels' own uv first when needed. Every
-    /// reason not to use uv is told through `notice` (one line) and gives
-    /// [`VenvInstaller::Pip`]; only an interruption is an error.
+    /// The installer for a create, provisioning kernels' own uv first when needed (a
+    /// [`Step::ProvisionUv`] step). Every reason not to use uv is told as an
+    /// [`Event::Notice`] and gives [`VenvInstaller::Pip`]; only an interruption is an error.
     pub fn choose_installer(
         &self,
         python: &PythonChoice,
         cancel: &CancelToken,
-        observer: &dyn ProcessObserver,
-        notice: &dyn Fn(&str),
+        progress: &dyn Progress,
     ) -> Result<VenvInstaller, EnvError> {
         if let Some(uv) = &self.uv {
             return Ok(VenvInstaller::Uv(uv.clone()));
@@ -154,29 +154,28 @@ impl VenvDriver {
         let index = match pipconf::uv_options_from_pip(&self.host) {
             Ok(index) => index,
             Err(u) => {
-                notice(&format!(
+                progress.event(&Event::Notice(&format!(
                     "Using pip, not uv: the pip setting `{}` (in {}) has no uv equivalent",
                     u.key, u.origin
-                ));
+                )));
                 return Ok(VenvInstaller::Pip);
             }
         };
         if !p.is_ready() {
-            notice(&format!(
-                "Installing uv into {} with {}'s pip, once, to make environments faster \
-                 (to opt out: KERNELS_NO_PROVISION_UV=1 or --no-provision-uv)",
-                p.dir.display(),
-                base.display()
-            ));
+            progress.event(&Event::Started(&Step::ProvisionUv {
+                dir: p.dir.clone(),
+                python: base.clone(),
+            }));
         }
-        match crate::provision::provision_uv(p, base, &self.host, cancel, observer) {
+        let observer = LineForwarder::all(progress);
+        match crate::provision::provision_uv(p, base, &self.host, cancel, &observer) {
             Ok(uv) => Ok(VenvInstaller::OwnUv { uv, index }),
             Err(e) if e.is_interrupted() || cancel.is_cancelled() => Err(e),
             Err(e) => {
-                notice(&format!(
+                progress.event(&Event::Notice(&format!(
                     "Could not install uv ({}); using pip",
                     crate::provision::one_line(&e)
-                ));
+                )));
                 Ok(VenvInstaller::Pip)
             }
         }
@@ -286,6 +285,11 @@ impl VenvDriver {
             let _ = std::fs::remove_dir_all(&prefix);
         }
         result
+    }
+
+    /// The user's uv, when there is one (installs into an existing venv use it).
+    pub fn uv(&self) -> Option<&Path> {
+        self.uv.as_deref()
     }
 
     /// Installs `pkgs` into the existing venv (or any env with a `bin/python`).

@@ -8,18 +8,29 @@ mod support;
 use std::path::PathBuf;
 
 use envs::{
-    backend_for, BackendKind, CancelToken, CreateEnv, EnvError, EnvKind, PackageSet, Progress,
-    Tools,
+    backend_for, BackendKind, CancelToken, CreateEnv, EnvError, EnvKind, Event, PackageSet,
+    Progress, Step, Stream, ToolName, Tools,
 };
 
+/// The events as text: `step: …`, `$ program`, `out: …`, `err: …`.
 struct Lines(std::cell::RefCell<Vec<String>>);
 
 impl Progress for Lines {
-    fn step(&self, msg: &str) {
-        self.0.borrow_mut().push(format!("step: {msg}"));
-    }
-    fn line(&self, l: &str) {
-        self.0.borrow_mut().push(l.to_owned());
+    fn event(&self, event: &Event<'_>) {
+        let text = match event {
+            Event::Started(step) => format!("step: {step:?}"),
+            Event::Command(cmd) => format!("$ {}", cmd.program().display()),
+            Event::Line {
+                stream: Stream::Stdout,
+                text,
+            } => format!("out: {text}"),
+            Event::Line {
+                stream: Stream::Stderr,
+                text,
+            } => format!("err: {text}"),
+            _ => return,
+        };
+        self.0.borrow_mut().push(text);
     }
 }
 
@@ -59,7 +70,17 @@ fn create_with(uv: bool) {
         .create(&req, &CancelToken::new(), &progress)
         .unwrap();
     println!("created in {:?} (uv: {uv})", started.elapsed());
-    assert!(progress.0.borrow()[0].starts_with("step: Creating virtual environment"));
+    let events = progress.0.borrow();
+    let first = Step::CreateEnv {
+        prefix: prefix.clone(),
+        tool: if uv { ToolName::Uv } else { ToolName::Venv },
+    };
+    assert_eq!(events[0], format!("step: {first:?}"), "{events:?}");
+    assert!(events.iter().any(|e| e.starts_with("$ ")), "{events:?}");
+    // pip reports its progress on stdout, uv on stderr: both reach the receiver live.
+    let stream = if uv { "err: " } else { "out: " };
+    assert!(events.iter().any(|e| e.starts_with(stream)), "{events:?}");
+    drop(events);
     assert_eq!(env.kind, EnvKind::Venv);
     assert!(env.python.is_some() && env.has_ipykernel, "{env:?}");
     assert!(env.python_version.is_some());

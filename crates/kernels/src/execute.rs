@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use envs::{
-    BackendKind, CancelToken, EnvError, HostEnv, Language, ProcessObserver, Progress, Tools,
+    BackendKind, CancelToken, EnvError, EnvKind, Event, HostEnv, Language, LineForwarder, Progress,
+    Step as EnvStep, ToolName, Tools,
 };
 use kernelspec::{InstallError, InstallRequest};
 use serde::Serialize;
@@ -27,7 +28,9 @@ use serde::Serialize;
 use crate::journal::{
     backup_kernel_dir, missing_ancestors, remove_empty, Journal, JournalEntry, RollbackReport,
 };
-use crate::plan::{CreateEnvStep, InstallAction, InstallStep, KernelStatus, Plan, Step};
+use crate::plan::{
+    CreateEnvStep, InstallAction, InstallStep, KernelPlan, KernelStatus, Plan, Step,
+};
 use crate::prefix_lock::{PrefixLock, PrefixLockError};
 use crate::snapshot::{EnvFacts, Snapshot};
 use crate::spec_for_env::{spec_for_env, BackendLabel, SpecForEnvError};
@@ -39,6 +42,8 @@ pub struct Outcome {
     pub kernels: Vec<KernelOutcome>,
     /// Every step that ran, in order (empty when the plan was already satisfied).
     pub executed: Vec<ExecutedStep>,
+    /// How long the whole run took.
+    pub seconds: f64,
 }
 
 /// What happened to one kernel.
@@ -54,6 +59,43 @@ pub struct KernelOutcome {
     pub env: PathBuf,
     /// The kernel.json written, when one was.
     pub kernel_json: Option<String>,
+    /// What the environment holds after the run (`None` when it could not be read).
+    pub contents: Option<EnvContents>,
+}
+
+/// What an environment holds, read from disk after a run (conda-meta records and
+/// `*.dist-info` directories; no tool is started), for the closing line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnvContents {
+    /// What kind of environment: `conda`, `venv` or `other` (a prefix with a `bin/python`).
+    pub kind: &'static str,
+    /// The Python version.
+    pub python: Option<String>,
+    /// The ipykernel version.
+    pub ipykernel: Option<String>,
+    /// How many packages are installed (conda packages, else Python distributions).
+    pub packages: usize,
+}
+
+impl EnvContents {
+    /// The contents as `facts` read them.
+    pub fn of(facts: &EnvFacts) -> EnvContents {
+        let conda = matches!(facts.env.kind, EnvKind::Conda | EnvKind::CondaBase);
+        EnvContents {
+            kind: match facts.env.kind {
+                EnvKind::Conda | EnvKind::CondaBase => "conda",
+                EnvKind::Venv => "venv",
+                EnvKind::Unknown => "other",
+            },
+            python: facts.python_version.clone(),
+            ipykernel: facts.ipykernel.as_ref().and_then(|p| p.version.clone()),
+            packages: if conda {
+                facts.conda_names.len()
+            } else {
+                facts.pip_names.len()
+            },
+        }
+    }
 }
 
 /// One step that ran.
@@ -206,15 +248,6 @@ impl ExecuteError {
     }
 }
 
-/// Forwards a tool's stderr lines to the progress receiver.
-struct Lines<'a>(&'a dyn Progress);
-
-impl ProcessObserver for Lines<'_> {
-    fn stderr_line(&self, line: &str) {
-        self.0.line(line);
-    }
-}
-
 type StepResult = Result<(), Box<(String, ExecFailure)>>;
 
 /// Runs `plan` (see the module docs). `snap` must be the snapshot the plan was made from.
@@ -224,6 +257,7 @@ pub fn execute(
     cancel: &CancelToken,
     progress: &dyn Progress,
 ) -> Result<Outcome, Box<ExecuteError>> {
+    let run_started = Instant::now();
     let state_dir = crate::LockConfig::from_host(&snap.host)
         .path
         .parent()
@@ -286,6 +320,11 @@ pub fn execute(
                 let (action, cause) = *e;
                 fail!(k.name, action, cause);
             }
+            if !matches!(step, Step::WriteKernel(_)) {
+                progress.event(&Event::Finished {
+                    elapsed: started.elapsed(),
+                });
+            }
             executed.push(ExecutedStep {
                 kernel: k.name.to_string(),
                 step: step.kind(),
@@ -301,94 +340,105 @@ pub fn execute(
 
     let mut kernels = Vec::with_capacity(plan.kernels.len());
     for k in &plan.kernels {
-        let mut written = None;
-        if let (Some(w), Some(spec_request)) = (k.write_step(), &k.spec_request) {
-            let action = format!("writing the kernelspec {}", w.dir.display());
-            if cancel.is_cancelled() {
-                fail!(k.name, action, ExecFailure::Interrupted);
-            }
-            let started = Instant::now();
-            let Some(facts) = EnvFacts::read(&k.env.prefix, &snap.host) else {
-                fail!(
-                    k.name,
-                    action,
-                    ExecFailure::EnvMissing {
-                        prefix: k.env.prefix.clone()
-                    }
-                );
-            };
-            let desired = match spec_for_env(spec_request, &facts) {
-                Ok(d) => d,
-                Err(e) => fail!(k.name, action, e.into()),
-            };
-            // A predicted kernelspec may turn out to be the one already there.
-            let unchanged = kernelspec::KernelSpec::load(&w.dir.join("kernel.json"))
-                .is_ok_and(|existing| desired.matches(&existing, &w.dir));
-            if unchanged {
-                kernels.push(KernelOutcome {
-                    name: k.name.to_string(),
-                    status: k.status,
-                    kernel_dir: k.kernel_dir.clone(),
-                    env: k.env.prefix.clone(),
-                    kernel_json: None,
-                });
-                continue;
-            }
-            let backup = if std::fs::symlink_metadata(&w.dir).is_ok() {
-                match backup_kernel_dir(&w.dir) {
-                    Ok(b) => Some(b),
-                    Err(source) => fail!(
-                        k.name,
-                        action,
-                        ExecFailure::Backup {
-                            dir: w.dir.clone(),
-                            source
-                        }
-                    ),
-                }
-            } else {
-                None
-            };
-            if let Err(source) = journal.record(JournalEntry::KernelWritten {
-                dir: w.dir.clone(),
-                backup,
-                new_parents: missing_ancestors(&w.dir),
-            }) {
-                let cause = journal_failure(&journal, source);
+        match write_kernel(k, snap, cancel, progress, &mut journal, &mut executed) {
+            Ok(outcome) => kernels.push(outcome),
+            Err(e) => {
+                let (action, cause) = *e;
                 fail!(k.name, action, cause);
             }
-            progress.step(&format!("Writing kernel {} to {}", k.name, w.dir.display()));
-            let kernels_dir = w.dir.parent().unwrap_or(Path::new("."));
-            let req = InstallRequest {
-                name: &k.name,
-                spec: &desired.spec,
-                kernels_dir,
-                resources: desired.resources.clone(),
-                replace: true,
-            };
-            match kernelspec::install(&req) {
-                Ok(_) | Err(InstallError::LeftoverOld { .. }) => {}
-                Err(e) => fail!(k.name, action, e.into()),
-            }
-            written = Some(desired.spec.to_file_string());
-            executed.push(ExecutedStep {
-                kernel: k.name.to_string(),
-                step: "write_kernel",
-                target: w.dir.clone(),
-                seconds: started.elapsed().as_secs_f64(),
-            });
         }
-        kernels.push(KernelOutcome {
-            name: k.name.to_string(),
-            status: k.status,
-            kernel_dir: k.kernel_dir.clone(),
-            env: k.env.prefix.clone(),
-            kernel_json: written,
-        });
     }
     journal.commit();
     drop(locks);
-    Ok(Outcome { kernels, executed })
+    Ok(Outcome {
+        kernels,
+        executed,
+        seconds: run_started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The kernelspec step of one kernel (when it has one): computed from the environment as it
+/// is now, skipped when the one there already matches, else backed up, journaled, written.
+fn write_kernel(
+    k: &KernelPlan,
+    snap: &Snapshot,
+    cancel: &CancelToken,
+    progress: &dyn Progress,
+    journal: &mut Journal,
+    executed: &mut Vec<ExecutedStep>,
+) -> Result<KernelOutcome, Box<(String, ExecFailure)>> {
+    let outcome = |kernel_json, facts: Option<&EnvFacts>| KernelOutcome {
+        name: k.name.to_string(),
+        status: k.status,
+        kernel_dir: k.kernel_dir.clone(),
+        env: k.env.prefix.clone(),
+        kernel_json,
+        contents: facts.map(EnvContents::of),
+    };
+    let (Some(w), Some(spec_request)) = (k.write_step(), &k.spec_request) else {
+        let facts = EnvFacts::read(&k.env.prefix, &snap.host);
+        return Ok(outcome(None, facts.as_ref()));
+    };
+    let action = format!("writing the kernelspec {}", w.dir.display());
+    let fail = |cause: ExecFailure| Box::new((action.clone(), cause));
+    if cancel.is_cancelled() {
+        return Err(fail(ExecFailure::Interrupted));
+    }
+    let started = Instant::now();
+    let facts = EnvFacts::read(&k.env.prefix, &snap.host).ok_or_else(|| {
+        fail(ExecFailure::EnvMissing {
+            prefix: k.env.prefix.clone(),
+        })
+    })?;
+    let desired = spec_for_env(spec_request, &facts).map_err(|e| fail(e.into()))?;
+    // A predicted kernelspec may turn out to be the one already there.
+    let unchanged = kernelspec::KernelSpec::load(&w.dir.join("kernel.json"))
+        .is_ok_and(|existing| desired.matches(&existing, &w.dir));
+    if unchanged {
+        return Ok(outcome(None, Some(&facts)));
+    }
+    let backup = if std::fs::symlink_metadata(&w.dir).is_ok() {
+        Some(backup_kernel_dir(&w.dir).map_err(|source| {
+            fail(ExecFailure::Backup {
+                dir: w.dir.clone(),
+                source,
+            })
+        })?)
+    } else {
+        None
+    };
+    journal
+        .record(JournalEntry::KernelWritten {
+            dir: w.dir.clone(),
+            backup,
+            new_parents: missing_ancestors(&w.dir),
+        })
+        .map_err(|source| fail(journal_failure(journal, source)))?;
+    progress.event(&Event::Started(&EnvStep::WriteKernel {
+        name: k.name.to_string(),
+        dir: w.dir.clone(),
+    }));
+    let req = InstallRequest {
+        name: &k.name,
+        spec: &desired.spec,
+        kernels_dir: w.dir.parent().unwrap_or(Path::new(".")),
+        resources: desired.resources.clone(),
+        replace: true,
+    };
+    match kernelspec::install(&req) {
+        Ok(_) | Err(InstallError::LeftoverOld { .. }) => {}
+        Err(e) => return Err(fail(e.into())),
+    }
+    progress.event(&Event::Finished {
+        elapsed: started.elapsed(),
+    });
+    executed.push(ExecutedStep {
+        kernel: k.name.to_string(),
+        step: "write_kernel",
+        target: w.dir.clone(),
+        seconds: started.elapsed().as_secs_f64(),
+    });
+    Ok(outcome(Some(desired.spec.to_file_string()), Some(&facts)))
 }
 
 /// The journal could not be written: the step it was for does not start.
@@ -612,19 +662,21 @@ fn add_kernel_package(
     }
     if !specs.is_empty() {
         if let Some(tool) = c.tools.conda.clone().filter(|_| c.backend.is_conda()) {
-            ctx.progress.step(&format!(
-                "Installing {} (not in the environment file) into {}",
-                specs.join(" "),
-                c.prefix.display()
-            ));
-            envs::CondaDriver::new(tool, ctx.host).install(
+            ctx.progress
+                .event(&Event::Started(&EnvStep::InstallPackages {
+                    prefix: c.prefix.clone(),
+                    packages: specs.clone(),
+                    tool: ToolName::from_flavor(tool.flavor),
+                }));
+            let t = envs::CondaDriver::new(tool, ctx.host).install(
                 &c.prefix,
                 &specs,
                 &c.create.channels,
                 false,
                 ctx.cancel,
-                &Lines(ctx.progress),
+                &LineForwarder::stderr_only(ctx.progress),
             )?;
+            envs::progress::report_transaction(ctx.progress, &t);
             executed.push(ExecutedStep {
                 kernel: kernel.to_owned(),
                 step: "install_packages",
@@ -700,25 +752,36 @@ fn run_install(
                 specs,
                 channels,
             } => {
-                progress.step(&format!(
-                    "Installing {} into {} with {}",
-                    specs.join(" "),
-                    i.prefix.display(),
-                    driver.tool().flavor.command_name()
-                ));
-                driver
-                    .install(&i.prefix, specs, channels, false, cancel, &Lines(progress))
+                progress.event(&Event::Started(&EnvStep::InstallPackages {
+                    prefix: i.prefix.clone(),
+                    packages: specs.clone(),
+                    tool: ToolName::from_flavor(driver.tool().flavor),
+                }));
+                let t = driver
+                    .install(
+                        &i.prefix,
+                        specs,
+                        channels,
+                        false,
+                        cancel,
+                        &LineForwarder::stderr_only(progress),
+                    )
                     .map_err(|e| Box::new((action.clone(), e.into())))?;
+                envs::progress::report_transaction(progress, &t);
             }
             InstallAction::Pip { cmd, uv } => {
                 check_own_interpreter(&i.prefix).map_err(|e| Box::new((action.clone(), e)))?;
-                let via = if *uv { "uv" } else { "pip" };
-                progress.step(&format!(
-                    "Installing {} into {} with {via}",
-                    i.pip.join(" "),
-                    i.prefix.display()
-                ));
-                envs::run_checked(cmd, cancel, &Lines(progress))
+                let (via, name) = if *uv {
+                    ("uv", ToolName::Uv)
+                } else {
+                    ("pip", ToolName::Pip)
+                };
+                progress.event(&Event::Started(&EnvStep::InstallPackages {
+                    prefix: i.prefix.clone(),
+                    packages: i.pip.clone(),
+                    tool: name,
+                }));
+                envs::run_checked(cmd, cancel, &LineForwarder::all(progress))
                     .map(|_| ())
                     .map_err(|source| {
                         Box::new((

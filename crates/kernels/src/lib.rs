@@ -59,7 +59,8 @@ mod spec_for_env;
 pub mod vars;
 
 pub use execute::{
-    delete_env, execute, ExecFailure, ExecuteError, ExecutedStep, KernelOutcome, Outcome,
+    delete_env, execute, EnvContents, ExecFailure, ExecuteError, ExecutedStep, KernelOutcome,
+    Outcome,
 };
 pub use journal::{
     backup_kernel_dir, missing_ancestors, recover, unfinished, Journal, JournalEntry, Recovery,

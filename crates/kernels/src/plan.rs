@@ -210,6 +210,13 @@ pub struct CreateEnvStep {
     pub rebuilds: bool,
 }
 
+impl CreateEnvStep {
+    /// The tools the environment is created with (to say which was picked, and why).
+    pub fn tools(&self) -> &envs::Tools {
+        &self.tools
+    }
+}
+
 /// Install packages into an environment.
 #[derive(Debug, Clone, Serialize)]
 pub struct InstallStep {
@@ -298,6 +305,16 @@ pub enum PlanError {
         kernel: String,
         /// The path.
         prefix: PathBuf,
+    },
+    /// `--existing NAME`: no conda environment has that name (and it is no path here).
+    #[error("kernel `{kernel}`: no conda environment is named `{name}` (and there is no directory {name} here)")]
+    NoSuchEnvName {
+        /// The kernel.
+        kernel: String,
+        /// The name given.
+        name: String,
+        /// The closest environment names.
+        close: Vec<String>,
     },
     /// `--existing` names something that is not an environment.
     #[error("kernel `{kernel}`: {} is not an environment (no conda-meta/history, pyvenv.cfg, bin/python or R)", prefix.display())]
@@ -392,6 +409,7 @@ impl PlanError {
             PlanError::ToolMissing { kernel, .. }
             | PlanError::RNeedsConda { kernel }
             | PlanError::NoSuchEnvironment { kernel, .. }
+            | PlanError::NoSuchEnvName { kernel, .. }
             | PlanError::NotAnEnvironment { kernel, .. }
             | PlanError::HalfMade { kernel, .. }
             | PlanError::TargetOccupied { kernel, .. }
@@ -427,6 +445,17 @@ impl PlanError {
             }
             PlanError::NoSuchEnvironment { .. } => {
                 "`kernels envs` lists the environments this machine has".to_owned()
+            }
+            PlanError::NoSuchEnvName { close, .. } if !close.is_empty() => format!(
+                "did you mean {}? (`kernels envs` lists the environments this machine has)",
+                close
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+            PlanError::NoSuchEnvName { .. } => {
+                "give the environment's path, or a name `kernels envs` lists".to_owned()
             }
             PlanError::NotAnEnvironment { .. } => {
                 "give the environment's prefix (the directory holding bin/python or conda-meta)".to_owned()
@@ -634,9 +663,14 @@ fn plan_env(
     let kernel = req.name.to_string();
     let prefix = t.prefix.clone();
     match (&req.env, &t.state) {
-        (EnvSource::Existing { .. }, PrefixState::Absent) => {
-            Err(PlanError::NoSuchEnvironment { kernel, prefix })
-        }
+        (EnvSource::Existing { .. }, PrefixState::Absent) => Err(match &t.unknown_env_name {
+            Some((name, close)) => PlanError::NoSuchEnvName {
+                kernel,
+                name: name.clone(),
+                close: close.clone(),
+            },
+            None => PlanError::NoSuchEnvironment { kernel, prefix },
+        }),
         (EnvSource::Existing { .. }, PrefixState::EmptyDir | PrefixState::NotAnEnv) => {
             Err(PlanError::NotAnEnvironment { kernel, prefix })
         }

@@ -341,6 +341,9 @@ pub struct TargetFacts {
     pub existing_kernel: Option<ExistingKernel>,
     /// `--clone`: the source environment, or why it is none.
     pub clone: Option<Result<CloneSource, String>>,
+    /// `--existing NAME` that is no path and names no conda environment: the name and the
+    /// closest conda environment names (for "did you mean").
+    pub unknown_env_name: Option<(String, Vec<String>)>,
 }
 
 impl TargetFacts {
@@ -366,25 +369,48 @@ impl TargetFacts {
             EnvSource::New { backend, .. } => *backend,
             EnvSource::Existing { .. } => BackendChoice::Auto,
         };
+        // A repair (the kernel is ours, its environment was deleted) re-makes the environment
+        // where it was and with the backend that made it, unless the request says otherwise.
+        let repair = match &req.env {
+            EnvSource::New {
+                backend: BackendChoice::Auto,
+                prefix: None,
+            } if clone.is_none() => lost_env(req, discovery),
+            _ => None,
+        };
+        let choice = match repair.as_ref().and_then(|m| m.backend.kind()) {
+            Some(kind) => BackendChoice::Only(kind),
+            None => choice,
+        };
         let mut tools = envs::locate(host, choice);
         if !req.provision_uv {
             tools = tools.without_provision();
         }
         let create_with = create_with(choice, &tools);
         let mut reused_from = None;
+        let mut unknown_env_name = None;
         let prefix = match &req.env {
-            EnvSource::Existing { path } => envs::absolute(path),
+            EnvSource::Existing { path } => match existing_by_name(path, host) {
+                Some(Ok(prefix)) => prefix,
+                Some(Err(close)) => {
+                    unknown_env_name = Some((path.display().to_string(), close));
+                    envs::absolute(path)
+                }
+                None => envs::absolute(path),
+            },
             EnvSource::New {
                 prefix: Some(p), ..
             } => envs::absolute(p),
-            EnvSource::New { prefix: None, .. } => match reusable_env(req, discovery, choice) {
-                Some(meta) => {
-                    let p = meta.env.clone();
-                    reused_from = Some(meta);
-                    p
+            EnvSource::New { prefix: None, .. } => {
+                match reusable_env(req, discovery, choice).or(repair) {
+                    Some(meta) => {
+                        let p = meta.env.clone();
+                        reused_from = Some(meta);
+                        p
+                    }
+                    None => default_prefix(req, host, &tools, create_with),
                 }
-                None => default_prefix(req, host, &tools, create_with),
-            },
+            }
         };
         let state = prefix_state(&prefix, host);
         let kernels_dir = match &req.scope {
@@ -407,8 +433,30 @@ impl TargetFacts {
             kernels_dir,
             existing_kernel,
             clone,
+            unknown_env_name,
         }
     }
+}
+
+/// `--existing NAME`: a bare name (no `/`, not `.`/`~`-relative) that is no directory here is
+/// looked up among the conda environments of the roots kernels knows. `None` for a path;
+/// `Err` with the closest names when no environment has that name.
+fn existing_by_name(given: &Path, host: &HostEnv) -> Option<Result<PathBuf, Vec<String>>> {
+    let name = given.to_str()?;
+    let bare = !name.contains('/') && !name.starts_with('.') && !name.starts_with('~');
+    if !bare || given.exists() {
+        return None;
+    }
+    let tools = envs::locate(host, envs::BackendChoice::Auto);
+    let envs = envs::list_envs(&tools, host, &[]);
+    if let Some(e) = envs.iter().find(|e| e.name.as_deref() == Some(name)) {
+        return Some(Ok(e.prefix.clone()));
+    }
+    let names: Vec<&str> = envs.iter().filter_map(|e| e.name.as_deref()).collect();
+    Some(Err(kernelspec::closest(name, names, 3)
+        .into_iter()
+        .map(str::to_owned)
+        .collect()))
 }
 
 fn create_with(choice: BackendChoice, tools: &Tools) -> CreateWith {
@@ -452,6 +500,19 @@ fn reusable_env(
                     None => choice == BackendChoice::Auto,
                 }
         })
+}
+
+/// A managed kernel of this name (the winner first) whose recorded environment is gone and
+/// which records the backend that made it: what a repair re-makes.
+fn lost_env(req: &KernelRequest, discovery: &Discovery) -> Option<ManagedMeta> {
+    let first = discovery
+        .kernels
+        .iter()
+        .chain(discovery.shadowed.iter())
+        .filter(|k| k.name == req.name.as_str())
+        .find_map(|k| k.spec.as_ref().ok().and_then(ManagedMeta::from_spec))?;
+    (std::fs::symlink_metadata(&first.env).is_err() && first.backend.kind().is_some())
+        .then_some(first)
 }
 
 /// The default place of a new environment named after the kernel.

@@ -21,6 +21,7 @@ use crate::exit::{Code, Failure};
   kernels add newenv --backend venv           python -m venv with uv or pip
   kernels add rkernel --language r            an R kernel (r-base, r-irkernel; needs conda)
   kernels add base --existing ~/miniconda3    register an environment that already exists
+  kernels add py38 --existing azureml_py38    the same, by conda environment name
   kernels add newenv --dry-run                the commands and files, changing nothing")]
 pub struct AddArgs {
     /// Kernel name (also the environment name): ASCII letters, digits, `.`, `_`, `-`.
@@ -52,8 +53,8 @@ pub struct AddArgs {
     /// Create the environment at this path instead of the backend's default location.
     #[arg(long, value_name = "PATH", conflicts_with = "existing")]
     pub prefix: Option<PathBuf>,
-    /// Register an environment that already exists (nothing is created; missing ipykernel is installed).
-    #[arg(long, value_name = "PATH")]
+    /// Register an environment that already exists, by path or conda environment name (nothing is created; missing ipykernel is installed).
+    #[arg(long, value_name = "PATH|NAME")]
     pub existing: Option<PathBuf>,
     /// Copy this environment (a conda env name or path, a venv path, or a kernel name); it is only read.
     #[arg(long, value_name = "ENV", conflicts_with_all = ["existing", "environment_file", "python"])]

@@ -244,7 +244,7 @@ fn converge(
     prompt::confirm_foreign_replacements(ctx, plan)?;
     let result = {
         // The progress printer (and its spinner line) ends with the steps.
-        let progress = render_plan::StepPrinter::new(&ctx.out);
+        let progress = render_plan::StepPrinter::new(ctx).explain(plan);
         kernels::execute(plan, snapshot, &ctx.cancel, &progress)
     };
     let outcome = result.map_err(failures::execute_failure)?;

@@ -3,7 +3,7 @@
 //! (The run lock is [`super::run_lock`], exit codes [`super::failures`], prompts
 //! [`super::prompt`], the `--json` document [`super::document`].)
 
-use kernels::{KernelStatus, Outcome, Plan, PlanWarning, Step};
+use kernels::{Outcome, Plan, PlanWarning, Step};
 
 use super::document::{document, mark_failed};
 use super::failures::{execute_failure, refusal_failure};
@@ -79,6 +79,10 @@ pub fn print_plan(ctx: &Ctx, plan: &Plan) {
                         c.backend,
                         if c.uv { " (uv)" } else { "" }
                     ));
+                    ctx.out.line(&format!(
+                        "       tool: {}",
+                        crate::progress::tool_reason(c, ctx.host())
+                    ));
                     for cmd in &c.commands {
                         ctx.out.line(&format!("       $ {}", cmd.display));
                     }
@@ -93,6 +97,15 @@ pub fn print_plan(ctx: &Ctx, plan: &Plan) {
                     for cmd in &s.commands {
                         ctx.out.line(&format!("       $ {}", cmd.display));
                     }
+                }
+                Step::WriteKernel(w) if w.predicted && already_there(w) => {
+                    // The run computes it again after the install and writes it only if it
+                    // changed: as predicted, it does not.
+                    ctx.out.line(&format!(
+                        "  {n}. keep {} (it is checked again after the install; as predicted, \
+                         it stays as it is)",
+                        ctx.show_path(&w.dir.join("kernel.json"))
+                    ));
                 }
                 Step::WriteKernel(w) => {
                     ctx.out.line(&format!(
@@ -122,6 +135,13 @@ pub fn print_plan(ctx: &Ctx, plan: &Plan) {
     ctx.out.line("Dry run: nothing was changed.");
 }
 
+/// True when the kernel.json on disk is the one the plan predicts (a dry run then shows no
+/// rewrite the real run would not do).
+fn already_there(w: &kernels::WriteKernelStep) -> bool {
+    std::fs::read_to_string(w.dir.join("kernel.json"))
+        .is_ok_and(|text| text.trim() == w.kernel_json.trim())
+}
+
 /// "new, conda", "existing, made by uv", or "existing" for one kernels did not make (never
 /// "existing, existing").
 fn env_state(exists: bool, backend: kernels::BackendLabel) -> String {
@@ -132,28 +152,14 @@ fn env_state(exists: bool, backend: kernels::BackendLabel) -> String {
     }
 }
 
-/// One status line per kernel on stderr after a successful run.
+/// One closing line per kernel on stderr after a successful run (what was made, with
+/// versions and time; see [`crate::progress::closing_line`]).
 pub fn print_outcome(ctx: &Ctx, plan: &Plan, outcome: &Outcome) {
+    let elapsed = std::time::Duration::from_secs_f64(outcome.seconds);
+    let home = ctx.host().home.as_deref();
     for (k, o) in plan.kernels.iter().zip(&outcome.kernels) {
-        let dir = ctx.show_path(&o.kernel_dir);
-        let env = ctx.show_path(&o.env);
-        match o.status {
-            KernelStatus::Create => ctx.out.status(&format!(
-                "Added kernel `{}` \"{}\" in {dir} (environment {env})",
-                k.name, k.display_name
-            )),
-            KernelStatus::Update if o.kernel_json.is_some() => ctx.out.status(&format!(
-                "Updated kernel `{}` \"{}\" in {dir} (environment {env})",
-                k.name, k.display_name
-            )),
-            KernelStatus::Update => ctx.out.status(&format!(
-                "Installed into {env} (kernel `{}` left as it is)",
-                k.name
-            )),
-            KernelStatus::Unchanged => ctx
-                .out
-                .status(&format!("Kernel {} is up to date; nothing to do", k.name)),
-        }
+        ctx.out
+            .status(&crate::progress::closing_line(k, o, elapsed, home));
     }
 }
 
@@ -165,7 +171,7 @@ pub fn execute_and_document(
     snapshot: &kernels::Snapshot,
     warnings: &[PlanWarning],
 ) -> Result<Outcome, Failure> {
-    let progress = StepPrinter::new(&ctx.out);
+    let progress = StepPrinter::new(ctx).explain(plan);
     let outcome =
         kernels::execute(plan, snapshot, &ctx.cancel, &progress).map_err(execute_failure)?;
     if ctx.out.json {
