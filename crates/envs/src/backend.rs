@@ -527,8 +527,15 @@ impl Backend for VenvBackend {
             let cmd = venv::pip_install_command(&env.prefix, &install, &self.host);
             return venv::run_step(&cmd, cancel, &LineForwarder(progress));
         }
+        let obs = LineForwarder(progress);
+        let installer = self.driver.choose_install_installer(
+            self.python.as_deref(),
+            cancel,
+            &obs,
+            &|m: &str| progress.step(m),
+        )?;
         self.driver
-            .install(&env.prefix, &install, cancel, &LineForwarder(progress))
+            .install(&installer, &env.prefix, &install, cancel, &obs)
     }
 
     fn remove(&self, prefix: &Path, _cancel: &CancelToken) -> Result<(), EnvError> {

@@ -672,9 +672,39 @@ fn run_install(
                         ))
                     })?;
             }
+            InstallAction::Venv { driver, base, pkgs } => {
+                check_own_interpreter(&i.prefix).map_err(|e| Box::new((action.clone(), e)))?;
+                install_into_venv(i, driver, base.as_deref(), pkgs, cancel, progress)
+                    .map_err(|e| Box::new((action.clone(), e.into())))?;
+            }
         }
     }
     Ok(())
+}
+
+/// Packages into a venv with the installer `add` would choose (provisioning kernels' own uv
+/// when needed; every fallback is a one-line notice).
+fn install_into_venv(
+    i: &InstallStep,
+    driver: &envs::VenvDriver,
+    base: Option<&Path>,
+    pkgs: &envs::PipInstall,
+    cancel: &CancelToken,
+    progress: &dyn Progress,
+) -> Result<(), EnvError> {
+    let notice = |m: &str| progress.step(m);
+    let installer = driver.choose_install_installer(base, cancel, &Lines(progress), &notice)?;
+    let via = match installer {
+        envs::VenvInstaller::Uv(_) => "uv",
+        envs::VenvInstaller::OwnUv { .. } => "kernels' own uv",
+        envs::VenvInstaller::Pip => "pip",
+    };
+    progress.step(&format!(
+        "Installing {} into {} with {via}",
+        i.pip.join(" "),
+        i.prefix.display()
+    ));
+    driver.install(&installer, &i.prefix, pkgs, cancel, &Lines(progress))
 }
 
 /// Deletes an environment that `kernels` created (for `remove --with-env`, `apply --prune`):

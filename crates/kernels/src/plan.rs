@@ -232,8 +232,15 @@ pub(crate) enum InstallAction {
         specs: Vec<String>,
         channels: Vec<String>,
     },
-    /// A pip or uv command.
+    /// A pip command (conda environments and plain prefixes use their own pip).
     Tool(ToolCommand),
+    /// Packages into a venv, with the installer `add` would use (chosen when it runs: the
+    /// user's uv, kernels' own uv, provisioned once with `base`'s pip, else pip).
+    Venv {
+        driver: VenvDriver,
+        base: Option<PathBuf>,
+        pkgs: PipInstall,
+    },
 }
 
 /// Write the kernelspec.
@@ -951,25 +958,34 @@ fn install_step(
                 source: SpecForEnvError::NoPython { prefix },
             });
         }
-        let cmd = match f.env.kind {
-            EnvKind::Venv => {
-                VenvDriver::new(t.tools.uv.clone(), host).install_command(&prefix, &pip)
-            }
+        actions.push(match f.env.kind {
+            EnvKind::Venv => InstallAction::Venv {
+                driver: VenvDriver::new(t.tools.uv.clone(), host)
+                    .with_provision(t.tools.uv_provision.clone()),
+                base: t.tools.python.clone(),
+                pkgs: pip,
+            },
             // conda environments and plain prefixes use their own pip, which keeps conda's
             // view of the environment consistent with what users do by hand.
-            _ => envs::pip_install_command(&prefix, &pip, host),
-        };
-        actions.push(InstallAction::Tool(cmd));
+            _ => InstallAction::Tool(envs::pip_install_command(&prefix, &pip, host)),
+        });
     }
     let commands = actions
         .iter()
-        .map(|a| match a {
+        .flat_map(|a| match a {
             InstallAction::Conda {
                 driver,
                 specs,
                 channels,
-            } => CommandView::of(&driver.install_command(&prefix, specs, channels, false)),
-            InstallAction::Tool(cmd) => CommandView::of(cmd),
+            } => vec![CommandView::of(
+                &driver.install_command(&prefix, specs, channels, false),
+            )],
+            InstallAction::Tool(cmd) => vec![CommandView::of(cmd)],
+            InstallAction::Venv { driver, base, pkgs } => driver
+                .install_commands(base.as_deref(), &prefix, pkgs)
+                .iter()
+                .map(CommandView::of)
+                .collect(),
         })
         .collect();
     let mut pip_list = m.pkgs.pip.clone();
