@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Benchmark of `kernels add` (release binary, warm caches), printing in one run the three
-# comparisons with the manual recipes (medians, ratios and targets; see bench_add.py):
+# Benchmark of `kernels add` and `kernels install` (release binary, warm caches), printing in
+# one run the four comparisons with the manual recipes (medians, ratios and targets; see
+# bench_add.py):
 #   * no conda, no uv (kernels' own uv)  vs python -m venv + pip + ipykernel install   >= 5x
 #   * a real conda                       vs the 4-step recipe (and one create, reported) >= 1.3x
 #   * uv                                 vs uv venv + uv pip + ipykernel install          >= 2x
+#   * kernels install NAME numpy         vs E/bin/pip install numpy in the same venv      >= 2x
 # plus a satisfied re-run (< 50 ms), kernels envs over 30 environments (< 20 ms), and the
 # kernel start latency of the spec kernels writes vs a plain ipykernel spec.
 #

@@ -9,6 +9,8 @@
     register, vs `kernels add --backend conda`                                  target >= 1.3x
   * uv: `uv venv` + `uv pip install ipykernel` + register vs `kernels add` with uv
                                                                                 target >= 2x
+  * install: `E/bin/pip install numpy` vs `kernels install NAME numpy` into the same venv
+    (kernels' own uv; numpy is uninstalled, untimed, before each run)           target >= 2x
 
 Everything runs in a throw-away HOME (kernels' tool directory included); only the uv/pip
 caches are the user's (warm caches are the point of the comparison) and the conda root's
@@ -27,6 +29,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+# What the install row puts into an existing kernel's venv (and takes out between runs).
+INSTALL_PACKAGE = "numpy"
 
 
 def clean_env(home, extra=None):
@@ -87,6 +92,7 @@ class Bench:
         self.no_uv = dict(self.base)  # no uv on PATH: kernels' own uv
         self.with_uv = dict(self.base, KERNELS_UV=a.uv) if a.uv else None
         self.add = [a.kernels, "add", "bench", "--backend", "venv", "-q"]
+        self.inst_dir = os.path.join(self.home, ".local/share/kernels/envs/binst")
 
     def reset(self):
         for d in (self.env_dir, self.recipe_dir, self.conda_dir,
@@ -127,6 +133,23 @@ class Bench:
         return run([self.a.kernels, "add", "bench", "--backend", "conda", "--prefix",
                     self.conda_dir, "-q"], env)
 
+    def make_install_env(self):
+        """The venv behind kernel `binst` that the install cases fill (made once, own uv)."""
+        run([self.a.kernels, "add", "binst", "--backend", "venv", "-q"], self.no_uv)
+
+    def uninstall(self):
+        run([os.path.join(self.inst_dir, "bin/python"), "-m", "pip", "uninstall", "-y", "-q",
+             INSTALL_PACKAGE], self.base, check=False)
+
+    def pip_install(self):
+        self.uninstall()
+        return run([os.path.join(self.inst_dir, "bin/pip"), "install", "-q", INSTALL_PACKAGE],
+                   self.base)
+
+    def kernels_install(self):
+        self.uninstall()
+        return run([self.a.kernels, "install", "binst", INSTALL_PACKAGE, "-q"], self.no_uv)
+
     def cases(self):
         """(key, label, run once) of every slow case, in the order they alternate."""
         out = [("pip_recipe", "recipe: venv + pip install + ipykernel install", self.pip_recipe),
@@ -142,6 +165,9 @@ class Bench:
             out += [("uv_recipe", "recipe: uv venv + uv pip install + register",
                      self.uv_recipe),
                     ("add_uv", "kernels add (uv)", lambda: run(self.add, self.with_uv))]
+        out += [("pip_install", f"recipe: E/bin/pip install {INSTALL_PACKAGE}", self.pip_install),
+                ("kernels_install", f"kernels install NAME {INSTALL_PACKAGE} (own uv)",
+                 self.kernels_install)]
         return out
 
     def first_add(self):
@@ -201,6 +227,8 @@ def targets(results, has_conda, has_uv):
     if has_uv:
         r = results["uv_recipe"] / results["add_uv"]
         target(f"uv: {r:.1f}x  (target >= 2x)", r >= 2)
+    r = results["pip_install"] / results["kernels_install"]
+    target(f"install into a venv: {r:.1f}x pip install  (target >= 2x)", r >= 2)
     target(f"satisfied re-run {fmt(results['rerun'])}  (target < 50 ms)", results["rerun"] < 0.05)
     target(f"kernels envs {fmt(results['envs'])}  (target < 20 ms)", results["envs"] < 0.02)
     return ok
@@ -222,6 +250,7 @@ def main():
           flush=True)
     results = {}
     results["first"] = b.first_add()
+    b.make_install_env()
     cases = b.cases()
     for _, _, once in cases:  # warm-up: caches and page cache for every path
         b.reset()

@@ -2,9 +2,9 @@
 //! its tool directory (in the sandbox HOME) with the base interpreter's real pip and uses it.
 //! Proven with real venv, pip, uv, ipykernel and jupyter_client: the environment is a plain
 //! venv with a working pip and a kernel that boots, the kernel.json is the one the pip path
-//! writes; the opt-outs use pip; a provision that fails (an unreachable index in the base
-//! interpreter's pip config) falls back to pip and the add succeeds; a failure or Ctrl-C
-//! leaves nothing behind.
+//! writes; `kernels install` into a venv uses it too; the opt-outs use pip; a provision that
+//! fails (an unreachable index in the base interpreter's pip config) falls back to pip and the
+//! add succeeds; a failure or Ctrl-C leaves nothing behind.
 //!
 //! No uv is on the sandbox `PATH` (`/usr/bin:/bin`); the base interpreter is the one the test
 //! Python's venv was made from. The pip and uv caches are the user's (warm).
@@ -162,7 +162,24 @@ fn own_uv_makes_a_venv_with_pip_and_a_kernel_that_boots_and_the_opt_outs_use_pip
     let spec: Value = serde_json::from_str(&kernel_json_as(&sb, "own", "own")).unwrap();
     assert_eq!(spec["metadata"]["kernels"]["backend"], "venv");
 
-    // 5. A failing install with the own uv rolls the new env back; nothing is left.
+    // 5. `kernels install` into a venv uses the same tool as add: the own uv, also for a
+    //    venv that pip made, and the package is there for the env's interpreter.
+    let out = sb.kernels(&["install", "viapip", "six", "--json"]);
+    out.ok();
+    let doc = out.json();
+    let cmds = doc["plan"]["kernels"][0]["steps"][0]["commands"]
+        .as_array()
+        .expect("install commands");
+    assert_eq!(cmds.len(), 1, "{doc:#}");
+    assert_eq!(cmds[0]["argv"][0], uv.to_str().unwrap(), "{doc:#}");
+    assert_eq!(cmds[0]["argv"][1], "pip", "{doc:#}");
+    let six = crate::common::run(
+        sb.command(env_prefix(&sb, "viapip").join("bin/python"))
+            .args(["-c", "import six"]),
+    );
+    six.ok();
+
+    // 6. A failing install with the own uv rolls the new env back; nothing is left.
     let out = sb.kernels(&[
         "add",
         "bad",

@@ -644,23 +644,34 @@ impl Backend for VenvBackend {
             return Ok(());
         }
         let conda_env = env.kind == EnvKind::Conda || env.kind == EnvKind::CondaBase;
-        progress.event(&Event::Started(&Step::InstallPackages {
-            prefix: env.prefix.clone(),
-            packages: install.packages.clone(),
-            tool: if conda_env || self.driver.uv().is_none() {
-                ToolName::Pip
-            } else {
-                ToolName::Uv
-            },
-        }));
+        let started = |tool| {
+            progress.event(&Event::Started(&Step::InstallPackages {
+                prefix: env.prefix.clone(),
+                packages: install.packages.clone(),
+                tool,
+            }))
+        };
         if conda_env {
             // A conda env has its own pip; uv would also work, but pip keeps conda's
             // view of the env consistent with what users do by hand.
+            started(ToolName::Pip);
             let cmd = venv::pip_install_command(&env.prefix, &install, &self.host);
             return venv::run_step(&cmd, cancel, &LineForwarder::all(progress));
         }
-        self.driver
-            .install(&env.prefix, &install, cancel, &LineForwarder::all(progress))
+        let installer =
+            self.driver
+                .choose_install_installer(self.python.as_deref(), cancel, progress)?;
+        started(match installer {
+            venv::VenvInstaller::Pip => ToolName::Pip,
+            _ => ToolName::Uv,
+        });
+        self.driver.install(
+            &installer,
+            &env.prefix,
+            &install,
+            cancel,
+            &LineForwarder::all(progress),
+        )
     }
 
     fn remove(&self, prefix: &Path, _cancel: &CancelToken) -> Result<(), EnvError> {

@@ -20,7 +20,7 @@ use crate::error::EnvError;
 use crate::locate::{CondaFlavor, CondaTool};
 use crate::process::{self, CancelToken, NoObserver, ProcessError, ProcessObserver, ToolCommand};
 use crate::tool_error::ToolRun;
-use crate::vars::HostEnv;
+use crate::vars::{HostEnv, CONDA_AUTO_ACTIVATE_BASE};
 
 /// Wall-clock limit for solving/installing commands (a hung network must end somewhere).
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
@@ -85,11 +85,18 @@ impl CondaDriver {
     }
 
     fn command(&self, args: Vec<String>) -> ToolCommand {
+        let mut cmd = ToolCommand::new(&self.tool.exe, &self.host);
+        if self.flavor() != CondaFlavor::Micromamba {
+            // conda byte-compiles a transaction's noarch packages (and runs activated link
+            // scripts) in a shell that evals `conda shell.posix hook` and then `conda
+            // activate PREFIX`. With `auto_activate_base` on, the hook first activates base:
+            // one more start of conda per transaction that changes nothing in the
+            // environment (docs/speed.md). conda-based mamba 1.x shares that code.
+            cmd = cmd.env(CONDA_AUTO_ACTIVATE_BASE, "false");
+        }
         self.extra_env
             .iter()
-            .fold(ToolCommand::new(&self.tool.exe, &self.host), |c, (k, v)| {
-                c.env(k.clone(), v.clone())
-            })
+            .fold(cmd, |c, (k, v)| c.env(k.clone(), v.clone()))
             .args(args)
     }
 
@@ -636,6 +643,17 @@ mod tests {
     fn commands_do_not_inherit_conda_state() {
         let cmd = driver(CondaFlavor::Conda).create_command(&req());
         assert!(!cmd.get_env().contains_key("CONDA_PREFIX"));
+    }
+
+    #[test]
+    fn conda_children_do_not_auto_activate_base() {
+        for flavor in [CondaFlavor::Conda, CondaFlavor::Mamba] {
+            let cmd = driver(flavor).create_command(&req());
+            let got = cmd.get_env().get(CONDA_AUTO_ACTIVATE_BASE);
+            assert_eq!(got.map(String::as_str), Some("false"), "{flavor:?}");
+        }
+        let cmd = driver(CondaFlavor::Micromamba).create_command(&req());
+        assert!(!cmd.get_env().contains_key(CONDA_AUTO_ACTIVATE_BASE));
     }
 
     #[test]

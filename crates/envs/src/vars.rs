@@ -50,6 +50,10 @@ pub const CONDA_ENVS_DIRS: &str = "CONDA_ENVS_DIRS";
 pub const CONDA_ENVS_PATH: &str = "CONDA_ENVS_PATH";
 /// Location of an extra `.condarc` file chosen by the user.
 pub const CONDARC: &str = "CONDARC";
+/// Set (never read) to `false` for conda children: conda's `auto_activate_base`
+/// (`auto_activate` since conda 25.5, which still reads the old name; setting both is an
+/// error). See `CondaDriver`.
+pub const CONDA_AUTO_ACTIVATE_BASE: &str = "CONDA_AUTO_ACTIVATE_BASE";
 
 /// The conda roots searched in place of the usual install locations (`:`-separated; set
 /// but empty: none), e.g. for a machine whose conda lives elsewhere, or a test that must not

@@ -148,7 +148,36 @@ impl VenvDriver {
         if let Some(uv) = &self.uv {
             return Ok(VenvInstaller::Uv(uv.clone()));
         }
-        let (Some(p), PythonChoice::Path(base)) = (&self.provision, python) else {
+        let PythonChoice::Path(base) = python else {
+            return Ok(VenvInstaller::Pip);
+        };
+        self.own_uv_or_pip(Some(base), cancel, progress)
+    }
+
+    /// The installer for packages into an existing venv: the same choice as a create (the
+    /// user's uv, else kernels' own uv, provisioned with `base`'s pip when it is not there
+    /// yet, else the environment's pip), with the same notices and fallbacks.
+    pub fn choose_install_installer(
+        &self,
+        base: Option<&Path>,
+        cancel: &CancelToken,
+        progress: &dyn Progress,
+    ) -> Result<VenvInstaller, EnvError> {
+        match &self.uv {
+            Some(uv) => Ok(VenvInstaller::Uv(uv.clone())),
+            None => self.own_uv_or_pip(base, cancel, progress),
+        }
+    }
+
+    /// kernels' own uv (provisioned with `base`'s pip when needed, as a
+    /// [`Step::ProvisionUv`] step), else pip.
+    fn own_uv_or_pip(
+        &self,
+        base: Option<&Path>,
+        cancel: &CancelToken,
+        progress: &dyn Progress,
+    ) -> Result<VenvInstaller, EnvError> {
+        let Some(p) = &self.provision else {
             return Ok(VenvInstaller::Pip);
         };
         let index = match pipconf::uv_options_from_pip(&self.host) {
@@ -161,12 +190,16 @@ impl VenvDriver {
                 return Ok(VenvInstaller::Pip);
             }
         };
-        if !p.is_ready() {
-            progress.event(&Event::Started(&Step::ProvisionUv {
-                dir: p.dir.clone(),
-                python: base.clone(),
-            }));
+        if p.is_ready() {
+            return Ok(VenvInstaller::OwnUv { uv: p.uv(), index });
         }
+        let Some(base) = base else {
+            return Ok(VenvInstaller::Pip);
+        };
+        progress.event(&Event::Started(&Step::ProvisionUv {
+            dir: p.dir.clone(),
+            python: base.to_path_buf(),
+        }));
         let observer = LineForwarder::all(progress);
         match crate::provision::provision_uv(p, base, &self.host, cancel, &observer) {
             Ok(uv) => Ok(VenvInstaller::OwnUv { uv, index }),
@@ -244,21 +277,59 @@ impl VenvDriver {
                 }
                 cmds.push(with_packages(cmd, &with_pip).timeout(INSTALL_TIMEOUT));
             }
-            _ if !pkgs.is_empty() => cmds.push(self.install_command(&prefix, pkgs)),
+            _ if !pkgs.is_empty() => cmds.push(self.install_command_with(installer, &prefix, pkgs)),
             _ => {}
         }
         cmds
     }
 
-    /// The command that installs `pkgs` into the venv at `prefix` (the user's uv, else pip).
-    pub fn install_command(&self, prefix: &Path, pkgs: &PipInstall) -> ToolCommand {
+    /// The commands an install into the venv at `prefix` would run now (for the plan): with
+    /// kernels' own uv not yet there, its provisioning with `base`'s pip comes first.
+    pub fn install_commands(
+        &self,
+        base: Option<&Path>,
+        prefix: &Path,
+        pkgs: &PipInstall,
+    ) -> Vec<ToolCommand> {
+        let mut installer = self.planned_installer();
+        let mut cmds = Vec::new();
+        if let (VenvInstaller::OwnUv { .. }, Some(p)) = (&installer, &self.provision) {
+            match base {
+                _ if p.is_ready() => {}
+                Some(base) => cmds.push(crate::provision::provision_command(
+                    base, &p.dir, &self.host,
+                )),
+                None => installer = VenvInstaller::Pip,
+            }
+        }
+        cmds.push(self.install_command_with(&installer, prefix, pkgs));
+        cmds
+    }
+
+    /// The command that installs `pkgs` into the venv at `prefix` with `installer`: `uv pip
+    /// install` (kernels' own uv with the user's pip index settings), or the env's pip.
+    pub fn install_command_with(
+        &self,
+        installer: &VenvInstaller,
+        prefix: &Path,
+        pkgs: &PipInstall,
+    ) -> ToolCommand {
         let py = env_python(&crate::conda::absolute(prefix));
-        let cmd = match &self.uv {
-            Some(uv) => ToolCommand::new(uv, &self.host)
+        let uv_install = |uv: &Path| {
+            ToolCommand::new(uv, &self.host)
                 .args(["pip", "install", "--python"])
                 .arg(&py)
-                .arg("--no-config"),
-            None => pip_command(&py, &self.host),
+                .arg("--no-config")
+        };
+        let cmd = match installer {
+            VenvInstaller::Uv(uv) => uv_install(uv),
+            VenvInstaller::OwnUv { uv, index } => index
+                .env
+                .iter()
+                .fold(uv_install(uv).args(&index.args), |c, (k, v)| {
+                    c.env(k.clone(), v.clone())
+                }),
+            VenvInstaller::Pip => pip_command(&py, &self.host),
         };
         with_packages(cmd, pkgs).timeout(INSTALL_TIMEOUT)
     }
@@ -287,14 +358,11 @@ impl VenvDriver {
         result
     }
 
-    /// The user's uv, when there is one (installs into an existing venv use it).
-    pub fn uv(&self) -> Option<&Path> {
-        self.uv.as_deref()
-    }
-
-    /// Installs `pkgs` into the existing venv (or any env with a `bin/python`).
+    /// Installs `pkgs` into the existing venv (or any env with a `bin/python`) with
+    /// `installer` (see [`VenvDriver::choose_install_installer`]).
     pub fn install(
         &self,
+        installer: &VenvInstaller,
         prefix: &Path,
         pkgs: &PipInstall,
         cancel: &CancelToken,
@@ -309,7 +377,8 @@ impl VenvDriver {
                 expected: "Python",
             });
         }
-        run_step(&self.install_command(prefix, pkgs), cancel, observer)
+        let cmd = self.install_command_with(installer, prefix, pkgs);
+        run_step(&cmd, cancel, observer)
     }
 }
 
@@ -504,6 +573,81 @@ mod tests {
             Some("/ca.pem")
         );
         assert!(!cmds[1].get_env().contains_key("VIRTUAL_ENV"));
+    }
+
+    #[test]
+    fn install_into_an_existing_venv_chooses_like_add() {
+        let t = tempfile::tempdir().unwrap();
+        let provision = UvProvision {
+            dir: t.path().join("tools/uv"),
+        };
+        // No pip configuration files of the machine's (they would add index options).
+        let host = HostEnv::from_vars([
+            ("HOME", "/h"),
+            ("PATH", "/usr/bin"),
+            ("PIP_CONFIG_FILE", "/dev/null"),
+        ]);
+        let d = VenvDriver::new(None, &host).with_provision(Some(Box::new(provision.clone())));
+        let pkgs = PipInstall {
+            packages: vec!["six".into()],
+            requirements: None,
+        };
+        let argv = |c: &ToolCommand| {
+            std::iter::once(c.program().display().to_string())
+                .chain(c.args_lossy())
+                .collect::<Vec<_>>()
+        };
+        let own = provision.uv().display().to_string();
+        let own_install = [
+            own.as_str(),
+            "pip",
+            "install",
+            "--python",
+            "/e/v/bin/python",
+            "--no-config",
+            "six",
+        ];
+        // Not provisioned yet: the base interpreter's pip installs it first.
+        let cmds = d.install_commands(
+            Some(Path::new("/usr/bin/python3")),
+            Path::new("/e/v"),
+            &pkgs,
+        );
+        assert_eq!(cmds.len(), 2);
+        assert_eq!(cmds[0].program(), Path::new("/usr/bin/python3"));
+        assert_eq!(cmds[0].args_lossy()[..3], ["-m", "pip", "install"]);
+        assert_eq!(argv(&cmds[1]), own_install);
+        // Without a base interpreter to provision it with: the env's pip.
+        let cmds = d.install_commands(None, Path::new("/e/v"), &pkgs);
+        assert_eq!(
+            argv(&cmds[0]),
+            [
+                "/e/v/bin/python",
+                "-m",
+                "pip",
+                "install",
+                "--no-input",
+                "six"
+            ]
+        );
+        // Provisioned: only the own uv's install.
+        std::fs::create_dir_all(provision.dir.join("bin")).unwrap();
+        std::fs::write(provision.uv(), "#!/bin/sh\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(provision.uv(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let cmds = d.install_commands(None, Path::new("/e/v"), &pkgs);
+        assert_eq!(cmds.len(), 1);
+        assert_eq!(argv(&cmds[0]), own_install);
+        let chosen = d
+            .choose_install_installer(None, &CancelToken::new(), &crate::NoProgress)
+            .unwrap();
+        assert!(matches!(chosen, VenvInstaller::OwnUv { .. }), "{chosen:?}");
+        // The user's uv comes first.
+        let d = VenvDriver::new(Some("/bin/uv".into()), &host)
+            .with_provision(Some(Box::new(provision)));
+        let cmds = d.install_commands(None, Path::new("/e/v"), &pkgs);
+        assert_eq!(cmds.len(), 1);
+        assert_eq!(cmds[0].program(), Path::new("/bin/uv"));
     }
 
     #[test]

@@ -794,9 +794,43 @@ fn run_install(
                         ))
                     })?;
             }
+            InstallAction::Venv { driver, base, pkgs } => {
+                check_own_interpreter(&i.prefix).map_err(|e| Box::new((action.clone(), e)))?;
+                install_into_venv(i, driver, base.as_deref(), pkgs, cancel, progress)
+                    .map_err(|e| Box::new((action.clone(), e.into())))?;
+            }
         }
     }
     Ok(())
+}
+
+/// Packages into a venv with the installer `add` would choose (provisioning kernels' own uv
+/// when needed; every fallback is a one-line notice).
+fn install_into_venv(
+    i: &InstallStep,
+    driver: &envs::VenvDriver,
+    base: Option<&Path>,
+    pkgs: &envs::PipInstall,
+    cancel: &CancelToken,
+    progress: &dyn Progress,
+) -> Result<(), EnvError> {
+    let installer = driver.choose_install_installer(base, cancel, progress)?;
+    progress.event(&Event::Started(&EnvStep::InstallPackages {
+        prefix: i.prefix.clone(),
+        packages: i.pip.clone(),
+        tool: match installer {
+            envs::VenvInstaller::Uv(_) => ToolName::Uv,
+            envs::VenvInstaller::OwnUv { .. } => ToolName::OwnUv,
+            envs::VenvInstaller::Pip => ToolName::Pip,
+        },
+    }));
+    driver.install(
+        &installer,
+        &i.prefix,
+        pkgs,
+        cancel,
+        &LineForwarder::all(progress),
+    )
 }
 
 /// Deletes an environment that `kernels` created (for `remove --with-env`, `apply --prune`):

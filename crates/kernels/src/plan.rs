@@ -246,12 +246,20 @@ pub(crate) enum InstallAction {
         specs: Vec<String>,
         channels: Vec<String>,
     },
-    /// `pip install` or `uv pip install` into the environment.
+    /// `pip install` or `uv pip install` into the environment (conda environments and
+    /// plain prefixes use their own pip).
     Pip {
         /// The command.
         cmd: ToolCommand,
         /// Whether it is uv's (for the progress line and the error's action).
         uv: bool,
+    },
+    /// Packages into a venv, with the installer `add` would use (chosen when it runs: the
+    /// user's uv, kernels' own uv, provisioned once with `base`'s pip, else pip).
+    Venv {
+        driver: VenvDriver,
+        base: Option<PathBuf>,
+        pkgs: PipInstall,
     },
 }
 
@@ -1106,32 +1114,37 @@ fn install_step(
                 source: SpecForEnvError::NoPython { prefix },
             });
         }
-        let action = match f.env.kind {
-            EnvKind::Venv => {
-                let driver = VenvDriver::new(t.tools.uv.clone(), host);
-                InstallAction::Pip {
-                    cmd: driver.install_command(&prefix, &pip),
-                    uv: driver.uses_uv(),
-                }
-            }
+        actions.push(match f.env.kind {
+            EnvKind::Venv => InstallAction::Venv {
+                driver: VenvDriver::new(t.tools.uv.clone(), host)
+                    .with_provision(t.tools.uv_provision.clone()),
+                base: t.tools.python.clone(),
+                pkgs: pip,
+            },
             // conda environments and plain prefixes use their own pip, which keeps conda's
             // view of the environment consistent with what users do by hand.
             _ => InstallAction::Pip {
                 cmd: envs::pip_install_command(&prefix, &pip, host),
                 uv: false,
             },
-        };
-        actions.push(action);
+        });
     }
     let commands = actions
         .iter()
-        .map(|a| match a {
+        .flat_map(|a| match a {
             InstallAction::Conda {
                 driver,
                 specs,
                 channels,
-            } => CommandView::of(&driver.install_command(&prefix, specs, channels, false)),
-            InstallAction::Pip { cmd, .. } => CommandView::of(cmd),
+            } => vec![CommandView::of(
+                &driver.install_command(&prefix, specs, channels, false),
+            )],
+            InstallAction::Pip { cmd, .. } => vec![CommandView::of(cmd)],
+            InstallAction::Venv { driver, base, pkgs } => driver
+                .install_commands(base.as_deref(), &prefix, pkgs)
+                .iter()
+                .map(CommandView::of)
+                .collect(),
         })
         .collect();
     let mut pip_list = m.pkgs.pip.clone();
