@@ -566,12 +566,10 @@ fn chaos_kill_9_during_install() {
     .run();
 }
 
-/// Ignored until `remove --with-env` runs as journaled plan steps (issue #10, part 2): today
-/// it deletes the kernelspecs, then the environments, by direct calls, so a kill between the
-/// two leaves the environment without its kernel, and nothing finishes it. Run it with
-/// `--ignored` (`scripts/reliability.sh` does, and reports its counts).
+/// `remove --with-env` is a journaled removal plan: kernelspecs first (backed up, undoable),
+/// the environment last (journaled before its deletion starts, so a run killed while deleting
+/// it is completed by the next run, never half-left).
 #[test]
-#[ignore = "remove --with-env is not journaled yet (#10 part 2); run with --ignored"]
 fn chaos_kill_9_during_remove_with_env() {
     crate::require_python!();
     let Some(sb) = venv_sandbox() else {
