@@ -470,10 +470,10 @@ fn prune_and_protect() {
     assert!(run.stderr.contains("`good`"), "{}", run.stderr);
 }
 
-/// `run` on a kernel and on a name no kernel has; `export` of an unknown name (its success
+/// `run` on a kernel and on a name no kernel has; `doctor` finding nothing wrong; `export` of an unknown name (its success
 /// is in [`apply_then_remove_with_env`], on an environment whose packages are fixed).
 #[test]
-fn run_and_export() {
+fn run_export_doctor() {
     let python = require_python!();
     let sb = layout();
     test_python_kernel(&sb, "py", &python);
@@ -488,6 +488,8 @@ fn run_and_export() {
     assert_ne!(run.code, 0);
     let run = snap(&sb, "export_unknown", &["export", "pyy"]);
     assert_ne!(run.code, 0);
+    let run = snap(&sb, "doctor_ok", &["doctor", "py"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
 }
 
 /// `rebind` rewrites the notebook that asks for the old kernel; an unknown new kernel fails.
