@@ -442,3 +442,111 @@ fn a_closed_pipe_ends_quietly() {
         assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
     }
 }
+
+/// A kernel named `name` whose interpreter is the test Python (a venv with ipykernel), for
+/// commands that start it or read its environment without making one.
+fn test_python_kernel(sb: &Sandbox, name: &str, python: &Path) {
+    let spec = serde_json::json!({
+        "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": format!("Python ({name})"), "language": "python"});
+    sb.write_spec(&sb.user_kernels(), name, &spec.to_string());
+}
+
+/// `prune` removes a kernel whose interpreter is gone, then has nothing to do; `protect`
+/// records a kernel and says which names come close to an unknown one.
+#[test]
+fn prune_and_protect() {
+    let sb = layout();
+    std::fs::remove_dir_all(sb.user_kernels().join("broken")).unwrap();
+    let run = snap(&sb, "prune", &["prune"]);
+    assert_eq!(run.code, 0);
+    assert!(!sb.user_kernels().join("gone").exists());
+    let run = snap(&sb, "prune_nothing", &["prune"]);
+    assert_eq!(run.code, 0);
+    let run = snap(&sb, "protect", &["protect", "good"]);
+    assert_eq!(run.code, 0);
+    let run = snap(&sb, "protect_unknown", &["protect", "godo"]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("`good`"), "{}", run.stderr);
+}
+
+/// `run` on a kernel and on a name no kernel has; `doctor` finding nothing wrong; `export` of an unknown name (its success
+/// is in [`apply_then_remove_with_env`], on an environment whose packages are fixed).
+#[test]
+fn run_export_doctor() {
+    let python = require_python!();
+    let sb = layout();
+    test_python_kernel(&sb, "py", &python);
+    let run = snap(&sb, "run", &["run", "py", "--", "python", "-c", "print(1)"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "1\n");
+    let run = snap(
+        &sb,
+        "run_unknown",
+        &["run", "pyy", "--", "python", "-c", "print(1)"],
+    );
+    assert_ne!(run.code, 0);
+    let run = snap(&sb, "export_unknown", &["export", "pyy"]);
+    assert_ne!(run.code, 0);
+    let run = snap(&sb, "doctor_ok", &["doctor", "py"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+}
+
+/// `rebind` rewrites the notebook that asks for the old kernel; an unknown new kernel fails.
+#[test]
+fn rebind_success_and_unknown() {
+    let python = require_python!();
+    let sb = layout();
+    test_python_kernel(&sb, "py", &python);
+    let nb = sb.root().join("work/a.ipynb");
+    std::fs::create_dir_all(nb.parent().unwrap()).unwrap();
+    let notebook = serde_json::json!({
+        "cells": [], "nbformat": 4, "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "old", "display_name": "Old", "language": "python"}}});
+    std::fs::write(&nb, format!("{notebook:#}\n")).unwrap();
+    let run = snap(
+        &sb,
+        "rebind",
+        &["rebind", "work", "--from", "old", "--to", "py"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = std::fs::read_to_string(&nb).unwrap();
+    assert!(text.contains("\"name\": \"py\""), "{text}");
+    let run = snap(
+        &sb,
+        "rebind_unknown",
+        &["rebind", "work", "--from", "py", "--to", "pyy"],
+    );
+    assert_ne!(run.code, 0);
+}
+
+/// `apply` makes what the file asks for (conda stand-in), then finds nothing to change;
+/// `export` writes the environment.yml of what it made; `remove --with-env --yes` deletes the kernel and the environment `apply` made.
+#[test]
+fn apply_then_remove_with_env() {
+    let cb = CondaBox::standin(None);
+    let file = cb.sb.root().join("kernels.toml");
+    std::fs::write(
+        &file,
+        "version = 1\n\n[[kernel]]\nname = \"data\"\nbackend = \"conda\"\n",
+    )
+    .unwrap();
+    let run = snap(&cb.sb, "apply", &["apply", "kernels.toml"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(cb.sb.user_kernels().join("data/kernel.json").exists());
+    let run = snap(&cb.sb, "apply_converged", &["apply", "kernels.toml"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = snap(&cb.sb, "export", &["export", "data"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("ipykernel"), "{}", run.stdout);
+    let env = cb.env("data");
+    assert!(env.exists());
+    let run = snap(
+        &cb.sb,
+        "remove_with_env",
+        &["remove", "data", "--with-env", "--yes"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!env.exists());
+    assert!(!cb.sb.user_kernels().join("data").exists());
+}

@@ -167,7 +167,7 @@ fn protect_failure(e: ProtectError) -> Failure {
                 format!("did you mean {}?", quoted_list(&names))
             };
             Failure::failed(format!(
-                "no kernel or environment named {:?} exists; nothing was protected",
+                "no kernel or environment named `{}` exists; nothing was protected",
                 printable(name)
             ))
             .hint(hint)

@@ -175,7 +175,7 @@ fn report(
         "Rebound"
     };
     ctx.out.status(&format!(
-        "{word} {changed} of {} notebook{} from {} to {}.",
+        "{word} {changed} of {} notebook{} from `{}` to `{}`.",
         results.len(),
         if results.len() == 1 { "" } else { "s" },
         args.from,

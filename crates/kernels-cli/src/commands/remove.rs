@@ -206,7 +206,7 @@ fn execute(ctx: &Ctx, plan: &RemovalPlan) -> Result<(), Failure> {
     let rctx = RemovalContext::new(ctx.host(), &tools, &ctx.cancel);
     execute_removal(plan, &rctx, &mut |step| match step {
         RemovalStep::RemoveKernel(k) => ctx.out.status(&format!(
-            "Removed kernel {} ({})",
+            "Removed kernel `{}` ({})",
             k.name,
             ctx.show_path(&k.dir)
         )),
