@@ -145,7 +145,7 @@ pub enum RemovalCause {
 #[derive(Debug, thiserror::Error)]
 #[error("{action} failed")]
 pub struct RemovalError {
-    /// The step that failed, as a phrase ("removing kernel x").
+    /// The step that failed, as a phrase ("removing kernel `x`").
     pub action: String,
     /// Why.
     #[source]
@@ -195,7 +195,7 @@ pub fn execute_removal(
 
 fn action(step: &RemovalStep) -> String {
     match step {
-        RemovalStep::RemoveKernel(k) => format!("removing kernel {}", k.name),
+        RemovalStep::RemoveKernel(k) => format!("removing kernel `{}`", k.name),
         RemovalStep::DeleteEnv(d) => format!("deleting environment {}", d.prefix.display()),
     }
 }
@@ -289,7 +289,7 @@ mod tests {
         };
         let mut seen = Vec::new();
         let err = execute_removal(&plan, &ctx, &mut |s| seen.push(s.clone())).unwrap_err();
-        assert_eq!(err.action, "removing kernel missing");
+        assert_eq!(err.action, "removing kernel `missing`");
         assert_eq!(seen.len(), 1, "the first step ran");
         assert_eq!(
             fs::read_to_string(a.join("kernel.json")).unwrap(),

@@ -73,7 +73,7 @@ pub fn removal_failure(
             format!("interrupted before {}", err.action),
         ),
         RemovalCause::Kernel(RemoveError::PermissionDenied { path, .. }) => Failure::failed(
-            format!("permission denied: {} at {}", err.action, show(path)),
+            format!("{} failed: permission denied on {}", err.action, show(path)),
         )
         .hint(
             "it is in a directory you cannot write (a system or shared kernel dir); \
