@@ -16,8 +16,6 @@ limit=100
 # row when the function is split; the check turns strict when this list is empty.
 exempt=(
     # Split by the reporting change (typed progress events) in flight.
-    "crates/kernels/src/execute.rs:execute"
-    "crates/kernels/src/execute.rs:run_create"
     "crates/kernels-cli/src/commands/install.rs:run"
     # Split by the plan-steps change (journaled remove/prune/apply) in flight.
     "crates/kernels-cli/src/commands/apply.rs:run"
