@@ -23,7 +23,6 @@ exempt=(
     "crates/kernels/src/doctor/kernel.rs:launch_checks"
     "crates/envs/src/process.rs:run"
     "crates/kernels/src/spec_for_env.rs:spec_for_env"
-    "crates/kernels-cli/src/commands/envs.rs:run"
     "crates/kernels/src/wrappers/shell.rs:split_commands"
 )
 most=${LONG_FNS_MOST:-10}
