@@ -21,7 +21,6 @@ exempt=(
     "crates/kernels/src/declarative/parse.rs:kernel"
     # Not split yet: each is one sequence of checks or states read top to bottom.
     "crates/kernels/src/doctor/kernel.rs:launch_checks"
-    "crates/envs/src/process.rs:run"
     "crates/kernels/src/spec_for_env.rs:spec_for_env"
     "crates/kernels/src/wrappers/shell.rs:split_commands"
 )
