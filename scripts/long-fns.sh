@@ -22,7 +22,6 @@ exempt=(
     # Not split yet: each is one sequence of checks or states read top to bottom.
     "crates/kernels/src/doctor/kernel.rs:launch_checks"
     "crates/kernels/src/spec_for_env.rs:spec_for_env"
-    "crates/kernels/src/wrappers/shell.rs:split_commands"
 )
 most=${LONG_FNS_MOST:-10}
 
