@@ -21,7 +21,6 @@ exempt=(
     "crates/kernels/src/declarative/parse.rs:kernel"
     # Not split yet: each is one sequence of checks or states read top to bottom.
     "crates/kernels/src/doctor/kernel.rs:launch_checks"
-    "crates/kernels/src/spec_for_env.rs:spec_for_env"
 )
 most=${LONG_FNS_MOST:-10}
 
