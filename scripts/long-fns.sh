@@ -61,7 +61,7 @@ lengths=$(find crates -path '*/src/*' -name '*.rs' ! -name tests.rs ! -path '*/t
 done | sort -rn)
 
 echo "longest functions in the product code (limit $limit lines):"
-echo "$lengths" | head -n "$most" | while read -r n where; do
+sed -n "1,${most}p" <<<"$lengths" | while read -r n where; do
     printf '%5d  %s\n' "$n" "$where"
 done
 
