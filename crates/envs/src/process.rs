@@ -445,31 +445,7 @@ pub fn run(
             stderr_tail: String::new(),
         });
     }
-    let mut command = Command::new(&cmd.program);
-    command
-        .args(&cmd.args)
-        .env_clear()
-        .envs(&cmd.env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    if let Some(dir) = &cmd.cwd {
-        command.current_dir(dir);
-    }
-    die_with_parent(&mut command);
-    let mut child = command.spawn().map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            ProcessError::NotFound {
-                program: cmd.program.clone(),
-            }
-        } else {
-            ProcessError::Spawn {
-                program: cmd.program.clone(),
-                source,
-            }
-        }
-    })?;
+    let mut child = spawn(cmd)?;
     // Dropped on every way out of this function, after the group was dealt with.
     let _reaper = GroupReaper::start(child.id());
 
@@ -483,46 +459,8 @@ pub fn run(
     }
     drop(tx);
 
-    let started = Instant::now();
     let mut acc = Collected::default();
-    let status: ExitStatus = loop {
-        if acc.open() {
-            match rx.recv_timeout(POLL) {
-                Ok(chunk) => acc.take(chunk, observer),
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => acc.close_all(),
-            }
-        } else {
-            std::thread::sleep(POLL);
-        }
-        if cancel.is_cancelled() {
-            stop_group(&mut child);
-            return Err(ProcessError::Interrupted {
-                command: cmd.display(),
-                stderr_tail: tail(&acc.stderr, TAIL_LINES),
-            });
-        }
-        if let Some(limit) = cmd.timeout {
-            if started.elapsed() > limit {
-                kill_group(&mut child);
-                return Err(ProcessError::TimedOut {
-                    command: cmd.display(),
-                    limit,
-                });
-            }
-        }
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) => {}
-            Err(source) => {
-                kill_group(&mut child);
-                return Err(ProcessError::Wait {
-                    program: cmd.program.clone(),
-                    source,
-                });
-            }
-        }
-    };
+    let status = wait_for_exit(cmd, &mut child, &rx, &mut acc, cancel, observer)?;
 
     // The child exited; collect what is left in the pipes, but do not wait for ever on a
     // grandchild that inherited them.
@@ -546,6 +484,87 @@ pub fn run(
         stdout: acc.stdout,
         stderr: acc.stderr,
     })
+}
+
+/// Starts `cmd` in a process group of its own, with exactly its environment, no stdin, its
+/// output piped and a parent-death signal; a missing program is [`ProcessError::NotFound`].
+fn spawn(cmd: &ToolCommand) -> Result<Child, ProcessError> {
+    let mut command = Command::new(&cmd.program);
+    command
+        .args(&cmd.args)
+        .env_clear()
+        .envs(&cmd.env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    if let Some(dir) = &cmd.cwd {
+        command.current_dir(dir);
+    }
+    die_with_parent(&mut command);
+    command.spawn().map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            ProcessError::NotFound {
+                program: cmd.program.clone(),
+            }
+        } else {
+            ProcessError::Spawn {
+                program: cmd.program.clone(),
+                source,
+            }
+        }
+    })
+}
+
+/// Collects `child`'s output from `rx` until it exits; stops its group when the run is
+/// cancelled, kills it when it outlives `cmd.timeout` or cannot be waited for.
+fn wait_for_exit(
+    cmd: &ToolCommand,
+    child: &mut Child,
+    rx: &mpsc::Receiver<Chunk>,
+    acc: &mut Collected,
+    cancel: &CancelToken,
+    observer: &dyn ProcessObserver,
+) -> Result<ExitStatus, ProcessError> {
+    let started = Instant::now();
+    loop {
+        if acc.open() {
+            match rx.recv_timeout(POLL) {
+                Ok(chunk) => acc.take(chunk, observer),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => acc.close_all(),
+            }
+        } else {
+            std::thread::sleep(POLL);
+        }
+        if cancel.is_cancelled() {
+            stop_group(child);
+            return Err(ProcessError::Interrupted {
+                command: cmd.display(),
+                stderr_tail: tail(&acc.stderr, TAIL_LINES),
+            });
+        }
+        if let Some(limit) = cmd.timeout {
+            if started.elapsed() > limit {
+                kill_group(child);
+                return Err(ProcessError::TimedOut {
+                    command: cmd.display(),
+                    limit,
+                });
+            }
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) => {}
+            Err(source) => {
+                kill_group(child);
+                return Err(ProcessError::Wait {
+                    program: cmd.program.clone(),
+                    source,
+                });
+            }
+        }
+    }
 }
 
 /// Which pipe a [`Chunk`] came from.

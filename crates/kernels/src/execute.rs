@@ -250,6 +250,23 @@ impl ExecuteError {
 
 type StepResult = Result<(), Box<(String, ExecFailure)>>;
 
+/// Where a run stopped: the kernel it was working on, the action under way, and why.
+struct Stopped {
+    kernel: String,
+    action: String,
+    cause: ExecFailure,
+}
+
+impl Stopped {
+    fn new(kernel: impl ToString, action: String, cause: ExecFailure) -> Box<Self> {
+        Box::new(Stopped {
+            kernel: kernel.to_string(),
+            action,
+            cause,
+        })
+    }
+}
+
 /// Runs `plan` (see the module docs). `snap` must be the snapshot the plan was made from.
 pub fn execute(
     plan: &Plan,
@@ -258,7 +275,8 @@ pub fn execute(
     progress: &dyn Progress,
 ) -> Result<Outcome, Box<ExecuteError>> {
     let run_started = Instant::now();
-    let state_dir = crate::LockConfig::from_host(&snap.host)
+    let lock_config = crate::LockConfig::from_host(&snap.host);
+    let state_dir = lock_config
         .path
         .parent()
         .map(Path::to_path_buf)
@@ -266,66 +284,103 @@ pub fn execute(
     let mut journal = Journal::durable(&state_dir);
     let mut executed = Vec::new();
     let mut locks = PrefixLocks::default();
-    macro_rules! fail {
-        ($kernel:expr, $action:expr, $cause:expr) => {{
+
+    let result = take_prefix_locks(plan, lock_config.timeout, cancel, &mut locks)
+        .and_then(|()| {
+            let mut run = EnvRun {
+                snap,
+                cancel,
+                progress,
+                journal: &mut journal,
+                executed: &mut executed,
+                locks: &mut locks,
+            };
+            plan.kernels.iter().try_for_each(|k| run.env_steps(k))
+        })
+        .and_then(|()| {
+            let write = |k: &KernelPlan| {
+                write_kernel(k, snap, cancel, progress, &mut journal, &mut executed).map_err(|e| {
+                    let (action, cause) = *e;
+                    Stopped::new(&k.name, action, cause)
+                })
+            };
+            plan.kernels
+                .iter()
+                .map(write)
+                .collect::<Result<Vec<_>, _>>()
+        });
+    match result {
+        Ok(kernels) => {
+            journal.commit();
+            drop(locks);
+            Ok(Outcome {
+                kernels,
+                executed,
+                seconds: run_started.elapsed().as_secs_f64(),
+            })
+        }
+        Err(stopped) => {
             let rollback = journal.rollback();
             locks.release_after_rollback(&snap.host);
-            return Err(Box::new(ExecuteError {
-                kernel: $kernel.to_string(),
-                action: $action,
-                cause: $cause,
+            Err(Box::new(ExecuteError {
+                kernel: stopped.kernel,
+                action: stopped.action,
+                cause: stopped.cause,
                 rollback,
-            }));
-        }};
-    }
-
-    // Concurrent runs (other users too) on a new environment's prefix wait for each other.
-    let timeout = crate::LockConfig::from_host(&snap.host).timeout;
-    for (kernel, prefix) in prefixes_to_create(plan) {
-        if let Err(e) = locks.take(&prefix, timeout, cancel) {
-            fail!(
-                kernel,
-                format!("locking the environment prefix {}", prefix.display()),
-                e.into()
-            );
+            }))
         }
     }
+}
 
-    for k in &plan.kernels {
+/// Takes the lock of each prefix the plan creates an environment at, so that concurrent runs
+/// (other users too) on a new environment's prefix wait for each other.
+fn take_prefix_locks(
+    plan: &Plan,
+    timeout: std::time::Duration,
+    cancel: &CancelToken,
+    locks: &mut PrefixLocks,
+) -> Result<(), Box<Stopped>> {
+    for (kernel, prefix) in prefixes_to_create(plan) {
+        if let Err(e) = locks.take(&prefix, timeout, cancel) {
+            let action = format!("locking the environment prefix {}", prefix.display());
+            return Err(Stopped::new(kernel, action, e.into()));
+        }
+    }
+    Ok(())
+}
+
+/// What the environment steps of a run share: the snapshot, the cancel token, the progress
+/// sink, and what the run has done so far (journal, executed steps, prefix locks).
+struct EnvRun<'a> {
+    snap: &'a Snapshot,
+    cancel: &'a CancelToken,
+    progress: &'a dyn Progress,
+    journal: &'a mut Journal,
+    executed: &'a mut Vec<ExecutedStep>,
+    locks: &'a mut PrefixLocks,
+}
+
+impl EnvRun<'_> {
+    /// Runs the environment steps of kernel `k` in order (create, install), each timed,
+    /// reported as finished and recorded as executed; stops at the first that fails or when
+    /// the run is cancelled.
+    fn env_steps(&mut self, k: &KernelPlan) -> Result<(), Box<Stopped>> {
         for step in k.env_steps() {
-            if cancel.is_cancelled() {
-                fail!(
-                    k.name,
-                    format!("{} (before it started)", describe(step)),
-                    ExecFailure::Interrupted
-                );
+            if self.cancel.is_cancelled() {
+                let action = format!("{} (before it started)", describe(step));
+                return Err(Stopped::new(&k.name, action, ExecFailure::Interrupted));
             }
             let started = Instant::now();
-            let result = match step {
-                Step::CreateEnv(c) => run_create(
-                    c,
-                    k.language,
-                    &snap.host,
-                    cancel,
-                    progress,
-                    &mut journal,
-                    &mut executed,
-                    k.name.as_str(),
-                )
-                .map(|created| locks.created.extend(created)),
-                Step::InstallPackages(i) => run_install(i, cancel, progress, &mut journal),
-                Step::WriteKernel(_) => Ok(()),
-            };
-            if let Err(e) = result {
+            self.env_step(k, step).map_err(|e| {
                 let (action, cause) = *e;
-                fail!(k.name, action, cause);
-            }
+                Stopped::new(&k.name, action, cause)
+            })?;
             if !matches!(step, Step::WriteKernel(_)) {
-                progress.event(&Event::Finished {
+                self.progress.event(&Event::Finished {
                     elapsed: started.elapsed(),
                 });
             }
-            executed.push(ExecutedStep {
+            self.executed.push(ExecutedStep {
                 kernel: k.name.to_string(),
                 step: step.kind(),
                 target: match step {
@@ -336,25 +391,27 @@ pub fn execute(
                 seconds: started.elapsed().as_secs_f64(),
             });
         }
+        Ok(())
     }
 
-    let mut kernels = Vec::with_capacity(plan.kernels.len());
-    for k in &plan.kernels {
-        match write_kernel(k, snap, cancel, progress, &mut journal, &mut executed) {
-            Ok(outcome) => kernels.push(outcome),
-            Err(e) => {
-                let (action, cause) = *e;
-                fail!(k.name, action, cause);
-            }
+    /// Runs one environment step of kernel `k`; a kernelspec step waits for `write_kernel`.
+    fn env_step(&mut self, k: &KernelPlan, step: &Step) -> StepResult {
+        match step {
+            Step::CreateEnv(c) => run_create(
+                c,
+                k.language,
+                &self.snap.host,
+                self.cancel,
+                self.progress,
+                self.journal,
+                self.executed,
+                k.name.as_str(),
+            )
+            .map(|created| self.locks.created.extend(created)),
+            Step::InstallPackages(i) => run_install(i, self.cancel, self.progress, self.journal),
+            Step::WriteKernel(_) => Ok(()),
         }
     }
-    journal.commit();
-    drop(locks);
-    Ok(Outcome {
-        kernels,
-        executed,
-        seconds: run_started.elapsed().as_secs_f64(),
-    })
 }
 
 /// The kernelspec step of one kernel (when it has one): computed from the environment as it

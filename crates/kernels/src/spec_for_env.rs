@@ -336,92 +336,28 @@ pub enum SpecForEnvError {
     },
 }
 
+/// The language-specific parts of a kernelspec.
+struct LanguageParts {
+    argv: Vec<String>,
+    language: &'static str,
+    metadata: Map<String, Value>,
+    protocol: Option<String>,
+    resources: Vec<PathBuf>,
+}
+
 /// The kernelspec for `req` in the environment described by `facts` (see the module docs).
 /// Pure: it reads nothing but its arguments.
 pub fn spec_for_env(req: &SpecRequest, facts: &EnvFacts) -> Result<DesiredKernel, SpecForEnvError> {
     let prefix = facts.env.prefix.clone();
-    let (argv, language, mut metadata, protocol, resources) = match req.language {
-        Language::Python => {
-            let python = facts
-                .env
-                .python
-                .clone()
-                .ok_or_else(|| SpecForEnvError::NoPython {
-                    prefix: prefix.clone(),
-                })?;
-            let ipk = facts
-                .ipykernel
-                .as_ref()
-                .ok_or_else(|| SpecForEnvError::NoIpykernel {
-                    prefix: prefix.clone(),
-                })?;
-            let rules = IpykernelRules::for_version(ipk.version.as_deref());
-            let mut argv = vec![python.display().to_string()];
-            let py311 = facts
-                .python_version
-                .as_deref()
-                .and_then(major_minor)
-                .is_none_or(|v| v >= (3, 11));
-            if facts.cpython && (rules.frozen_flag_any_cpython || py311) {
-                argv.push("-Xfrozen_modules=off".to_owned());
-            }
-            argv.extend(["-m", "ipykernel_launcher", "-f", "{connection_file}"].map(str::to_owned));
-            let mut metadata = Map::new();
-            metadata.insert("debugger".into(), Value::Bool(true));
-            match rules.encryption {
-                Encryption::None => {}
-                Encryption::String => {
-                    metadata.insert("supported_encryption".into(), json!("curve"));
-                }
-                Encryption::List => {
-                    metadata.insert("supported_encryption".into(), json!(["curve"]));
-                }
-            }
-            let resources = ipk
-                .resources
-                .as_deref()
-                .map(|dir| {
-                    ["logo-32x32.png", "logo-64x64.png", "logo-svg.svg"]
-                        .iter()
-                        .map(|f| dir.join(f))
-                        .filter(|p| p.is_file())
-                        .collect()
-                })
-                .unwrap_or_default();
-            let protocol = rules.protocol_version.then(|| "5.5".to_owned());
-            (argv, "python", metadata, protocol, resources)
-        }
-        Language::R => {
-            let r = facts.r.as_ref().ok_or_else(|| SpecForEnvError::NoR {
-                prefix: prefix.clone(),
-            })?;
-            let spec_dir =
-                r.irkernel_spec_dir
-                    .clone()
-                    .ok_or_else(|| SpecForEnvError::NoIrkernel {
-                        prefix: prefix.clone(),
-                    })?;
-            let argv = vec![
-                r.r_exe.display().to_string(),
-                "--slave".into(),
-                "-e".into(),
-                "IRkernel::main()".into(),
-                "--args".into(),
-                "{connection_file}".into(),
-            ];
-            let mut resources: Vec<PathBuf> = std::fs::read_dir(&spec_dir)
-                .map(|rd| {
-                    rd.flatten()
-                        .map(|e| e.path())
-                        .filter(|p| {
-                            p.is_file() && p.file_name().is_some_and(|n| n != "kernel.json")
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            resources.sort();
-            (argv, "R", Map::new(), None, resources)
-        }
+    let LanguageParts {
+        argv,
+        language,
+        mut metadata,
+        protocol,
+        resources,
+    } = match req.language {
+        Language::Python => python_parts(facts, &prefix)?,
+        Language::R => r_parts(facts, &prefix)?,
     };
     let (method, mut env) = match &facts.activation {
         Err(message) => {
@@ -467,6 +403,103 @@ pub fn spec_for_env(req: &SpecRequest, facts: &EnvFacts) -> Result<DesiredKernel
     spec.kernel_protocol_version = protocol;
     spec.env = env;
     Ok(DesiredKernel { spec, resources })
+}
+
+/// An ipykernel kernel: the environment's python (with `-Xfrozen_modules=off` where CPython
+/// needs it), the debugger and encryption metadata and protocol version the installed
+/// ipykernel writes, and its logos.
+fn python_parts(facts: &EnvFacts, prefix: &Path) -> Result<LanguageParts, SpecForEnvError> {
+    let python = facts
+        .env
+        .python
+        .clone()
+        .ok_or_else(|| SpecForEnvError::NoPython {
+            prefix: prefix.to_path_buf(),
+        })?;
+    let ipk = facts
+        .ipykernel
+        .as_ref()
+        .ok_or_else(|| SpecForEnvError::NoIpykernel {
+            prefix: prefix.to_path_buf(),
+        })?;
+    let rules = IpykernelRules::for_version(ipk.version.as_deref());
+    let mut argv = vec![python.display().to_string()];
+    let py311 = facts
+        .python_version
+        .as_deref()
+        .and_then(major_minor)
+        .is_none_or(|v| v >= (3, 11));
+    if facts.cpython && (rules.frozen_flag_any_cpython || py311) {
+        argv.push("-Xfrozen_modules=off".to_owned());
+    }
+    argv.extend(["-m", "ipykernel_launcher", "-f", "{connection_file}"].map(str::to_owned));
+    let mut metadata = Map::new();
+    metadata.insert("debugger".into(), Value::Bool(true));
+    match rules.encryption {
+        Encryption::None => {}
+        Encryption::String => {
+            metadata.insert("supported_encryption".into(), json!("curve"));
+        }
+        Encryption::List => {
+            metadata.insert("supported_encryption".into(), json!(["curve"]));
+        }
+    }
+    let resources = ipk
+        .resources
+        .as_deref()
+        .map(|dir| {
+            ["logo-32x32.png", "logo-64x64.png", "logo-svg.svg"]
+                .iter()
+                .map(|f| dir.join(f))
+                .filter(|p| p.is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(LanguageParts {
+        argv,
+        language: "python",
+        metadata,
+        protocol: rules.protocol_version.then(|| "5.5".to_owned()),
+        resources,
+    })
+}
+
+/// An IRkernel kernel: the environment's R running `IRkernel::main()`, with the files of
+/// IRkernel's own kernelspec directory (its logos) as resources.
+fn r_parts(facts: &EnvFacts, prefix: &Path) -> Result<LanguageParts, SpecForEnvError> {
+    let r = facts.r.as_ref().ok_or_else(|| SpecForEnvError::NoR {
+        prefix: prefix.to_path_buf(),
+    })?;
+    let spec_dir = r
+        .irkernel_spec_dir
+        .clone()
+        .ok_or_else(|| SpecForEnvError::NoIrkernel {
+            prefix: prefix.to_path_buf(),
+        })?;
+    let argv = vec![
+        r.r_exe.display().to_string(),
+        "--slave".into(),
+        "-e".into(),
+        "IRkernel::main()".into(),
+        "--args".into(),
+        "{connection_file}".into(),
+    ];
+    let mut resources: Vec<PathBuf> = std::fs::read_dir(&spec_dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_file() && p.file_name().is_some_and(|n| n != "kernel.json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    resources.sort();
+    Ok(LanguageParts {
+        argv,
+        language: "R",
+        metadata: Map::new(),
+        protocol: None,
+        resources,
+    })
 }
 
 /// The environment a kernelspec runs in, as far as the spec says.

@@ -33,22 +33,42 @@ struct Row {
     half_made: bool,
 }
 
+impl Row {
+    /// A row for `env`, with no kernels yet.
+    fn new(env: Environment) -> Row {
+        Row {
+            env,
+            kernels: Vec::new(),
+            created_by_kernels: false,
+            half_made: false,
+        }
+    }
+}
+
 /// Runs `kernels envs`.
 pub fn run(ctx: &Ctx, _args: &EnvsArgs) -> anyhow::Result<Code> {
+    let rows = collect_rows(ctx);
+    if ctx.out.json {
+        print_json(ctx, &rows);
+        return Ok(Code::Ok);
+    }
+    if rows.is_empty() {
+        ctx.out.status("No environments found.");
+        return Ok(Code::Ok);
+    }
+    print_table(ctx, &rows);
+    Ok(Code::Ok)
+}
+
+/// The environments listed on disk, then each kernel attached to the environment it uses
+/// (adding the environments only a kernel points at), and whether each is half made.
+fn collect_rows(ctx: &Ctx) -> Vec<Row> {
     let host = ctx.host();
     let tools = envs::locate(host, envs::BackendChoice::Auto);
     let listed = envs::list_envs(&tools, host, &[]);
     let discovery = kernelspec::discover(ctx.paths());
 
-    let mut rows: Vec<Row> = listed
-        .into_iter()
-        .map(|env| Row {
-            env,
-            kernels: Vec::new(),
-            created_by_kernels: false,
-            half_made: false,
-        })
-        .collect();
+    let mut rows: Vec<Row> = listed.into_iter().map(Row::new).collect();
     let mut index: BTreeMap<PathBuf, usize> = rows
         .iter()
         .enumerate()
@@ -75,12 +95,7 @@ pub fn run(ctx: &Ctx, _args: &EnvsArgs) -> anyhow::Result<Code> {
                 else {
                     continue;
                 };
-                rows.push(Row {
-                    env,
-                    kernels: Vec::new(),
-                    created_by_kernels: false,
-                    half_made: false,
-                });
+                rows.push(Row::new(env));
                 index.insert(key, rows.len() - 1);
                 rows.len() - 1
             }
@@ -94,32 +109,33 @@ pub fn run(ctx: &Ctx, _args: &EnvsArgs) -> anyhow::Result<Code> {
     for r in &mut rows {
         r.half_made = kernels::guard::is_half_made(&r.env.prefix);
     }
+    rows
+}
 
-    if ctx.out.json {
-        let list: Vec<_> = rows
-            .iter()
-            .map(|r| {
-                json!({
-                    "name": r.env.name,
-                    "prefix": r.env.prefix,
-                    "kind": r.env.kind,
-                    "python": r.env.python,
-                    "python_version": r.env.python_version,
-                    "ipykernel": r.env.has_ipykernel && !r.half_made,
-                    "frozen": r.env.frozen.is_some(),
-                    "created_by_kernels": r.created_by_kernels,
-                    "half_made": r.half_made,
-                    "kernels": r.kernels,
-                })
+/// The `--json` document: `{"environments": [...]}`, one object per row.
+fn print_json(ctx: &Ctx, rows: &[Row]) {
+    let list: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "name": r.env.name,
+                "prefix": r.env.prefix,
+                "kind": r.env.kind,
+                "python": r.env.python,
+                "python_version": r.env.python_version,
+                "ipykernel": r.env.has_ipykernel && !r.half_made,
+                "frozen": r.env.frozen.is_some(),
+                "created_by_kernels": r.created_by_kernels,
+                "half_made": r.half_made,
+                "kernels": r.kernels,
             })
-            .collect();
-        ctx.out.json_doc(&json!({ "environments": list }));
-        return Ok(Code::Ok);
-    }
-    if rows.is_empty() {
-        ctx.out.status("No environments found.");
-        return Ok(Code::Ok);
-    }
+        })
+        .collect();
+    ctx.out.json_doc(&json!({ "environments": list }));
+}
+
+/// The human table: name, kind (with frozen / half-made), Python, ipykernel, kernels, path.
+fn print_table(ctx: &Ctx, rows: &[Row]) {
     let body: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
@@ -157,7 +173,6 @@ pub fn run(ctx: &Ctx, _args: &EnvsArgs) -> anyhow::Result<Code> {
     ) {
         ctx.out.line(&line);
     }
-    Ok(Code::Ok)
 }
 
 fn kind_word(kind: EnvKind) -> &'static str {

@@ -13,7 +13,7 @@
 //! package may add activation scripts); a kernel it did not make, or a protected one, is left
 //! exactly as it is.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use envs::Language;
@@ -21,6 +21,7 @@ use kernels::{
     env_of_spec, EnvSource, InstallMode, KernelRequest, KernelScope, ManagedMeta, Origin, Packages,
     Snapshot, SpecEnv,
 };
+use kernelspec::{FoundKernel, KernelName, KernelSpec};
 
 use super::names::{parse_name, unknown_kernel};
 use super::{render_plan, Ctx};
@@ -69,25 +70,58 @@ pub fn run(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Code> {
         ))
         .hint("`kernels doctor` explains what is wrong with it")
     })?;
-    let prefix = match env_of_spec(spec) {
-        Some(SpecEnv::Prefix(p)) => p,
+    let prefix = kernel_prefix(ctx, kernel, spec)?;
+    let request = install_request(name, kernel, spec, &prefix, args)?;
+
+    let mut requests = [request];
+    let snapshot = Snapshot::take(&requests, ctx.host().clone(), ctx.paths().clone());
+    // A protected kernel's kernel.json is never rewritten; packages may still go in.
+    if snapshot.policy.kernel_protection_of(kernel).is_some() {
+        requests[0].register = false;
+    }
+    let plan = kernels::plan(&requests, &snapshot).map_err(super::failures::plan_failure)?;
+    let policy = plan.check_policy(&snapshot);
+    if args.dry_run {
+        // A dry run shows the plan even when the policy would refuse it, then says so.
+        return render_plan::finish_dry_run(ctx, &plan, policy);
+    }
+    let warnings = policy.map_err(|r| super::failures::refusal_failure(&r))?;
+    let outcome = render_plan::execute_and_document(ctx, &plan, &snapshot, &warnings)?;
+    report(ctx, args, &prefix, kernel, &plan, &outcome);
+    Ok(Code::Ok)
+}
+
+/// The prefix of the environment `kernel` runs in: the one its spec records or runs, or a
+/// conda environment it names; a failure with a hint when that cannot be told or found.
+fn kernel_prefix(ctx: &Ctx, kernel: &FoundKernel, spec: &KernelSpec) -> Result<PathBuf, Failure> {
+    match env_of_spec(spec) {
+        Some(SpecEnv::Prefix(p)) => Ok(p),
         Some(SpecEnv::Name(env_name)) => env_by_name(ctx, &env_name).ok_or_else(|| {
             Failure::failed(format!(
                 "kernel `{}` runs in the conda environment `{env_name}`, which was not found",
                 kernel.name
             ))
             .hint("`kernels envs` lists the environments this machine has")
-        })?,
-        None => {
-            return Err(Failure::failed(format!(
-                "cannot tell which environment kernel `{}` runs in (its argv starts with `{}`)",
-                kernel.name,
-                spec.argv.first().map(String::as_str).unwrap_or("")
-            ))
-            .hint("register the environment with `kernels add NAME --existing PREFIX`, then install into that kernel")
-            .into())
-        }
-    };
+        }),
+        None => Err(Failure::failed(format!(
+            "cannot tell which environment kernel `{}` runs in (its argv starts with `{}`)",
+            kernel.name,
+            spec.argv.first().map(String::as_str).unwrap_or("")
+        ))
+        .hint("register the environment with `kernels add NAME --existing PREFIX`, then install into that kernel")),
+    }
+}
+
+/// The request that installs `args.packages` into the existing environment at `prefix`
+/// (conda packages into a conda environment unless `--pip`, else pip packages) and, when
+/// `kernels` made the kernel, brings its kernel.json up to date in its own kernels dir.
+fn install_request(
+    name: KernelName,
+    kernel: &FoundKernel,
+    spec: &KernelSpec,
+    prefix: &Path,
+    args: &InstallArgs,
+) -> Result<KernelRequest, Failure> {
     let meta = ManagedMeta::from_spec(spec);
     let conda_env = prefix.join("conda-meta/history").is_file();
     let language = if spec.language.eq_ignore_ascii_case("r") {
@@ -104,11 +138,11 @@ pub fn run(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Code> {
     } else {
         packages.pip = args.packages.clone();
     }
-    let mut request = KernelRequest::new(name.clone());
+    let mut request = KernelRequest::new(name);
     request.display_name = Some(spec.display_name.clone());
     request.language = language;
     request.env = EnvSource::Existing {
-        path: prefix.clone(),
+        path: prefix.to_path_buf(),
     };
     request.packages = packages;
     request.install_mode = InstallMode::Requested;
@@ -132,21 +166,19 @@ pub fn run(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Code> {
     request
         .validate()
         .map_err(|e| Failure::usage(e.to_string()).maybe_hint(e.hint()))?;
+    Ok(request)
+}
 
-    let mut requests = [request];
-    let snapshot = Snapshot::take(&requests, ctx.host().clone(), ctx.paths().clone());
-    // A protected kernel's kernel.json is never rewritten; packages may still go in.
-    if snapshot.policy.kernel_protection_of(kernel).is_some() {
-        requests[0].register = false;
-    }
-    let plan = kernels::plan(&requests, &snapshot).map_err(super::failures::plan_failure)?;
-    let policy = plan.check_policy(&snapshot);
-    if args.dry_run {
-        // A dry run shows the plan even when the policy would refuse it, then says so.
-        return render_plan::finish_dry_run(ctx, &plan, policy);
-    }
-    let warnings = policy.map_err(|r| super::failures::refusal_failure(&r))?;
-    let outcome = render_plan::execute_and_document(ctx, &plan, &snapshot, &warnings)?;
+/// The closing lines: what was installed (or that nothing was needed) and whether the
+/// kernel's kernel.json was brought up to date.
+fn report(
+    ctx: &Ctx,
+    args: &InstallArgs,
+    prefix: &Path,
+    kernel: &FoundKernel,
+    plan: &kernels::Plan,
+    outcome: &kernels::Outcome,
+) {
     let installed = plan.kernels[0]
         .steps
         .iter()
@@ -155,13 +187,13 @@ pub fn run(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Code> {
         ctx.out.status(&format!(
             "Nothing to install: {} already in {}",
             args.packages.join(" "),
-            ctx.show_path(&prefix)
+            ctx.show_path(prefix)
         ));
     } else {
         ctx.out.status(&format!(
             "Installed {} into {} (kernel `{}`)",
             args.packages.join(" "),
-            ctx.show_path(&prefix),
+            ctx.show_path(prefix),
             kernel.name
         ));
     }
@@ -171,7 +203,6 @@ pub fn run(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Code> {
             kernel.name
         ));
     }
-    Ok(Code::Ok)
 }
 
 /// The prefix of the conda environment called `name`, among those this machine lists.

@@ -134,6 +134,8 @@ fn spec_checks(spec: &KernelSpec, checks: &mut Vec<Check>) {
     }
 }
 
+/// The checks of how `located` starts: its launcher, its environment, the interpreter behind
+/// its wrappers, the launch notes, and ipykernel.
 fn launch_checks(
     located: &Located,
     spec: &KernelSpec,
@@ -142,15 +144,41 @@ fn launch_checks(
 ) {
     let launch = &located.launch;
     let substituted = launch.jupyter_substitutes_python();
+    // 1. argv[0]
+    checks.push(launcher_check(located, substituted));
+    // 2. the environment
+    env_checks(&located.env, machine, checks);
+    // 3. the interpreter behind the wrappers
+    if !launch.wrappers.is_empty() {
+        checks.extend(interpreter_check(located));
+    }
+    for note in &launch.notes {
+        checks.push(Check::new("launcher", Status::Info, note.clone()));
+    }
+    // 4. ipykernel
+    if launch.runs_ipykernel() && !substituted {
+        ipykernel_check(located, machine, checks);
+    } else if launch.runs_ipykernel() && !spec.language.is_empty() {
+        checks.push(Check::new(
+            "ipykernel",
+            Status::Info,
+            "ipykernel is looked for in the Python that runs Jupyter, which this check cannot see",
+        ));
+    }
+}
+
+/// The check of argv[0]: found (and through which wrappers), missing, or not on PATH; an
+/// argv[0] that Jupyter replaces by its own Python (`substituted`) only informs.
+fn launcher_check(located: &Located, substituted: bool) -> Check {
+    let launch = &located.launch;
     let via = if launch.wrappers.is_empty() {
         String::new()
     } else {
         let labels: Vec<String> = launch.wrappers.iter().map(|w| w.label()).collect();
         format!(" (through {})", labels.join(", then "))
     };
-    // 1. argv[0]
     match &located.launcher {
-        ProgramStatus::Found(p) if substituted => checks.push(Check::new(
+        ProgramStatus::Found(p) if substituted => Check::new(
             "launcher",
             Status::Info,
             format!(
@@ -158,37 +186,41 @@ fn launch_checks(
                 launch.launcher,
                 p.display()
             ),
-        )),
-        ProgramStatus::Found(p) => checks.push(Check::new(
+        ),
+        ProgramStatus::Found(p) => Check::new(
             "launcher",
             Status::Ok,
             format!("launcher {}{via}", p.display()),
-        )),
-        ProgramStatus::Missing(p) => checks.push(Check::new(
+        ),
+        ProgramStatus::Missing(p) => Check::new(
             "launcher",
             Status::Problem,
             format!("launcher {} does not exist", p.display()),
-        )),
-        ProgramStatus::NotOnPath(n) if substituted => checks.push(Check::new(
+        ),
+        ProgramStatus::NotOnPath(n) if substituted => Check::new(
             "launcher",
             Status::Warning,
             format!(
                 "argv[0] `{n}` is replaced by the Python that runs Jupyter; there is no `{n}` on PATH here"
             ),
-        )),
-        ProgramStatus::NotOnPath(n) => checks.push(Check::new(
+        ),
+        ProgramStatus::NotOnPath(n) => Check::new(
             "launcher",
             Status::Problem,
             format!("launcher `{n}` is not on PATH"),
-        )),
-        ProgramStatus::Unknown(why) => checks.push(Check::new(
+        ),
+        ProgramStatus::Unknown(why) => Check::new(
             "launcher",
             Status::Info,
             format!("launcher not checked: {why}"),
-        )),
+        ),
     }
-    // 2. the environment
-    match &located.env {
+}
+
+/// The checks of the environment the kernel runs in: there (and of which kind), half made,
+/// frozen, missing, or unknown by name.
+fn env_checks(env_status: &EnvStatus, machine: &Machine<'_>, checks: &mut Vec<Check>) {
+    match env_status {
         EnvStatus::NotSelected => {}
         EnvStatus::Exists(prefix) => {
             let env = machine.inspect(prefix);
@@ -243,51 +275,39 @@ fn launch_checks(
             format!("environment not checked: {why}"),
         )),
     }
-    // 3. the interpreter behind the wrappers
-    if !launch.wrappers.is_empty() {
-        let env_ok = matches!(located.env, EnvStatus::Exists(_) | EnvStatus::NotSelected);
-        match &located.program {
-            Some(ProgramStatus::Found(p)) => checks.push(Check::new(
-                "interpreter",
-                Status::Ok,
-                format!("runs {}", p.display()),
-            )),
-            Some(ProgramStatus::Missing(p)) => checks.push(Check::new(
-                "interpreter",
-                Status::Problem,
-                format!("{} does not exist", p.display()),
-            )),
-            Some(ProgramStatus::NotOnPath(n)) if env_ok => checks.push(Check::new(
-                "interpreter",
-                Status::Problem,
-                format!("`{n}` is neither in the environment's bin nor on PATH"),
-            )),
-            Some(ProgramStatus::NotOnPath(_)) => {}
-            Some(ProgramStatus::Unknown(why)) => checks.push(Check::new(
-                "interpreter",
-                Status::Info,
-                format!("interpreter not checked: {why}"),
-            )),
-            None => checks.push(Check::new(
-                "interpreter",
-                Status::Info,
-                "the command inside the wrapper could not be read",
-            )),
+}
+
+/// The check of the program a wrapper runs; none when it is not on PATH because the
+/// environment itself is missing (the env check says so already).
+fn interpreter_check(located: &Located) -> Option<Check> {
+    let env_ok = matches!(located.env, EnvStatus::Exists(_) | EnvStatus::NotSelected);
+    let check = match &located.program {
+        Some(ProgramStatus::Found(p)) => {
+            Check::new("interpreter", Status::Ok, format!("runs {}", p.display()))
         }
-    }
-    for note in &launch.notes {
-        checks.push(Check::new("launcher", Status::Info, note.clone()));
-    }
-    // 4. ipykernel
-    if launch.runs_ipykernel() && !substituted {
-        ipykernel_check(located, machine, checks);
-    } else if launch.runs_ipykernel() && !spec.language.is_empty() {
-        checks.push(Check::new(
-            "ipykernel",
+        Some(ProgramStatus::Missing(p)) => Check::new(
+            "interpreter",
+            Status::Problem,
+            format!("{} does not exist", p.display()),
+        ),
+        Some(ProgramStatus::NotOnPath(n)) if env_ok => Check::new(
+            "interpreter",
+            Status::Problem,
+            format!("`{n}` is neither in the environment's bin nor on PATH"),
+        ),
+        Some(ProgramStatus::NotOnPath(_)) => return None,
+        Some(ProgramStatus::Unknown(why)) => Check::new(
+            "interpreter",
             Status::Info,
-            "ipykernel is looked for in the Python that runs Jupyter, which this check cannot see",
-        ));
-    }
+            format!("interpreter not checked: {why}"),
+        ),
+        None => Check::new(
+            "interpreter",
+            Status::Info,
+            "the command inside the wrapper could not be read",
+        ),
+    };
+    Some(check)
 }
 
 fn ipykernel_check(located: &Located, machine: &Machine<'_>, checks: &mut Vec<Check>) {

@@ -188,38 +188,11 @@ pub(super) fn split_commands(script: &str) -> Result<Vec<Vec<String>>, String> {
             }
             '\'' => {
                 in_word = true;
-                i += 1;
-                loop {
-                    match chars.get(i) {
-                        Some('\'') => break,
-                        Some(&ch) => word.push(ch),
-                        None => return Err("a single quote is not closed".to_string()),
-                    }
-                    i += 1;
-                }
+                i = copy_single_quoted(&chars, i, &mut word)?;
             }
             '"' => {
                 in_word = true;
-                i += 1;
-                loop {
-                    match chars.get(i) {
-                        Some('"') => break,
-                        Some('\\')
-                            if matches!(chars.get(i + 1), Some('"' | '\\' | '$' | '`' | '\n')) =>
-                        {
-                            i += 1;
-                            if chars[i] != '\n' {
-                                word.push(chars[i]);
-                            }
-                        }
-                        Some('$') if chars.get(i + 1) == Some(&'(') => {
-                            i = copy_substitution(&chars, i, &mut word)?;
-                        }
-                        Some(&ch) => word.push(ch),
-                        None => return Err("a double quote is not closed".to_string()),
-                    }
-                    i += 1;
-                }
+                i = copy_double_quoted(&chars, i, &mut word)?;
             }
             '$' if chars.get(i + 1) == Some(&'(') => {
                 in_word = true;
@@ -227,16 +200,7 @@ pub(super) fn split_commands(script: &str) -> Result<Vec<Vec<String>>, String> {
             }
             '`' => {
                 in_word = true;
-                word.push(c);
-                i += 1;
-                while i < chars.len() && chars[i] != '`' {
-                    word.push(chars[i]);
-                    i += 1;
-                }
-                if i >= chars.len() {
-                    return Err("a backquote is not closed".to_string());
-                }
-                word.push('`');
+                i = copy_backquoted(&chars, i, &mut word)?;
             }
             _ => {
                 word.push(c);
@@ -250,6 +214,60 @@ pub(super) fn split_commands(script: &str) -> Result<Vec<Vec<String>>, String> {
         commands.push(words);
     }
     Ok(commands)
+}
+
+/// Copies the inside of the single-quoted string starting at `start` (the `'`) into `word`,
+/// literally; returns the index of the closing quote.
+fn copy_single_quoted(chars: &[char], start: usize, word: &mut String) -> Result<usize, String> {
+    let mut i = start + 1;
+    loop {
+        match chars.get(i) {
+            Some('\'') => return Ok(i),
+            Some(&ch) => word.push(ch),
+            None => return Err("a single quote is not closed".to_string()),
+        }
+        i += 1;
+    }
+}
+
+/// Copies the inside of the double-quoted string starting at `start` (the `"`) into `word`:
+/// backslash escapes of `"`, `\\`, `$`, `` ` `` and newline are undone, `$(…)` is kept whole;
+/// returns the index of the closing quote.
+fn copy_double_quoted(chars: &[char], start: usize, word: &mut String) -> Result<usize, String> {
+    let mut i = start + 1;
+    loop {
+        match chars.get(i) {
+            Some('"') => return Ok(i),
+            Some('\\') if matches!(chars.get(i + 1), Some('"' | '\\' | '$' | '`' | '\n')) => {
+                i += 1;
+                if chars[i] != '\n' {
+                    word.push(chars[i]);
+                }
+            }
+            Some('$') if chars.get(i + 1) == Some(&'(') => {
+                i = copy_substitution(chars, i, word)?;
+            }
+            Some(&ch) => word.push(ch),
+            None => return Err("a double quote is not closed".to_string()),
+        }
+        i += 1;
+    }
+}
+
+/// Copies the backquoted command starting at `start` into `word`, backquotes included;
+/// returns the index of the closing backquote.
+fn copy_backquoted(chars: &[char], start: usize, word: &mut String) -> Result<usize, String> {
+    word.push('`');
+    let mut i = start + 1;
+    while i < chars.len() && chars[i] != '`' {
+        word.push(chars[i]);
+        i += 1;
+    }
+    if i >= chars.len() {
+        return Err("a backquote is not closed".to_string());
+    }
+    word.push('`');
+    Ok(i)
 }
 
 /// Copies `$(…)` starting at `start` (the `$`) into `word`, balancing parentheses; returns the
