@@ -412,6 +412,7 @@ fn protect_that_cannot_write_the_policy_file_fails_and_leaves_it_byte_identical(
         "{}",
         out.stderr
     );
+    assert!(out.stderr.contains("hint:"), "{}", out.stderr);
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     assert_eq!(std::fs::read(&file).expect("policy"), before);
     assert!(

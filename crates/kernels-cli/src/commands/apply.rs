@@ -558,7 +558,8 @@ fn write_protection(
 ) -> Result<PathBuf, Failure> {
     let (file, source) = protection_file(host, kernelspec::running_as_root())?;
     let shown = ctx.show_path(&file);
-    protect::write_journaled(host, &file, &source, additions).map_err(|(e, rollback)| {
+    protect::write_journaled(host, &file, &source, additions).map_err(|b| {
+        let (e, rollback) = *b;
         Failure::failed(format!(
             "the kernels were applied, but recording their protection failed: {}",
             boot::error_chain(&e)

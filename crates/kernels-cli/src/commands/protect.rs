@@ -84,7 +84,7 @@ pub fn run(ctx: &Ctx, args: &ProtectArgs) -> anyhow::Result<Code> {
         return Ok(Code::Ok);
     }
     let changed = write_journaled(ctx.host(), &file, &source, &additions)
-        .map_err(|(e, rollback)| write_failure(&e, &shown, args.system).note(&rollback, &shown))?;
+        .map_err(|b| write_failure(&b.0, &shown, args.system).note(&b.1, &shown))?;
     report(ctx, &additions, &file, Some(changed), false);
     if args.system {
         if let Err(why) = system_trust(&file) {
@@ -104,7 +104,7 @@ pub fn write_journaled(
     file: &Path,
     source: &Source,
     additions: &[Addition],
-) -> Result<usize, (PolicyFileError, RollbackReport)> {
+) -> Result<usize, Box<(PolicyFileError, RollbackReport)>> {
     let lock = LockConfig::from_host(host);
     let state_dir = lock.path.parent().unwrap_or(Path::new("."));
     let mut journal = Journal::durable(state_dir);
@@ -113,7 +113,7 @@ pub fn write_journaled(
             journal.commit();
             Ok(changed)
         }
-        Err(e) => Err((e, journal.rollback())),
+        Err(e) => Err(Box::new((e, journal.rollback()))),
     }
 }
 
@@ -243,11 +243,13 @@ fn write_failure(e: &PolicyFileError, shown: &str, system: bool) -> Failure {
         cause = c.source();
     }
     let f = Failure::failed(text);
-    if matches!(e, PolicyFileError::Invalid { .. }) {
-        f.hint(format!(
+    match e {
+        PolicyFileError::Invalid { .. } => f.hint(format!(
             "fix or move {shown}; kernels will not rewrite a file it cannot read"
-        ))
-    } else {
-        f
+        )),
+        PolicyFileError::Write { .. } => f.hint(format!(
+            "make {shown} and its directory writable (check `ls -ld` and `lsattr -d`), then run this again"
+        )),
+        _ => f,
     }
 }
