@@ -327,6 +327,11 @@ fn a_protection_that_cannot_be_written_keeps_the_kernels_and_the_policy_file_as_
     let dry = sb.kernels(&["apply", f, "--dry-run", "--json"]).ok().json();
     let steps = dry["protect_steps"].as_array().expect("protect_steps");
     assert_eq!(steps.len(), 2, "{dry}");
+    assert_eq!(
+        dry["handover_steps"],
+        serde_json::json!([]),
+        "not handed over"
+    );
     let policy = PathBuf::from(steps[0]["file"].as_str().expect("file"));
     crate::e2e::policy::write_policy(&policy, &serde_json::json!({"version": 1, "kernels": []}));
     let before = std::fs::read(&policy).unwrap();
@@ -591,6 +596,18 @@ fn for_user_installs_into_the_users_home_owned_by_the_user() {
     )
     .unwrap();
     let f = file.to_str().unwrap();
+    // The dry run shows the hand-over as the run's first step.
+    let dry = sb
+        .kernels(&["apply", f, "--for-user", &name, "--dry-run", "--json"])
+        .ok()
+        .json();
+    let handover = &dry["handover_steps"][0];
+    assert_eq!(handover["step"], "run_as_user", "{dry}");
+    assert_eq!(handover["user"], name.as_str());
+    assert_eq!(handover["uid"], uid);
+    assert_eq!(handover["gid"], gid);
+    assert_eq!(handover["home"], home.display().to_string());
+    assert_eq!(handover["as_user"], true);
     let out = sb.kernels(&["apply", f, "--for-user", &name, "--json"]);
     out.ok();
     let doc = out.json();

@@ -750,6 +750,24 @@ fn warn_refused_prunes(ctx: &Ctx, prune: &[PruneCandidate<'_>]) {
     }
 }
 
+/// Root's `--for-user USER` hands the run over to USER before anything else: shown as the
+/// first step of the run (empty when the run is not handed over).
+fn handover_steps(shown: &Shown<'_>) -> Vec<Value> {
+    match (&shown.target.user, &shown.args.stdin_as) {
+        (Some(u), Some(_)) => vec![json!({
+            "step": "run_as_user",
+            "user": u.name,
+            "uid": u.uid,
+            "gid": u.gid,
+            "home": json_path(&u.home),
+            "as_user": true,
+            // What root itself does after USER's run succeeded.
+            "then_as_root": "record protect = true entries in the administrator's policy",
+        })],
+        _ => Vec::new(),
+    }
+}
+
 /// Adds apply's own keys to the shared `--json` document.
 fn extend(doc: &mut Value, work: &Work<'_>, shown: &Shown<'_>) {
     let Some(obj) = doc.as_object_mut() else {
@@ -791,6 +809,7 @@ fn extend(doc: &mut Value, work: &Work<'_>, shown: &Shown<'_>) {
         })
         .collect();
     obj.insert("protect_steps".into(), json!(protect));
+    obj.insert("handover_steps".into(), json!(handover_steps(shown)));
     obj.insert(
         "for_user".into(),
         match &shown.target.user {
