@@ -312,6 +312,66 @@ fn apply_converges_dry_runs_checks_and_reports_json() {
 }
 
 #[test]
+fn a_protection_that_cannot_be_written_keeps_the_kernels_and_the_policy_file_as_it_was() {
+    let python = require_python!();
+    let sb = sandbox();
+    let env = test_env(&python);
+    let file = existing_file(sb.root(), &env, &["k1"]);
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("WHO = \"k1\" }", "WHO = \"k1\" }\nprotect = true");
+    std::fs::write(&file, text).unwrap();
+    let f = file.to_str().unwrap();
+
+    // The dry run names the policy file each protection step writes.
+    let dry = sb.kernels(&["apply", f, "--dry-run", "--json"]).ok().json();
+    let steps = dry["protect_steps"].as_array().expect("protect_steps");
+    assert_eq!(steps.len(), 2, "{dry}");
+    assert_eq!(
+        dry["handover_steps"],
+        serde_json::json!([]),
+        "not handed over"
+    );
+    let policy = PathBuf::from(steps[0]["file"].as_str().expect("file"));
+    crate::e2e::policy::write_policy(&policy, &serde_json::json!({"version": 1, "kernels": []}));
+    let before = std::fs::read(&policy).unwrap();
+    let dir = policy.parent().unwrap().to_path_buf();
+    // Root ignores modes, not the immutable flag.
+    let chattr = std::process::Command::new("chattr")
+        .arg("+i")
+        .arg(&dir)
+        .status();
+    if !chattr.is_ok_and(|s| s.success()) {
+        return crate::common::skip("`chattr +i` is not available on this file system");
+    }
+    let out = sb.kernels(&["apply", f, "--json"]);
+    let _ = std::process::Command::new("chattr")
+        .arg("-i")
+        .arg(&dir)
+        .status();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("the kernels were applied, but recording their protection failed"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("is as it was before this run"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("hint:"), "{}", out.stderr);
+    assert_eq!(out.json()["ok"], false);
+    assert_eq!(std::fs::read(&policy).unwrap(), before);
+    // The kernel stays (see docs/crash-safety.md); the same apply again protects it.
+    assert!(sb.user_kernels().join("k1/kernel.json").is_file());
+    sb.kernels(&["apply", f]).ok();
+    let doc: Value = serde_json::from_slice(&std::fs::read(&policy).unwrap()).unwrap();
+    assert_eq!(doc["kernels"][0]["name"], "k1", "{doc}");
+}
+
+#[test]
 fn prune_removes_only_this_files_own_kernels() {
     let python = require_python!();
     let sb = sandbox();
@@ -536,6 +596,18 @@ fn for_user_installs_into_the_users_home_owned_by_the_user() {
     )
     .unwrap();
     let f = file.to_str().unwrap();
+    // The dry run shows the hand-over as the run's first step.
+    let dry = sb
+        .kernels(&["apply", f, "--for-user", &name, "--dry-run", "--json"])
+        .ok()
+        .json();
+    let handover = &dry["handover_steps"][0];
+    assert_eq!(handover["step"], "run_as_user", "{dry}");
+    assert_eq!(handover["user"], name.as_str());
+    assert_eq!(handover["uid"], uid);
+    assert_eq!(handover["gid"], gid);
+    assert_eq!(handover["home"], home.display().to_string());
+    assert_eq!(handover["as_user"], true);
     let out = sb.kernels(&["apply", f, "--for-user", &name, "--json"]);
     out.ok();
     let doc = out.json();

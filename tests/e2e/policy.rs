@@ -373,6 +373,74 @@ fn protect_system_writes_the_admin_file_and_refuses_when_it_cannot() {
 }
 
 #[test]
+fn protect_that_cannot_write_the_policy_file_fails_and_leaves_it_byte_identical() {
+    let sb = isolated();
+    for name in ["first", "second"] {
+        sb.write_spec(
+            &sb.user_kernels(),
+            name,
+            &spec_argv(&["python3", "{connection_file}"], name),
+        );
+    }
+    sb.kernels(&["protect", "first"]).ok();
+    let file = user_policy(&sb);
+    let before = std::fs::read(&file).expect("policy written");
+    // The dry run shows the write as a journaled step.
+    let dry = sb
+        .kernels(&["protect", "second", "--dry-run", "--json"])
+        .ok()
+        .json();
+    assert_eq!(dry["steps"][0]["step"], "write_policy");
+    assert_eq!(dry["steps"][0]["file"], file.display().to_string());
+    // Not writable: an immutable directory (root ignores modes, not the immutable flag).
+    let dir = file.parent().expect("policy dir").to_path_buf();
+    let chattr = std::process::Command::new("chattr")
+        .arg("+i")
+        .arg(&dir)
+        .status();
+    if !chattr.is_ok_and(|s| s.success()) {
+        return crate::common::skip("`chattr +i` is not available on this file system");
+    }
+    let out = sb.kernels(&["protect", "second"]);
+    let _ = std::process::Command::new("chattr")
+        .arg("-i")
+        .arg(&dir)
+        .status();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("is as it was before this run"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("hint:"), "{}", out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    assert_eq!(std::fs::read(&file).expect("policy"), before);
+    assert!(
+        !contains_file(sb.root(), "journal.json"),
+        "the rolled-back run left its journal"
+    );
+    // The next run is not told about an unfinished one, and can write.
+    let again = sb.kernels(&["protect", "second"]);
+    again.ok();
+    assert!(
+        !again.stderr.contains("stopped before it finished"),
+        "{}",
+        again.stderr
+    );
+}
+
+fn contains_file(dir: &Path, name: &str) -> bool {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| {
+            let p = e.path();
+            e.file_name() == name || (p.is_dir() && !p.is_symlink() && contains_file(&p, name))
+        })
+}
+
+#[test]
 fn prune_never_removes_a_protected_kernel_and_says_why() {
     let sb = isolated();
     let gone = sb.root().join("deleted-env/bin/python");

@@ -10,6 +10,7 @@
 //! | [`JournalEntry::KernelWritten`] | the kernelspec directory is removed; a kernelspec it replaced is put back from its backup |
 //! | [`JournalEntry::KernelRemoved`] | the kernelspec is put back from its backup, unless the environment it ran in was deleted by this run |
 //! | [`JournalEntry::EnvDeleting`] | nothing can be undone: an environment deleted stays deleted; one left whole is said to be untouched, one half-deleted is reported with what to do |
+//! | [`JournalEntry::PolicyWritten`] | the policy file gets back its previous bytes (and mode), or is removed when there was none |
 //!
 //! Removals (`remove`, `prune`, `apply --prune`) order their steps so the undoable ones
 //! (kernelspecs, moved aside with a backup) come first and the irreversible one (deleting an
@@ -97,6 +98,22 @@ pub enum JournalEntry {
         /// conda's registry of environments, whose line for this prefix goes too.
         #[serde(default)]
         registry: Option<PathBuf>,
+    },
+    /// A protection policy file is being rewritten (`kernels protect`, apply's
+    /// `protect = true`); its previous content is kept here, in the journal itself, so the
+    /// durable journal alone can put it back. Made by [`policy_write_entry`].
+    PolicyWritten {
+        /// The policy file.
+        file: PathBuf,
+        /// Its bytes before the write (policy files are UTF-8 JSON); `None`: there was none.
+        previous: Option<String>,
+        /// Its permission bits before the write.
+        #[serde(default)]
+        mode: Option<u32>,
+        /// Its ancestors that did not exist yet, nearest first; removed again on rollback
+        /// when empty.
+        #[serde(default)]
+        new_parents: Vec<PathBuf>,
     },
 }
 
@@ -241,6 +258,15 @@ impl Journal {
                     }
                     _ => restore_kernel(&dir, &backup, &mut report),
                 },
+                JournalEntry::PolicyWritten {
+                    file,
+                    previous,
+                    mode,
+                    new_parents,
+                } => {
+                    undo_policy(&file, previous.as_deref(), mode, &mut report);
+                    remove_empty(&new_parents);
+                }
             }
         }
         remove_file_synced(file.as_deref());
@@ -629,6 +655,82 @@ fn undo_kernel(dir: &Path, backup: Option<PathBuf>, report: &mut RollbackReport)
     }
 }
 
+/// The entry to record before rewriting the policy file at `path`: its current bytes and mode,
+/// or that it does not exist yet. An error (unreadable, not a regular file, too large, not
+/// UTF-8) means the file must not be rewritten.
+pub fn policy_write_entry(path: &Path) -> std::io::Result<JournalEntry> {
+    use std::os::unix::fs::PermissionsExt;
+    let (previous, mode) = match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, None),
+        Err(e) => return Err(e),
+        Ok(meta) => {
+            let bytes = kernelspec::bounded::read_regular_nofollow(path, MAX_JOURNAL_BYTES)
+                .map_err(std::io::Error::other)?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text")
+            })?;
+            (Some(text), Some(meta.permissions().mode() & 0o7777))
+        }
+    };
+    Ok(JournalEntry::PolicyWritten {
+        file: path.to_path_buf(),
+        previous,
+        mode,
+        new_parents: missing_ancestors(path),
+    })
+}
+
+/// Puts a policy file back as it was before the run (see [`JournalEntry::PolicyWritten`]);
+/// a file that is still as it was (the write never happened) is left alone, unsaid.
+fn undo_policy(
+    file: &Path,
+    previous: Option<&str>,
+    mode: Option<u32>,
+    report: &mut RollbackReport,
+) {
+    let now = std::fs::symlink_metadata(file)
+        .ok()
+        .filter(|m| m.is_file())
+        .and_then(|_| std::fs::read(file).ok());
+    let (result, done) = match previous {
+        None if std::fs::symlink_metadata(file).is_err() => return,
+        None => (
+            std::fs::remove_file(file),
+            "removed the policy file this run wrote",
+        ),
+        Some(text) if now.as_deref() == Some(text.as_bytes()) => return,
+        Some(text) => (
+            replace_file(file, text.as_bytes(), mode.unwrap_or(0o644)),
+            "restored the previous policy file",
+        ),
+    };
+    match result {
+        Ok(()) => report.undone.push(format!("{done} {}", file.display())),
+        Err(e) => report.failed.push(format!(
+            "could not restore the policy file {} as it was before this run: {e}",
+            file.display()
+        )),
+    }
+}
+
+/// Replaces `path` atomically and durably with `bytes`, mode `mode` (set before the rename,
+/// so the file is never seen with other permissions).
+fn replace_file(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".policy.json.")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    crate::durable::sync_dir(dir);
+    Ok(())
+}
+
 /// Copies a kernelspec directory aside (outside every kernels directory, so Jupyter never
 /// sees the copy), for [`JournalEntry::KernelWritten`]; returns the directory holding the
 /// copy, which outlives the process (a durable journal names it) until the run commits or
@@ -747,5 +849,61 @@ mod tests {
             "{report:?}"
         );
         assert!(report.failed.is_empty());
+    }
+
+    #[test]
+    fn a_policy_write_is_undone_byte_for_byte_and_an_unwritten_one_is_not_mentioned() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let file = t.path().join("policy.json");
+        let before = "{\n  \"kernels\": [ {\"name\": \"a\"} ]\n}\n";
+        fs::write(&file, before).unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o640)).unwrap();
+        let mut j = Journal::new();
+        j.record(policy_write_entry(&file).unwrap()).unwrap();
+        fs::write(&file, "{}").unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+        let report = j.rollback();
+        assert_eq!(fs::read_to_string(&file).unwrap(), before);
+        let mode = fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+        assert_eq!(report.undone.len(), 1, "{report:?}");
+        assert!(report.undone[0].contains("restored the previous policy file"));
+
+        // The write never happened (it failed): nothing to undo, nothing said.
+        let mut j = Journal::new();
+        j.record(policy_write_entry(&file).unwrap()).unwrap();
+        assert!(j.rollback().is_empty());
+        assert_eq!(fs::read_to_string(&file).unwrap(), before);
+
+        // There was no file (nor its directory): both go again.
+        let fresh = t.path().join("cfg/kernels/policy.json");
+        let mut j = Journal::new();
+        j.record(policy_write_entry(&fresh).unwrap()).unwrap();
+        fs::create_dir_all(fresh.parent().unwrap()).unwrap();
+        fs::write(&fresh, "{}").unwrap();
+        let report = j.rollback();
+        assert!(!t.path().join("cfg").exists(), "{report:?}");
+        assert_eq!(report.undone.len(), 1, "{report:?}");
+    }
+
+    #[test]
+    fn a_run_killed_after_writing_the_policy_file_is_rolled_back_by_the_next_one() {
+        let t = tempfile::tempdir().unwrap();
+        let state = t.path().join("state");
+        let file = t.path().join("policy.json");
+        fs::write(&file, "previous\n").unwrap();
+        let mut j = Journal::durable(&state);
+        j.record(policy_write_entry(&file).unwrap()).unwrap();
+        fs::write(&file, "half of a new policy").unwrap();
+        // Killed here: no commit, no rollback; only the journal file is left.
+        drop(j);
+        assert_eq!(unfinished(&state).unwrap(), Some(std::process::id()));
+        let recovery = recover(&state).unwrap().expect("an unfinished journal");
+        assert_eq!(fs::read_to_string(&file).unwrap(), "previous\n");
+        assert!(recovery.report.undone[0].contains("restored the previous policy file"));
+        assert!(recovery.report.failed.is_empty(), "{:?}", recovery.report);
+        assert!(!state.join(JOURNAL_FILE).exists());
+        assert!(recover(&state).unwrap().is_none());
     }
 }

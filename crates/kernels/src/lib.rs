@@ -63,8 +63,8 @@ pub use execute::{
     Outcome,
 };
 pub use journal::{
-    backup_kernel_dir, missing_ancestors, recover, unfinished, Journal, JournalEntry, Recovery,
-    RecoveryError, RollbackReport, JOURNAL_FILE,
+    backup_kernel_dir, missing_ancestors, policy_write_entry, recover, unfinished, Journal,
+    JournalEntry, Recovery, RecoveryError, RollbackReport, JOURNAL_FILE,
 };
 pub use lock::{LockConfig, LockError, RunLock};
 pub use marker::{read_env_marker, write_env_marker, ENV_MARKER};

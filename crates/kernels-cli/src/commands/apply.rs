@@ -36,6 +36,7 @@ use kernels::{KernelPlan, LockConfig, Plan, Snapshot, Step};
 use kernelspec::JupyterPaths;
 use serde_json::{json, Value};
 
+use super::protect::{self, RollbackNote};
 use super::{document, failures, prompt, render_plan, run_lock, Ctx};
 use crate::exit::{Code, Failure};
 use crate::output::{json_path, table};
@@ -465,7 +466,7 @@ fn run_for_user(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<Code> {
 
 /// Records `protect = true` additions (see [`write_protection`]) and says so.
 fn record_protection(ctx: &Ctx, host: &envs::HostEnv, protect: &[Addition]) -> Result<(), Failure> {
-    let path = write_protection(host, protect)?;
+    let path = write_protection(ctx, host, protect)?;
     ctx.out.step(&format!(
         "• protected {} in {}",
         protect
@@ -534,20 +535,40 @@ fn same_dir(a: &Path, b: &Path) -> bool {
         )
 }
 
-/// Writes the additions to the administrator's policy file when running as root, else to
-/// the user's; returns the file.
-fn write_protection(host: &envs::HostEnv, additions: &[Addition]) -> Result<PathBuf, Failure> {
+/// The policy file `protect = true` entries go to: the administrator's when running as root
+/// (or for root's `--for-user`, which records them itself), else the user's.
+fn protection_file(host: &envs::HostEnv, as_root: bool) -> Result<(PathBuf, Source), Failure> {
     let paths = PolicyPaths::from_host(host);
-    let (file, source) = if kernelspec::running_as_root() {
-        (paths.system.clone(), Source::System(paths.system.clone()))
-    } else {
-        let user = paths.user.clone().ok_or_else(|| {
-            Failure::failed("cannot record protection: no home directory for the user policy")
-        })?;
-        (user.clone(), Source::User(user))
-    };
-    kernels::policy::write_additions(&file, &source, additions)
-        .map_err(|e| Failure::failed(format!("recording protection: {}", boot::error_chain(&e))))?;
+    if as_root {
+        return Ok((paths.system.clone(), Source::System(paths.system)));
+    }
+    let user = paths.user.ok_or_else(|| {
+        Failure::failed("cannot record protection: no home directory for the user policy")
+    })?;
+    Ok((user.clone(), Source::User(user)))
+}
+
+/// Writes the additions to [`protection_file`] as a journaled step (see
+/// [`protect::write_journaled`]): on a failure the file is left as it was and the kernels the
+/// plan made stay (see docs/crash-safety.md); returns the file.
+fn write_protection(
+    ctx: &Ctx,
+    host: &envs::HostEnv,
+    additions: &[Addition],
+) -> Result<PathBuf, Failure> {
+    let (file, source) = protection_file(host, kernelspec::running_as_root())?;
+    let shown = ctx.show_path(&file);
+    protect::write_journaled(host, &file, &source, additions).map_err(|b| {
+        let (e, rollback) = *b;
+        Failure::failed(format!(
+            "the kernels were applied, but recording their protection failed: {}",
+            boot::error_chain(&e)
+        ))
+        .note(&rollback, &shown)
+        .hint(format!(
+            "the kernels stay, unprotected; make {shown} writable and run the same apply again"
+        ))
+    })?;
     Ok(file)
 }
 
@@ -729,6 +750,24 @@ fn warn_refused_prunes(ctx: &Ctx, prune: &[PruneCandidate<'_>]) {
     }
 }
 
+/// Root's `--for-user USER` hands the run over to USER before anything else: shown as the
+/// first step of the run (empty when the run is not handed over).
+fn handover_steps(shown: &Shown<'_>) -> Vec<Value> {
+    match (&shown.target.user, &shown.args.stdin_as) {
+        (Some(u), Some(_)) => vec![json!({
+            "step": "run_as_user",
+            "user": u.name,
+            "uid": u.uid,
+            "gid": u.gid,
+            "home": json_path(&u.home),
+            "as_user": true,
+            // What root itself does after USER's run succeeded.
+            "then_as_root": "record protect = true entries in the administrator's policy",
+        })],
+        _ => Vec::new(),
+    }
+}
+
 /// Adds apply's own keys to the shared `--json` document.
 fn extend(doc: &mut Value, work: &Work<'_>, shown: &Shown<'_>) {
     let Some(obj) = doc.as_object_mut() else {
@@ -755,15 +794,22 @@ fn extend(doc: &mut Value, work: &Work<'_>, shown: &Shown<'_>) {
     // The prune steps, as they run (journaled, after the plan), then the policy entries
     // `protect = true` records.
     obj.insert("prune_steps".into(), json!(work.removal.steps));
+    // Root's `--for-user` run records them itself, in the administrator's file.
+    let as_root = kernelspec::running_as_root() || shown.args.stdin_as.is_some();
+    let policy_file = protection_file(&shown.target.host, as_root)
+        .ok()
+        .map(|(f, _)| f.to_string_lossy().into_owned());
     let protect: Vec<Value> = work
         .protect
         .iter()
         .map(|a| {
             let (kind, value) = super::policy::target_parts(&a.target);
-            json!({"step": "protect", "kind": kind, "value": value, "required": a.required})
+            json!({"step": "protect", "kind": kind, "value": value, "required": a.required,
+                   "file": policy_file, "journaled": true})
         })
         .collect();
     obj.insert("protect_steps".into(), json!(protect));
+    obj.insert("handover_steps".into(), json!(handover_steps(shown)));
     obj.insert(
         "for_user".into(),
         match &shown.target.user {

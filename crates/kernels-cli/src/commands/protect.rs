@@ -1,8 +1,10 @@
 //! `kernels protect`: add entries to the user protection policy (or, with `--system`, to the
 //! administrator's). Entries written here are required: `kernels doctor` reports them when
-//! they go missing or break. Writing is idempotent and atomic.
+//! they go missing or break. Writing is idempotent and atomic, and a journaled step: the
+//! file's previous content is recorded in the run's durable journal first, so a failed write
+//! leaves the file as it was and a run killed mid-write is rolled back by the next one.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use kernels::doctor::Machine;
@@ -10,6 +12,7 @@ use kernels::policy::{
     plan_protect, snapshot_additions, write_additions, Addition, PolicyFileError, PolicyPaths,
     ProtectError, Source,
 };
+use kernels::{Journal, LockConfig, RollbackReport};
 use serde_json::json;
 
 use super::names::{printable, quoted_list};
@@ -80,8 +83,8 @@ pub fn run(ctx: &Ctx, args: &ProtectArgs) -> anyhow::Result<Code> {
         }
         return Ok(Code::Ok);
     }
-    let changed = write_additions(&file, &source, &additions)
-        .map_err(|e| write_failure(&e, &shown, args.system))?;
+    let changed = write_journaled(ctx.host(), &file, &source, &additions)
+        .map_err(|b| write_failure(&b.0, &shown, args.system).note(&b.1, &shown))?;
     report(ctx, &additions, &file, Some(changed), false);
     if args.system {
         if let Err(why) = system_trust(&file) {
@@ -91,6 +94,48 @@ pub fn run(ctx: &Ctx, args: &ProtectArgs) -> anyhow::Result<Code> {
         }
     }
     Ok(Code::Ok)
+}
+
+/// Writes `additions` to `file` as the one step of a durable journal in the run lock's state
+/// directory of `host`'s user (see [`kernels::policy::write_additions`]): committed when the
+/// write succeeds, rolled back (the file as it was, byte for byte) when it fails.
+pub fn write_journaled(
+    host: &envs::HostEnv,
+    file: &Path,
+    source: &Source,
+    additions: &[Addition],
+) -> Result<usize, Box<(PolicyFileError, RollbackReport)>> {
+    let lock = LockConfig::from_host(host);
+    let state_dir = lock.path.parent().unwrap_or(Path::new("."));
+    let mut journal = Journal::durable(state_dir);
+    match write_additions(&mut journal, file, source, additions) {
+        Ok(changed) => {
+            journal.commit();
+            Ok(changed)
+        }
+        Err(e) => Err(Box::new((e, journal.rollback()))),
+    }
+}
+
+/// What became of the policy file after a failed write, for the error message.
+pub trait RollbackNote {
+    /// Appends what the rollback did to the cause.
+    fn note(self, rollback: &RollbackReport, shown: &str) -> Self;
+}
+
+impl RollbackNote for Failure {
+    fn note(mut self, rollback: &RollbackReport, shown: &str) -> Failure {
+        if rollback.failed.is_empty() {
+            self.cause
+                .push_str(&format!("; {shown} is as it was before this run"));
+        } else {
+            self.cause.push_str(&format!(
+                "; putting {shown} back failed: {}",
+                rollback.failed.join("; ")
+            ));
+        }
+        self
+    }
 }
 
 fn system_trust(file: &std::path::Path) -> Result<(), String> {
@@ -125,6 +170,8 @@ fn report(
             "dry_run": dry_run,
             "file": file.to_string_lossy(),
             "entries": entries,
+            // The one step: the file is rewritten, its previous content journaled first.
+            "steps": [{"step": "write_policy", "file": file.to_string_lossy(), "journaled": true}],
             "changed": changed,
         }));
         return;
@@ -196,11 +243,13 @@ fn write_failure(e: &PolicyFileError, shown: &str, system: bool) -> Failure {
         cause = c.source();
     }
     let f = Failure::failed(text);
-    if matches!(e, PolicyFileError::Invalid { .. }) {
-        f.hint(format!(
+    match e {
+        PolicyFileError::Invalid { .. } => f.hint(format!(
             "fix or move {shown}; kernels will not rewrite a file it cannot read"
-        ))
-    } else {
-        f
+        )),
+        PolicyFileError::Write { .. } => f.hint(format!(
+            "make {shown} and its directory writable (check `ls -ld` and `lsattr -d`), then run this again"
+        )),
+        _ => f,
     }
 }

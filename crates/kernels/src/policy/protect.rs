@@ -9,6 +9,7 @@ use kernelspec::Discovery;
 
 use super::file::{Addition, PolicyDoc, PolicyFileError};
 use super::{Source, Target};
+use crate::journal::{policy_write_entry, Journal};
 
 /// What one `kernels protect` argument names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,21 +202,34 @@ pub fn snapshot_additions(
         .collect()
 }
 
-/// Adds `additions` to the policy file at `path` (created if missing), writing atomically.
-/// Returns how many entries were added or changed; nothing is written when that is 0.
+/// Adds `additions` to the policy file at `path` (created if missing), writing atomically, as
+/// a step of `journal`: the file's previous content (or its absence) is recorded there
+/// ([`crate::JournalEntry::PolicyWritten`]) before the write, so rolling the journal back — or the
+/// next run's recovery, after a kill — puts the file back byte for byte. The caller commits
+/// or rolls back. Returns how many entries were added or changed; nothing is written (or
+/// recorded) when that is 0.
 ///
 /// The read-modify-write is not locked here: callers serialise mutating runs with
 /// [`crate::RunLock`] (a concurrent writer could lose an update, never corrupt the file).
 pub fn write_additions(
+    journal: &mut Journal,
     path: &Path,
     source: &Source,
     additions: &[Addition],
 ) -> Result<usize, PolicyFileError> {
     let mut doc = PolicyDoc::read(path, source)?.unwrap_or_else(PolicyDoc::empty);
     let changed = doc.add(additions);
-    if changed > 0 {
-        doc.write(path)?;
+    if changed == 0 {
+        return Ok(0);
     }
+    let journal_err = |source| PolicyFileError::Write {
+        action: "record the previous content in the run's journal before rewriting",
+        path: path.to_path_buf(),
+        source,
+    };
+    let entry = policy_write_entry(path).map_err(journal_err)?;
+    journal.record(entry).map_err(journal_err)?;
+    doc.write(path)?;
     Ok(changed)
 }
 
@@ -337,9 +351,12 @@ mod tests {
             target: Target::Kernel("k".into()),
             required: true,
         }];
-        assert_eq!(write_additions(&path, &source, &adds).unwrap(), 1);
+        let mut j = Journal::new();
+        assert_eq!(write_additions(&mut j, &path, &source, &adds).unwrap(), 1);
         let before = fs::read(&path).unwrap();
-        assert_eq!(write_additions(&path, &source, &adds).unwrap(), 0);
+        assert_eq!(write_additions(&mut j, &path, &source, &adds).unwrap(), 0);
+        assert_eq!(j.entries().len(), 1, "an unchanged file is not a step");
+        j.commit();
         assert_eq!(fs::read(&path).unwrap(), before);
     }
 
