@@ -373,7 +373,10 @@ impl Scenario<'_> {
                     "killed at {at:?}: processes outlived the run: {outlived:?}"
                 ));
             }
-            let rerun = round % 2 == 1;
+            // Every other killed round re-runs the same command (it must finish the job); a
+            // run that ended by itself is followed by `prune`, since re-running a finished
+            // `remove` rightly says there is no such kernel.
+            let rerun = round % 2 == 1 && was_killed;
             let next = if rerun {
                 self.sb
                     .kernels(&self.args.iter().map(String::as_str).collect::<Vec<_>>())

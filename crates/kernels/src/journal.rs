@@ -128,6 +128,10 @@ pub struct RollbackReport {
     pub failed: Vec<String>,
     /// Irreversible steps a dead run had started, finished instead of undone.
     pub completed: Vec<String>,
+    /// The kernelspec directories whose removal a dead run had started and recovery finished
+    /// (so a re-run of the same `remove` knows they are gone on purpose).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub removed_kernels: Vec<PathBuf>,
 }
 
 impl RollbackReport {
@@ -293,6 +297,7 @@ impl Journal {
                     report
                         .completed
                         .push(format!("removed the kernelspec {}", dir.display()));
+                    report.removed_kernels.push(dir.clone());
                 }
                 JournalEntry::EnvDeleting { prefix, registry } => {
                     finish_env_deletion(state_dir, prefix, registry.as_deref(), &mut report)

@@ -59,12 +59,33 @@ pub fn run(ctx: &Ctx, args: &RemoveArgs) -> anyhow::Result<Code> {
         names.insert(parse_name(raw)?);
     }
     // Mutations are serialised per user; a dry run changes nothing and needs no lock.
-    let _lock = if args.dry_run {
-        None
+    let (_lock, finished) = if args.dry_run {
+        (None, Vec::new())
     } else {
-        Some(ctx.lock()?)
+        let (lock, finished) = super::run_lock::take_lock_for_removal(ctx)?;
+        (Some(lock), finished)
     };
     let found = kernelspec::discover(ctx.paths());
+    // A re-run after a run killed mid-removal: the lock finished that removal just now, so
+    // the kernels it removed are gone on purpose, not unknown names.
+    let done_already = names_removed_by(&finished, &names, &found);
+    for name in &done_already {
+        names.remove(name);
+        ctx.out.status(&format!(
+            "Kernel `{name}` was removed by finishing the earlier run (see above)."
+        ));
+    }
+    if names.is_empty() {
+        if ctx.out.json {
+            report(
+                ctx,
+                &removal_plan(&[], Vec::new()),
+                &EnvDecisions::default(),
+                false,
+            );
+        }
+        return Ok(Code::Ok);
+    }
     let targets = find_targets(&names, &found)?;
 
     // The protection policy decides before anything is touched: one protected name and
@@ -99,6 +120,25 @@ pub fn run(ctx: &Ctx, args: &RemoveArgs) -> anyhow::Result<Code> {
     }
     report(ctx, &plan, &envs, false);
     Ok(Code::Ok)
+}
+
+/// The names asked for that are no longer found because the run lock just finished a dead
+/// run's removal of their kernelspec directories (`finished`).
+fn names_removed_by(
+    finished: &[std::path::PathBuf],
+    names: &BTreeSet<kernelspec::KernelName>,
+    found: &Discovery,
+) -> Vec<kernelspec::KernelName> {
+    names
+        .iter()
+        .filter(|n| found.get(n.as_str()).is_none())
+        .filter(|n| {
+            finished
+                .iter()
+                .any(|d| d.file_name().is_some_and(|f| f == n.as_str()))
+        })
+        .cloned()
+        .collect()
 }
 
 /// The winning copy of each name; one unknown name fails the whole run.

@@ -1,7 +1,7 @@
 //! The per-user run lock as commands take it: wait (saying so once), finish a dead run's
 //! journal, map a lock error to its exit code.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use kernels::{LockConfig, LockError, RunLock};
 
@@ -15,24 +15,36 @@ pub fn take_lock(ctx: &Ctx) -> Result<RunLock, Failure> {
 
 /// Takes the run lock described by `cfg` (`apply --for-user` locks the target user's).
 pub fn take_lock_at(ctx: &Ctx, cfg: &LockConfig) -> Result<RunLock, Failure> {
+    take_lock_finishing(ctx, cfg).map(|(lock, _)| lock)
+}
+
+/// Takes this user's run lock like [`take_lock`], and returns the kernelspec directories
+/// whose removal a dead run had started and this call finished (for `remove`, whose re-run
+/// then knows those kernels are gone on purpose).
+pub fn take_lock_for_removal(ctx: &Ctx) -> Result<(RunLock, Vec<PathBuf>), Failure> {
+    take_lock_finishing(ctx, &LockConfig::from_host(ctx.host()))
+}
+
+fn take_lock_finishing(ctx: &Ctx, cfg: &LockConfig) -> Result<(RunLock, Vec<PathBuf>), Failure> {
     let out = &ctx.out;
     let lock = RunLock::acquire(cfg, &ctx.cancel, &mut |pid| {
         let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
         out.status(&format!("waiting for another kernels run{who}…"));
     })
     .map_err(lock_failure)?;
-    if let Some(state_dir) = cfg.path.parent() {
-        finish_unfinished_run(ctx, state_dir);
-    }
-    Ok(lock)
+    let removed = match cfg.path.parent() {
+        Some(state_dir) => finish_unfinished_run(ctx, state_dir),
+        None => Vec::new(),
+    };
+    Ok((lock, removed))
 }
 
 /// A run killed outright leaves its journal behind; the next run that takes the lock rolls
 /// it back first (or completes it, when it had started deleting an environment), and says
 /// what it did (`kernels doctor` reports one it cannot finish).
-fn finish_unfinished_run(ctx: &Ctx, state_dir: &Path) {
+fn finish_unfinished_run(ctx: &Ctx, state_dir: &Path) -> Vec<PathBuf> {
     match kernels::recover(state_dir) {
-        Ok(None) => {}
+        Ok(None) => Vec::new(),
         Ok(Some(r)) => {
             let what = if r.report.completed.is_empty() {
                 "rolled it back"
@@ -55,8 +67,12 @@ fn finish_unfinished_run(ctx: &Ctx, state_dir: &Path) {
             for line in &r.report.failed {
                 ctx.out.warn(&format!("rollback failed: {line}"));
             }
+            r.report.removed_kernels
         }
-        Err(e) => ctx.out.warn(&boot::error_chain(&e)),
+        Err(e) => {
+            ctx.out.warn(&boot::error_chain(&e));
+            Vec::new()
+        }
     }
 }
 
