@@ -369,6 +369,21 @@ impl State {
     }
 }
 
+/// One spinner row of at most `width` characters: the frame and elapsed time first (so a
+/// narrow terminal still shows them), then the step, shortened to leave half the row to the
+/// tool's latest line when there is one.
+fn spinner_text(frame: char, secs: u64, state: &State, width: usize) -> String {
+    let head = format!("{frame} {secs}s ");
+    let room = width.saturating_sub(head.chars().count());
+    let text = if state.last_line.is_empty() {
+        format!("{head}{}", truncate(&state.step, room))
+    } else {
+        let step = truncate(&state.step, (room / 2).max(12));
+        format!("{head}{step}  {}", state.last_line)
+    };
+    truncate(&text, width)
+}
+
 struct Spinner {
     shared: Arc<(Mutex<State>, Condvar)>,
     thread: Option<JoinHandle<()>>,
@@ -386,14 +401,9 @@ impl Spinner {
             while !state.stop {
                 if state.active {
                     let secs = state.started.map_or(0, |t| t.elapsed().as_secs());
-                    let text = format!(
-                        "{} {} {secs}s  {}",
-                        FRAMES[frame % FRAMES.len()],
-                        state.step,
-                        state.last_line
-                    );
+                    let text = spinner_text(FRAMES[frame % FRAMES.len()], secs, &state, width);
                     // One row only: a wrapped line could not be erased again.
-                    eprint!("\r\x1b[K{}", truncate(&text, width));
+                    eprint!("\r\x1b[K{text}");
                     let _ = std::io::stderr().flush();
                     state.drawn = true;
                     frame += 1;
@@ -493,6 +503,35 @@ mod tests {
     #[test]
     fn long_tool_lines_are_cut_to_one_row() {
         assert_eq!(truncate("short", 10), "short");
+    }
+
+    #[test]
+    fn a_spinner_row_keeps_its_time_and_the_tools_line_on_a_narrow_terminal() {
+        let state = State {
+            step: format!(
+                "Creating virtual environment {} (python found on PATH)",
+                "x".repeat(60)
+            ),
+            last_line: "Downloading ipykernel-7.4.0-py3-none-any.whl".into(),
+            ..State::default()
+        };
+        let row = spinner_text('⠋', 12, &state, 79);
+        assert!(row.chars().count() <= 79, "{row}");
+        assert!(
+            row.starts_with("⠋ 12s Creating virtual environment"),
+            "{row}"
+        );
+        assert!(row.contains("Downloading ipykernel"), "{row}");
+        let quiet = State {
+            last_line: String::new(),
+            ..state
+        };
+        let row = spinner_text('⠋', 3, &quiet, 40);
+        assert_eq!(row.chars().count(), 40, "{row}");
+        assert!(
+            row.starts_with("⠋ 3s Creating") && row.ends_with('…'),
+            "{row}"
+        );
         let cut = truncate(&"x".repeat(100), 10);
         assert_eq!(cut.chars().count(), 10);
         assert!(cut.ends_with('…'));
