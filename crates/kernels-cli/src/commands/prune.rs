@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 use clap::Args;
 use kernels::doctor::Machine;
 use kernels::prune::{plan_prune, PrunePlan};
-use kernels::removal::{execute_removal, RemovalContext};
+use kernels::removal::{execute_removal, RemovalContext, RemovalPlan};
 use serde_json::json;
 
 use super::failures::removal_failure;
@@ -34,59 +34,43 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> anyhow::Result<Code> {
     let machine = Machine::gather(ctx.paths(), ctx.host());
     let policy = super::policy::load(ctx);
     let plan = plan_prune(&machine, &policy);
+    let removal = plan.removal();
     if args.dry_run || plan.remove.is_empty() {
-        show_plan(ctx, &plan, args.dry_run);
+        show(ctx, &plan, &removal, args.dry_run);
         return Ok(Code::Ok);
     }
     if !ctx.global.yes && std::io::stdin().is_terminal() && !confirm(ctx, &plan) {
         ctx.out.status("Nothing removed.");
         return Ok(Code::Ok);
     }
-    let removal = plan.removal();
     // Kernelspecs only: no environment is deleted, so no tool is needed.
     let tools = envs::Tools::default();
     let rctx = RemovalContext::new(ctx.host(), &tools, &ctx.cancel);
     execute_removal(&removal, &rctx, &mut |_| {})
         .map_err(|e| removal_failure(e, &|p| ctx.show_path(p)))?;
-    if ctx.out.json {
-        ctx.out.json_doc(&json!({
-            "ok": true,
-            "dry_run": false,
-            "examined": plan.examined,
-            "steps": removal.steps,
-            "removed": plan.remove,
-            "kept": plan.kept,
-        }));
-    } else {
-        for s in &plan.remove {
-            ctx.out.line(&format!(
-                "removed {}  {}  ({})",
-                s.name,
-                ctx.show_path(&s.resource_dir),
-                s.reason
-            ));
-        }
-        show_kept(ctx, &plan);
-    }
+    show(ctx, &plan, &removal, false);
     Ok(Code::Ok)
 }
 
-fn show_plan(ctx: &Ctx, plan: &PrunePlan, dry_run: bool) {
+/// The plan as it would run (`dry_run`) or as it ran: one `--json` document (both
+/// `removed` and `would_remove`, one of them empty), or a line per kernel removed and kept.
+fn show(ctx: &Ctx, plan: &PrunePlan, removal: &RemovalPlan, dry_run: bool) {
     if ctx.out.json {
         ctx.out.json_doc(&json!({
             "ok": true,
             "dry_run": dry_run,
             "examined": plan.examined,
-            "steps": plan.removal().steps,
+            "steps": removal.steps,
             "removed": if dry_run { json!([]) } else { json!(plan.remove) },
             "would_remove": if dry_run { json!(plan.remove) } else { json!([]) },
             "kept": plan.kept,
         }));
         return;
     }
+    let verb = if dry_run { "would remove" } else { "removed" };
     for s in &plan.remove {
         ctx.out.line(&format!(
-            "would remove {}  {}  ({})",
+            "{verb} {}  {}  ({})",
             s.name,
             ctx.show_path(&s.resource_dir),
             s.reason
