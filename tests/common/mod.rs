@@ -215,6 +215,31 @@ pub fn have(tool: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// A directory nobody can write in, root included (`chattr +i`: root ignores permission
+/// bits, not the immutable flag). The flag comes off when this is dropped, also when the test
+/// panics, so the sandbox can still be deleted.
+pub struct Immutable(PathBuf);
+
+impl Immutable {
+    /// Makes `dir` immutable; `None` where the file system does not support it (the caller
+    /// then skips, saying why).
+    pub fn make(dir: &Path) -> Option<Immutable> {
+        Command::new("chattr")
+            .arg("+i")
+            .arg(dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+            .then(|| Immutable(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
+    }
+}
+
 /// The binary under test.
 pub fn kernels_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_kernels"))

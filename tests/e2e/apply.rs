@@ -337,18 +337,11 @@ fn a_protection_that_cannot_be_written_keeps_the_kernels_and_the_policy_file_as_
     let before = std::fs::read(&policy).unwrap();
     let dir = policy.parent().unwrap().to_path_buf();
     // Root ignores modes, not the immutable flag.
-    let chattr = std::process::Command::new("chattr")
-        .arg("+i")
-        .arg(&dir)
-        .status();
-    if !chattr.is_ok_and(|s| s.success()) {
-        return crate::common::skip("`chattr +i` is not available on this file system");
-    }
+    let Some(read_only) = crate::common::Immutable::make(&dir) else {
+        return crate::common::skip("`chattr +i` is not supported here");
+    };
     let out = sb.kernels(&["apply", f, "--json"]);
-    let _ = std::process::Command::new("chattr")
-        .arg("-i")
-        .arg(&dir)
-        .status();
+    drop(read_only);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
         out.stderr

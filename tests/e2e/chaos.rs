@@ -711,21 +711,12 @@ fn chaos_rollback_of_a_kernelspec_never_written_claims_nothing() {
     let sb = super::policy::isolated();
     let kernels_dir = sb.user_kernels();
     std::fs::create_dir_all(&kernels_dir).expect("kernels dir");
-    if !std::process::Command::new("chattr")
-        .arg("+i")
-        .arg(&kernels_dir)
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-    {
+    let Some(read_only) = crate::common::Immutable::make(&kernels_dir) else {
         return crate::common::skip("`chattr +i` is not supported here");
-    }
+    };
     let env = python.parent().and_then(Path::parent).expect("test venv");
     let out = sb.kernels(&["add", "ro", "--existing", &env.display().to_string()]);
-    let _ = std::process::Command::new("chattr")
-        .arg("-i")
-        .arg(&kernels_dir)
-        .status();
+    drop(read_only);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
         !out.stderr.contains("removed the kernelspec"),
@@ -747,22 +738,13 @@ fn chaos_a_rolled_back_conda_env_leaves_no_registry_line() {
     let sb = &cb.sb;
     let kernels_dir = sb.user_kernels();
     std::fs::create_dir_all(&kernels_dir).expect("kernels dir");
-    if !std::process::Command::new("chattr")
-        .arg("+i")
-        .arg(&kernels_dir)
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-    {
+    let Some(read_only) = crate::common::Immutable::make(&kernels_dir) else {
         return crate::common::skip("`chattr +i` is not supported here");
-    }
+    };
     let prefix = sb.root().join("envs/rolled");
     let p = prefix.display().to_string();
     let out = sb.kernels(&["add", "rolled", "--backend", "conda", "--prefix", &p]);
-    let _ = std::process::Command::new("chattr")
-        .arg("-i")
-        .arg(&kernels_dir)
-        .status();
+    drop(read_only);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
         out.stderr.contains("removed the environment"),

@@ -342,15 +342,11 @@ fn protect_system_writes_the_admin_file_and_refuses_when_it_cannot() {
     // Not writable: an immutable directory (root ignores modes, not the immutable flag).
     let locked = sb.root().join("locked");
     std::fs::create_dir_all(&locked).expect("dir");
-    let chattr = std::process::Command::new("chattr")
-        .arg("+i")
-        .arg(&locked)
-        .status();
-    if !chattr.is_ok_and(|s| s.success()) {
+    let Some(read_only) = crate::common::Immutable::make(&locked) else {
         return crate::common::skip(
             "the unwritable part: `chattr +i` is not available on this file system",
         );
-    }
+    };
     let mut sb2 = isolated();
     sb2.set("KERNELS_SYSTEM_POLICY", locked.join("policy.json"));
     sb2.write_spec(
@@ -359,10 +355,7 @@ fn protect_system_writes_the_admin_file_and_refuses_when_it_cannot() {
         &spec_argv(&["python3", "{connection_file}"], "K"),
     );
     let out = sb2.kernels(&["protect", "--system", "k"]);
-    let _ = std::process::Command::new("chattr")
-        .arg("-i")
-        .arg(&locked)
-        .status();
+    drop(read_only);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
         out.stderr.contains("cannot write the system policy"),
@@ -394,18 +387,11 @@ fn protect_that_cannot_write_the_policy_file_fails_and_leaves_it_byte_identical(
     assert_eq!(dry["steps"][0]["file"], file.display().to_string());
     // Not writable: an immutable directory (root ignores modes, not the immutable flag).
     let dir = file.parent().expect("policy dir").to_path_buf();
-    let chattr = std::process::Command::new("chattr")
-        .arg("+i")
-        .arg(&dir)
-        .status();
-    if !chattr.is_ok_and(|s| s.success()) {
-        return crate::common::skip("`chattr +i` is not available on this file system");
-    }
+    let Some(read_only) = crate::common::Immutable::make(&dir) else {
+        return crate::common::skip("`chattr +i` is not supported here");
+    };
     let out = sb.kernels(&["protect", "second"]);
-    let _ = std::process::Command::new("chattr")
-        .arg("-i")
-        .arg(&dir)
-        .status();
+    drop(read_only);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
         out.stderr.contains("is as it was before this run"),

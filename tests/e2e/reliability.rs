@@ -532,14 +532,13 @@ fn a_system_kernel_dir_that_cannot_be_written_is_a_clear_error_and_nothing_is_lo
         "stale-system",
         &super::policy::spec_for(&gone, "Stale"),
     );
-    let immutable = Command::new("chattr").arg("+i").arg(&sys).status();
-    if !immutable.is_ok_and(|s| s.success()) {
+    let Some(read_only) = crate::common::Immutable::make(&sys) else {
         println!("reliability: read-only: skipped, `chattr +i` is not supported here");
         return crate::common::skip("`chattr +i` is not supported here");
-    }
+    };
     let before = tree(sb.root());
     let result = kernels_limited(&sb, &["prune", "--json"]);
-    let _ = Command::new("chattr").arg("-i").arg(&sys).status();
+    drop(read_only);
     suite.record(
         "prune-in-immutable-dir",
         match result {
@@ -969,20 +968,15 @@ fn an_immutable_kernels_dir_is_a_clear_error_for_add_and_remove() {
     let mut suite = Suite::new("read-only");
     let sb = sandbox_with_control();
     let dir = sb.user_kernels();
-    if !Command::new("chattr")
-        .arg("+i")
-        .arg(&dir)
-        .status()
-        .is_ok_and(|s| s.success())
-    {
+    let Some(read_only) = crate::common::Immutable::make(&dir) else {
         println!("reliability: read-only: skipped, `chattr +i` is not supported here");
         return crate::common::skip("`chattr +i` is not supported here");
-    }
+    };
     let before = tree(sb.root());
     let add = kernels_limited(&sb, &["add", "newk", "--existing", &env]);
     let remove = kernels_limited(&sb, &["remove", CONTROL]);
     let after = tree(sb.root());
-    let _ = Command::new("chattr").arg("-i").arg(&dir).status();
+    drop(read_only);
     for (label, run) in [
         ("add into an immutable dir", add),
         ("remove from an immutable dir", remove),
