@@ -826,17 +826,12 @@ fn run_install(
                     .map_err(|e| Box::new((action.clone(), e.into())))?;
                 envs::progress::report_transaction(progress, &t);
             }
-            InstallAction::Pip { cmd, uv } => {
+            InstallAction::Pip { cmd } => {
                 check_own_interpreter(&i.prefix).map_err(|e| Box::new((action.clone(), e)))?;
-                let (via, name) = if *uv {
-                    ("uv", ToolName::Uv)
-                } else {
-                    ("pip", ToolName::Pip)
-                };
                 progress.event(&Event::Started(&EnvStep::InstallPackages {
                     prefix: i.prefix.clone(),
                     packages: i.pip.clone(),
-                    tool: name,
+                    tool: ToolName::Pip,
                 }));
                 envs::run_checked(cmd, cancel, &LineForwarder::all(progress))
                     .map(|_| ())
@@ -844,7 +839,7 @@ fn run_install(
                         Box::new((
                             action.clone(),
                             EnvError::Process {
-                                action: format!("{via} install"),
+                                action: "pip install".to_owned(),
                                 source,
                             }
                             .into(),

@@ -246,13 +246,11 @@ pub(crate) enum InstallAction {
         specs: Vec<String>,
         channels: Vec<String>,
     },
-    /// `pip install` or `uv pip install` into the environment (conda environments and
-    /// plain prefixes use their own pip).
+    /// The environment's own `pip install` (conda environments and plain prefixes; venvs
+    /// are [`InstallAction::Venv`]).
     Pip {
         /// The command.
         cmd: ToolCommand,
-        /// Whether it is uv's (for the progress line and the error's action).
-        uv: bool,
     },
     /// Packages into a venv, with the installer `add` would use (chosen when it runs: the
     /// user's uv, kernels' own uv, provisioned once with `base`'s pip, else pip).
@@ -1125,7 +1123,6 @@ fn install_step(
             // view of the environment consistent with what users do by hand.
             _ => InstallAction::Pip {
                 cmd: envs::pip_install_command(&prefix, &pip, host),
-                uv: false,
             },
         });
     }
@@ -1139,7 +1136,7 @@ fn install_step(
             } => vec![CommandView::of(
                 &driver.install_command(&prefix, specs, channels, false),
             )],
-            InstallAction::Pip { cmd, .. } => vec![CommandView::of(cmd)],
+            InstallAction::Pip { cmd } => vec![CommandView::of(cmd)],
             InstallAction::Venv { driver, base, pkgs } => driver
                 .install_commands(base.as_deref(), &prefix, pkgs)
                 .iter()
