@@ -82,13 +82,16 @@ const INHERIT_EXACT: &[&str] = &[
     "UV_OFFLINE",
 ];
 
-/// Variable name prefixes a child inherits (locale, certificates).
-const INHERIT_PREFIXES: &[&str] = &["LC_", "SSL_CERT_"];
+/// Variable name prefixes a child inherits: locale, certificates, and conda's virtual-package
+/// overrides (`CONDA_OVERRIDE_CUDA`, `CONDA_OVERRIDE_GLIBC`, …), which conda, mamba and
+/// micromamba read to solve for a GPU or libc the build machine does not have.
+const INHERIT_PREFIXES: &[&str] = &["LC_", "SSL_CERT_", "CONDA_OVERRIDE_"];
 
 /// True when a host variable named `name` is passed to children.
 ///
 /// Inherited: `HOME`, `USER`, `LOGNAME`, `LANG`, `LANGUAGE`, `LC_*`, `TMPDIR`, `TZ`,
-/// `TERM`, `NO_COLOR`, `SSL_CERT_*`, `REQUESTS_CA_BUNDLE`, `CURL_CA_BUNDLE`, proxies
+/// `TERM`, `NO_COLOR`, `SSL_CERT_*`, `REQUESTS_CA_BUNDLE`, `CURL_CA_BUNDLE`,
+/// `CONDA_OVERRIDE_*` (virtual packages: an image built on a GPU-less machine), proxies
 /// (`http_proxy`, `HTTPS_PROXY`, `no_proxy`, … in either case), and the pip/uv **index,
 /// certificate and cache** settings (`PIP_INDEX_URL`, `PIP_EXTRA_INDEX_URL`,
 /// `PIP_FIND_LINKS`, `PIP_CERT`, `PIP_TRUSTED_HOST`, `PIP_CACHE_DIR`, `UV_INDEX_URL`,
@@ -96,7 +99,7 @@ const INHERIT_PREFIXES: &[&str] = &["LC_", "SSL_CERT_"];
 /// managed machines rely on mirrors and corporate CAs, and dropping those would make every
 /// install fail there. `PATH` is not inherited here; it is set from [`HostEnv::path`].
 ///
-/// Everything else is dropped, in particular `CONDA_*`, `_CE_*`, `_CONDA_*`, `MAMBA_*`,
+/// Everything else is dropped, in particular the other `CONDA_*`, `_CE_*`, `_CONDA_*`, `MAMBA_*`,
 /// the other `PIP_*`/`UV_*` settings (`PIP_REQUIRE_VIRTUALENV`, `UV_PYTHON`, …),
 /// `VIRTUAL_ENV`, `PYTHON*` and `PS1`, which change a tool's target or behaviour.
 pub fn inherits(name: &str) -> bool {
@@ -837,6 +840,7 @@ mod tests {
             ("LC_ALL", "C"),
             ("CONDA_PREFIX", "/opt/conda/envs/x"),
             ("CONDA_SHLVL", "1"),
+            ("CONDA_OVERRIDE_CUDA", "12.4"),
             ("_CE_M", ""),
             ("MAMBA_ROOT_PREFIX", "/m"),
             ("PIP_REQUIRE_VIRTUALENV", "1"),
@@ -858,6 +862,7 @@ mod tests {
         assert_eq!(
             keys,
             [
+                "CONDA_OVERRIDE_CUDA",
                 "HOME",
                 "LANG",
                 "LC_ALL",

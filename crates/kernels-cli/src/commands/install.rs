@@ -4,7 +4,8 @@
 //! The environment is the one the kernel records (`metadata.kernels.env`), else the one its
 //! argv runs (wrappers such as `conda run -p` are seen through; `argv[0]`'s prefix
 //! otherwise). Into a conda environment packages go with its conda-family tool (ONE call),
-//! with `--pip` (or into a venv) with uv or the environment's pip (ONE call). Packages that
+//! with `--pip` with the environment's own pip, and into a venv with the tool `add` would use
+//! (the user's uv, kernels' own uv, else pip; ONE call). Packages that
 //! are installed already are skipped by name; those given with a version constraint are
 //! always handed to the installer. Refused (exit 3) for frozen environments (CEP 22
 //! `conda-meta/frozen`) and operating-system Pythons (PEP 668); allowed for protected ones.
@@ -31,7 +32,7 @@ use crate::exit::{Code, Failure};
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   kernels install newenv pandas 'numpy<2'   with the tool that made the environment
-  kernels install newenv --pip requests     with pip (uv when available) into a conda env
+  kernels install newenv --pip requests     with the conda env's own pip
   kernels install newenv pandas --dry-run   the exact command, changing nothing")]
 pub struct InstallArgs {
     /// Kernel name (case-insensitive).
@@ -39,7 +40,7 @@ pub struct InstallArgs {
     /// Packages to install.
     #[arg(required = true)]
     pub packages: Vec<String>,
-    /// Install with pip (uv when available) even into a conda environment.
+    /// Install with pip even into a conda environment (with the environment's own pip).
     #[arg(long)]
     pub pip: bool,
     /// A conda channel (repeatable).
