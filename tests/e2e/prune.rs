@@ -25,12 +25,26 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 
 /// Kernels in every wrapper form, half of them pointing at environments that are then
 /// deleted. Returns the names whose environment is gone.
-fn layout(sb: &Sandbox) -> Vec<&'static str> {
+///
+/// The wrappers' tools are empty files named by absolute path (prune reads argv, it never runs
+/// them); a bare `python` (nb_conda_kernels' runner, Jupyter's own `python3` kernel) is found
+/// on PATH as a stand-in script in the sandbox's tools dir, so the result does not depend on
+/// whether the machine running the tests has a `python` on its PATH.
+fn layout(sb: &mut Sandbox) -> Vec<&'static str> {
     let tools = sb.root().join("tools/bin");
     std::fs::create_dir_all(&tools).expect("tools");
     for t in ["conda", "envkernel", "pixi"] {
         std::fs::write(tools.join(t), "").expect("tool");
     }
+    let python = tools.join("python");
+    std::fs::write(
+        &python,
+        "#!/bin/sh\necho 'stand-in: never run' >&2\nexit 1\n",
+    )
+    .expect("python");
+    std::fs::set_permissions(&python, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    sb.prepend_path(&tools);
     let tool = |t: &str| tools.join(t).display().to_string();
     let envs = sb.root().join("envs");
     let mut gone = Vec::new();
@@ -111,8 +125,8 @@ fn layout(sb: &Sandbox) -> Vec<&'static str> {
 
 #[test]
 fn prune_sees_through_wrappers_and_removes_only_what_is_gone() {
-    let sb = isolated();
-    let gone = layout(&sb);
+    let mut sb = isolated();
+    let gone = layout(&mut sb);
     let before = tree(sb.root());
     let dry = sb.kernels(&["prune", "--dry-run", "--json"]).ok().json();
     assert_eq!(names(&dry, "would_remove"), set(&gone), "{dry}");
@@ -161,8 +175,8 @@ fn prune_finds_more_than_jupyter_kernelspec_list_missing() {
     if crate::common::test_python().is_none() {
         return crate::common::skip("KERNELS_TEST_PYTHON is not set (scripts/test.sh sets it)");
     }
-    let sb = isolated();
-    let gone = layout(&sb);
+    let mut sb = isolated();
+    let gone = layout(&mut sb);
     let Some(run) = sb.jupyter(&["kernelspec", "list", "--missing", "--json"]) else {
         return;
     };
