@@ -44,7 +44,7 @@ if [ -z "$conda" ] && [ -x "$lab/bootstrap.sh" ]; then
     conda=$("$lab/bootstrap.sh" "$root" | tail -n 1) || conda=""
 fi
 
-echo "== kernels $("$kernels" --version | cut -d' ' -f2) ($kernels)"
+echo "== kernels $("$kernels" --version | head -n 1 | cut -d' ' -f2) ($kernels)"
 status=0
 "$harness_python" benches/bench_add.py --kernels "$kernels" --python "$base_python" \
     ${uv:+--uv "$uv"} ${conda:+--conda "$conda"} --runs "$runs" || status=$?
