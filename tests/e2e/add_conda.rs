@@ -444,6 +444,44 @@ fn conda_standin_ctrl_c_and_a_second_run_waiting_for_the_lock() {
     assert_eq!(calls.len(), 1, "{calls:?}");
 }
 
+/// `-f environment.yml` that leaves out the kernel package: one create from the file, then
+/// one install of what the environment lacks, from the request's channels, by the same tool
+/// (the stand-in ignores the file, so the environment it makes has no Python yet).
+#[test]
+fn conda_standin_environment_file_gets_its_kernel_package_in_one_more_call() {
+    let cb = CondaBox::standin(None);
+    let sb = &cb.sb;
+    let p = cb.env("ef").display().to_string();
+    let file = sb.root().join("environment.yml");
+    std::fs::write(&file, "name: ef\ndependencies:\n  - numpy\n").unwrap();
+    let file_arg = file.display().to_string();
+    let out = sb.kernels(&["add", "ef", "-f", &file_arg, "-c", "conda-forge", "--json"]);
+    out.ok();
+    let doc = out.json();
+    let (status, mut steps) = status_and_steps(&doc);
+    steps.sort();
+    assert_eq!(status, "create");
+    assert_eq!(steps, ["create_env", "install_packages", "write_kernel"]);
+    assert_eq!(
+        cb.take_calls(),
+        [
+            format!("conda create -p {p} --json --yes -c conda-forge --file {file_arg}"),
+            format!("conda install -p {p} --json --yes -c conda-forge python pip ipykernel"),
+        ]
+    );
+    assert!(
+        out.stderr.contains("Installing python pip ipykernel into"),
+        "{}",
+        out.stderr
+    );
+    let spec: Value = serde_json::from_str(
+        &std::fs::read_to_string(sb.user_kernels().join("ef/kernel.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(spec["argv"][0], format!("{p}/bin/python"));
+    assert_eq!(spec["metadata"]["kernels"]["env_created"], true);
+}
+
 /// `apply --for-user USER` as root with the real conda: everything in USER's home is USER's
 /// (`find ~USER ! -user USER` is empty), and USER can install into the kernel it made.
 #[test]

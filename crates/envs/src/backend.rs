@@ -247,11 +247,14 @@ pub trait Backend {
         cancel: &CancelToken,
         progress: &dyn Progress,
     ) -> Result<Environment, EnvError>;
-    /// Installs packages into an existing environment.
+    /// Installs packages into an existing environment: the conda packages from `channels`
+    /// (on top of the configured ones; a venv has none), then the pip packages. Also the
+    /// step after a create from an environment file, for the kernel package it left out.
     fn install(
         &self,
         env: &Environment,
         pkgs: &PackageSet,
+        channels: &[String],
         cancel: &CancelToken,
         progress: &dyn Progress,
     ) -> Result<(), EnvError>;
@@ -449,6 +452,7 @@ impl Backend for CondaBackend {
         &self,
         env: &Environment,
         pkgs: &PackageSet,
+        channels: &[String],
         cancel: &CancelToken,
         progress: &dyn Progress,
     ) -> Result<(), EnvError> {
@@ -462,7 +466,7 @@ impl Backend for CondaBackend {
             let t = self.driver.install(
                 &env.prefix,
                 &pkgs.conda,
-                &[],
+                channels,
                 false,
                 cancel,
                 &LineForwarder::stderr_only(progress),
@@ -627,6 +631,7 @@ impl Backend for VenvBackend {
         &self,
         env: &Environment,
         pkgs: &PackageSet,
+        _channels: &[String],
         cancel: &CancelToken,
         progress: &dyn Progress,
     ) -> Result<(), EnvError> {

@@ -24,6 +24,7 @@
 //!
 //! Modules, in the order data flows:
 //! * [`vars`]: every environment variable read, and [`HostEnv`];
+//! * `prefix`: an environment's absolute prefix ([`Prefix`]);
 //! * [`process`]: the process runner ([`ToolCommand`], [`run`], [`CancelToken`]);
 //! * `locate`: finding tools ([`locate()`]);
 //! * `condarc`/`discover`: listing environments from disk ([`list_envs`]);
@@ -47,6 +48,7 @@ mod error;
 mod locate;
 mod packages;
 mod pipconf;
+mod prefix;
 pub mod process;
 pub mod progress;
 mod provision;
@@ -82,6 +84,7 @@ pub use packages::{
     normalize_name, pip_spec_name, site_packages_dirs, PackageSet,
 };
 pub use pipconf::{uv_options_from_pip, Untranslatable, UvIndexOptions};
+pub use prefix::Prefix;
 pub use process::{
     reap_group_main, run, run_checked, set_group_reaper, CancelToken, NoObserver, ProcessError,
     ProcessObserver, ToolCommand, ToolOutput, REAP_GROUP_ARG,

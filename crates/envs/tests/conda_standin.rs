@@ -346,6 +346,7 @@ fn backend_create_and_missing(s: Sandbox) {
             conda: vec!["pandas".into()],
             pip: vec![],
         },
+        &[],
         &CancelToken::new(),
         &NoProgress,
     )

@@ -80,7 +80,7 @@ impl<'a> StepPrinter<'a> {
         for step in plan.kernels.iter().flat_map(|k| k.env_steps()) {
             if let kernels::Step::CreateEnv(c) = step {
                 self.reasons
-                    .push((c.prefix.clone(), tool_reason(c, self.host)));
+                    .push((c.prefix.to_path_buf(), tool_reason(c, self.host)));
             }
         }
         self

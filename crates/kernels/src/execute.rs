@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use envs::{
-    BackendKind, CancelToken, EnvError, EnvKind, Event, HostEnv, Language, LineForwarder, Progress,
-    Step as EnvStep, ToolName, Tools,
+    BackendKind, CancelToken, EnvError, EnvKind, Event, HostEnv, Language, LineForwarder, Prefix,
+    Progress, Step as EnvStep, ToolName, Tools,
 };
 use kernelspec::{InstallError, InstallRequest};
 use serde::Serialize;
@@ -56,7 +56,7 @@ pub struct KernelOutcome {
     /// Its kernelspec directory.
     pub kernel_dir: PathBuf,
     /// Its environment.
-    pub env: PathBuf,
+    pub env: Prefix,
     /// The kernel.json written, when one was.
     pub kernel_json: Option<String>,
     /// What the environment holds after the run (`None` when it could not be read).
@@ -130,13 +130,13 @@ pub enum ExecFailure {
     #[error("{} is not an environment after the steps that should have made it", prefix.display())]
     EnvMissing {
         /// The prefix.
-        prefix: PathBuf,
+        prefix: Prefix,
     },
     /// Something appeared at a new environment's prefix after the plan was made.
     #[error("{} is no longer free (something was put there after the plan was made); it was not touched", prefix.display())]
     TargetOccupied {
         /// The prefix.
-        prefix: PathBuf,
+        prefix: Prefix,
     },
     /// A file of ours could not be written.
     #[error("failed to {action} {}", path.display())]
@@ -157,7 +157,7 @@ pub enum ExecFailure {
     #[error("{} is not a complete environment ({why}); nothing was installed, so that nothing lands in another interpreter", prefix.display())]
     NotItsInterpreter {
         /// The prefix.
-        prefix: PathBuf,
+        prefix: Prefix,
         /// What is wrong.
         why: String,
     },
@@ -384,8 +384,8 @@ impl EnvRun<'_> {
                 kernel: k.name.to_string(),
                 step: step.kind(),
                 target: match step {
-                    Step::CreateEnv(c) => c.prefix.clone(),
-                    Step::InstallPackages(i) => i.prefix.clone(),
+                    Step::CreateEnv(c) => c.prefix.to_path_buf(),
+                    Step::InstallPackages(i) => i.prefix.to_path_buf(),
                     Step::WriteKernel(w) => w.dir.clone(),
                 },
                 seconds: started.elapsed().as_secs_f64(),
@@ -513,7 +513,7 @@ struct PrefixLocks {
     held: Vec<PrefixLock>,
     /// Canonical prefixes of the environments this run created (their records are dropped
     /// again when the run is rolled back).
-    created: Vec<PathBuf>,
+    created: Vec<Prefix>,
 }
 
 impl PrefixLocks {
@@ -546,8 +546,8 @@ impl PrefixLocks {
 
 /// Each prefix a plan creates an environment at, with the first kernel that does (sorted, so
 /// two runs take them in the same order).
-fn prefixes_to_create(plan: &Plan) -> Vec<(String, PathBuf)> {
-    let mut out: Vec<(String, PathBuf)> = Vec::new();
+fn prefixes_to_create(plan: &Plan) -> Vec<(String, Prefix)> {
+    let mut out: Vec<(String, Prefix)> = Vec::new();
     for k in &plan.kernels {
         for step in k.env_steps() {
             if let Step::CreateEnv(c) = step {
@@ -565,9 +565,9 @@ fn prefixes_to_create(plan: &Plan) -> Vec<(String, PathBuf)> {
 /// `pyvenv.cfg` (without it, `bin/python` is the base interpreter: a venv half deleted or
 /// half made), a conda environment its `conda-meta`, and anything else a `bin/python` that
 /// resolves to a file inside the prefix.
-fn check_own_interpreter(prefix: &Path) -> Result<(), ExecFailure> {
+fn check_own_interpreter(prefix: &Prefix) -> Result<(), ExecFailure> {
     let fail = |why: &str| ExecFailure::NotItsInterpreter {
-        prefix: prefix.to_path_buf(),
+        prefix: prefix.clone(),
         why: why.to_owned(),
     };
     let python = prefix.join("bin/python");
@@ -606,7 +606,7 @@ fn run_create(
     journal: &mut Journal,
     executed: &mut Vec<ExecutedStep>,
     kernel: &str,
-) -> Result<Option<PathBuf>, Box<(String, ExecFailure)>> {
+) -> Result<Option<Prefix>, Box<(String, ExecFailure)>> {
     let action = describe(&Step::CreateEnv(c.clone()));
     let fail = |cause: ExecFailure| Box::new((action.clone(), cause));
     let backend = envs::backend_for(c.backend, &c.tools, host).map_err(|e| fail(e.into()))?;
@@ -621,7 +621,7 @@ fn run_create(
         })
         .flatten();
     let entry = JournalEntry::EnvCreated {
-        prefix: c.prefix.clone(),
+        prefix: c.prefix.to_path_buf(),
         was_empty_dir: c.prefix.is_dir() && !c.rebuilds,
         new_parents: missing_ancestors(&c.prefix),
         registry,
@@ -649,13 +649,13 @@ fn run_create(
     let label = BackendLabel::created_by(c.backend, c.uv);
     let early_guard = crate::guard::tool_keeps_guard(c.backend, &c.tools);
     claim_prefix(host, &c.prefix, label, early_guard).map_err(&fail)?;
-    backend
+    let env = backend
         .create(&c.create, cancel, progress)
         .map_err(|e| fail(e.into()))?;
     if !early_guard {
         write_guard(&c.prefix, label).map_err(&fail)?;
     }
-    let created = std::fs::canonicalize(&c.prefix).ok();
+    let created = Prefix::canonical(&c.prefix).ok();
     // An environment file may leave out the kernel package; add it in one more call.
     if c.create.environment_file.is_some() {
         let ctx = ToolCtx {
@@ -663,7 +663,7 @@ fn run_create(
             cancel,
             progress,
         };
-        add_kernel_package(c, language, &ctx, executed, kernel).map_err(&fail)?;
+        add_kernel_package(c, &*backend, &env, language, &ctx, executed, kernel).map_err(&fail)?;
     }
     // Complete: the guard says so (durably) before any kernelspec names the environment.
     crate::guard::mark_ready(&c.prefix, label).map_err(|e| {
@@ -684,9 +684,11 @@ struct ToolCtx<'a> {
 }
 
 /// After a create from an environment file: installs the kernel package (ipykernel, or
-/// IRkernel) when the file left it out.
+/// IRkernel) when the file left it out, through the backend that created `env`.
 fn add_kernel_package(
     c: &CreateEnvStep,
+    backend: &dyn envs::Backend,
+    env: &envs::Environment,
     language: Language,
     ctx: &ToolCtx<'_>,
     executed: &mut Vec<ExecutedStep>,
@@ -717,30 +719,19 @@ fn add_kernel_package(
         }
         _ => {}
     }
-    if !specs.is_empty() {
-        if let Some(tool) = c.tools.conda.clone().filter(|_| c.backend.is_conda()) {
-            ctx.progress
-                .event(&Event::Started(&EnvStep::InstallPackages {
-                    prefix: c.prefix.clone(),
-                    packages: specs.clone(),
-                    tool: ToolName::from_flavor(tool.flavor),
-                }));
-            let t = envs::CondaDriver::new(tool, ctx.host).install(
-                &c.prefix,
-                &specs,
-                &c.create.channels,
-                false,
-                ctx.cancel,
-                &LineForwarder::stderr_only(ctx.progress),
-            )?;
-            envs::progress::report_transaction(ctx.progress, &t);
-            executed.push(ExecutedStep {
-                kernel: kernel.to_owned(),
-                step: "install_packages",
-                target: c.prefix.clone(),
-                seconds: started.elapsed().as_secs_f64(),
-            });
-        }
+    // Only the conda family reads environment files (venv refuses them at create).
+    if !specs.is_empty() && backend.kind().is_conda() {
+        let pkgs = envs::PackageSet {
+            conda: specs,
+            pip: Vec::new(),
+        };
+        backend.install(env, &pkgs, &c.create.channels, ctx.cancel, ctx.progress)?;
+        executed.push(ExecutedStep {
+            kernel: kernel.to_owned(),
+            step: "install_packages",
+            target: c.prefix.to_path_buf(),
+            seconds: started.elapsed().as_secs_f64(),
+        });
     }
     Ok(())
 }
@@ -776,13 +767,13 @@ fn write_guard(prefix: &Path, label: BackendLabel) -> Result<(), ExecFailure> {
 
 /// Before a half-made environment is deleted to be made again: it must still be half-made
 /// and this user's own (the plan's reading may be stale).
-fn check_still_half_made(host: &HostEnv, prefix: &Path) -> Result<(), ExecFailure> {
+fn check_still_half_made(host: &HostEnv, prefix: &Prefix) -> Result<(), ExecFailure> {
     let ours = crate::ownership::check_deletable(host, prefix).is_ok();
     if ours && crate::guard::is_half_made(prefix) {
         Ok(())
     } else {
         Err(ExecFailure::TargetOccupied {
-            prefix: prefix.to_path_buf(),
+            prefix: prefix.clone(),
         })
     }
 }
@@ -797,7 +788,7 @@ fn run_install(
     if i.into_existing {
         journal
             .record(JournalEntry::PackagesInstalled {
-                prefix: i.prefix.clone(),
+                prefix: i.prefix.to_path_buf(),
                 packages: i.conda.iter().chain(&i.pip).cloned().collect(),
             })
             .map_err(|e| Box::new((action.clone(), journal_failure(journal, e))))?;
@@ -810,7 +801,7 @@ fn run_install(
                 channels,
             } => {
                 progress.event(&Event::Started(&EnvStep::InstallPackages {
-                    prefix: i.prefix.clone(),
+                    prefix: i.prefix.to_path_buf(),
                     packages: specs.clone(),
                     tool: ToolName::from_flavor(driver.tool().flavor),
                 }));
@@ -829,7 +820,7 @@ fn run_install(
             InstallAction::Pip { cmd } => {
                 check_own_interpreter(&i.prefix).map_err(|e| Box::new((action.clone(), e)))?;
                 progress.event(&Event::Started(&EnvStep::InstallPackages {
-                    prefix: i.prefix.clone(),
+                    prefix: i.prefix.to_path_buf(),
                     packages: i.pip.clone(),
                     tool: ToolName::Pip,
                 }));
@@ -868,7 +859,7 @@ fn install_into_venv(
 ) -> Result<(), EnvError> {
     let installer = driver.choose_install_installer(base, cancel, progress)?;
     progress.event(&Event::Started(&EnvStep::InstallPackages {
-        prefix: i.prefix.clone(),
+        prefix: i.prefix.to_path_buf(),
         packages: i.pip.clone(),
         tool: match installer {
             envs::VenvInstaller::Uv(_) => ToolName::Uv,
@@ -901,9 +892,10 @@ pub fn delete_env(
         .clone()
         .filter(|_| backend.kind().is_some_and(BackendKind::is_conda));
     match conda_tool {
-        Some(tool) if prefix.join("conda-meta").is_dir() => envs::CondaDriver::new(tool, host)
-            .remove_env(prefix, cancel, &envs::NoObserver)
-            .map(|_| ()),
+        Some(tool) if prefix.join("conda-meta").is_dir() => {
+            envs::backend_for(BackendKind::from_flavor(tool.flavor), tools, host)?
+                .remove(prefix, cancel)
+        }
         _ => {
             envs::check_not_frozen(prefix)?;
             envs::remove_prefix(prefix)

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 
 use envs::{
     BackendKind, CondaDriver, CreateEnv, EnvKind, Environment, HostEnv, Language, PackageSet,
-    PipInstall, ToolCommand, VenvDriver,
+    PipInstall, Prefix, ToolCommand, VenvDriver,
 };
 use kernelspec::KernelName;
 use serde::Serialize;
@@ -125,7 +125,7 @@ impl KernelPlan {
 #[derive(Debug, Clone, Serialize)]
 pub struct EnvPlan {
     /// Its absolute prefix.
-    pub prefix: PathBuf,
+    pub prefix: Prefix,
     /// Whether it exists before the plan runs.
     pub exists: bool,
     /// How it was (or will be) made, as recorded in the kernelspec.
@@ -191,7 +191,7 @@ impl CommandView {
 #[derive(Debug, Clone, Serialize)]
 pub struct CreateEnvStep {
     /// Its prefix.
-    pub prefix: PathBuf,
+    pub prefix: Prefix,
     /// The backend.
     pub backend: BackendKind,
     /// Whether uv is used (venv backend).
@@ -221,7 +221,7 @@ impl CreateEnvStep {
 #[derive(Debug, Clone, Serialize)]
 pub struct InstallStep {
     /// The environment.
-    pub prefix: PathBuf,
+    pub prefix: Prefix,
     /// conda packages.
     pub conda: Vec<String>,
     /// pip packages (and `-r FILE`).
@@ -310,7 +310,7 @@ pub enum PlanError {
         /// The kernel.
         kernel: String,
         /// The path.
-        prefix: PathBuf,
+        prefix: Prefix,
     },
     /// `--existing NAME`: no conda environment has that name (and it is no path here).
     #[error("kernel `{kernel}`: no conda environment is named `{name}` (and there is no directory {name} here)")]
@@ -328,7 +328,7 @@ pub enum PlanError {
         /// The kernel.
         kernel: String,
         /// The path.
-        prefix: PathBuf,
+        prefix: Prefix,
     },
     /// The prefix holds an environment a `kernels` run is making, or was making when it was
     /// killed ([`crate::guard`]); it is not this user's to delete, or a run is still on it.
@@ -337,7 +337,7 @@ pub enum PlanError {
         /// The kernel.
         kernel: String,
         /// The path.
-        prefix: PathBuf,
+        prefix: Prefix,
         /// The run making it is alive.
         building: bool,
     },
@@ -347,7 +347,7 @@ pub enum PlanError {
         /// The kernel.
         kernel: String,
         /// The path.
-        prefix: PathBuf,
+        prefix: Prefix,
     },
     /// conda packages for a conda environment, but no conda-family tool.
     #[error("kernel `{kernel}`: installing conda packages into {} needs conda, mamba or micromamba, and none was found", prefix.display())]
@@ -355,7 +355,7 @@ pub enum PlanError {
         /// The kernel.
         kernel: String,
         /// The environment.
-        prefix: PathBuf,
+        prefix: Prefix,
     },
     /// pip into an interpreter marked externally managed (PEP 668).
     #[error("kernel `{kernel}`: refusing to install packages into {}: its Python is externally managed (PEP 668 EXTERNALLY-MANAGED)", prefix.display())]
@@ -363,7 +363,7 @@ pub enum PlanError {
         /// The kernel.
         kernel: String,
         /// The environment.
-        prefix: PathBuf,
+        prefix: Prefix,
     },
     /// No kernelspec can be written for the environment.
     #[error("kernel `{kernel}`: {source}")]
@@ -750,7 +750,7 @@ fn plan_create(
     let create = match clone_source(req, t)? {
         Some(src) => clone_create(req, &prefix, src, kind),
         None => CreateEnv {
-            prefix: prefix.clone(),
+            prefix: prefix.to_path_buf(),
             python: p.python.clone(),
             conda_packages: p.conda.clone(),
             pip_packages: p.pip.clone(),
@@ -1081,7 +1081,7 @@ fn install_step(
     host: &HostEnv,
 ) -> Result<InstallStep, PlanError> {
     let kernel = req.name.to_string();
-    let prefix = f.env.prefix.clone();
+    let prefix = Prefix::from_recorded(&f.env.prefix);
     let mut actions = Vec::new();
     if !m.pkgs.conda.is_empty() {
         let tool = t
@@ -1109,7 +1109,9 @@ fn install_step(
         if f.env.python.is_none() {
             return Err(PlanError::Spec {
                 kernel,
-                source: SpecForEnvError::NoPython { prefix },
+                source: SpecForEnvError::NoPython {
+                    prefix: prefix.into(),
+                },
             });
         }
         actions.push(match f.env.kind {

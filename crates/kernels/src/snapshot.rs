@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use envs::{Activation, BackendKind, EnvKind, Environment, HostEnv, Tools};
+use envs::{Activation, BackendKind, EnvKind, Environment, HostEnv, Prefix, Tools};
 use kernelspec::{Discovery, JupyterPaths, KernelSpec};
 
 use crate::clone::CloneSource;
@@ -329,7 +329,7 @@ pub struct TargetFacts {
     /// Which backend would create the environment.
     pub create_with: CreateWith,
     /// The environment's absolute prefix.
-    pub prefix: PathBuf,
+    pub prefix: Prefix,
     /// The managed kernel whose recorded environment was chosen as the prefix (a re-run of
     /// `kernels add NAME` finds the environment the first run made, wherever it is).
     pub reused_from: Option<ManagedMeta>,
@@ -391,20 +391,20 @@ impl TargetFacts {
         let mut unknown_env_name = None;
         let prefix = match &req.env {
             EnvSource::Existing { path } => match existing_by_name(path, host) {
-                Some(Ok(prefix)) => prefix,
+                Some(Ok(prefix)) => Prefix::from_recorded(prefix),
                 Some(Err(close)) => {
                     unknown_env_name = Some((path.display().to_string(), close));
-                    envs::absolute(path)
+                    Prefix::absolute(path)
                 }
-                None => envs::absolute(path),
+                None => Prefix::absolute(path),
             },
             EnvSource::New {
                 prefix: Some(p), ..
-            } => envs::absolute(p),
+            } => Prefix::absolute(p),
             EnvSource::New { prefix: None, .. } => {
                 match reusable_env(req, discovery, choice).or(repair) {
                     Some(meta) => {
-                        let p = meta.env.clone();
+                        let p = Prefix::from_recorded(&meta.env);
                         reused_from = Some(meta);
                         p
                     }
@@ -521,12 +521,12 @@ fn default_prefix(
     host: &HostEnv,
     tools: &Tools,
     create_with: CreateWith,
-) -> PathBuf {
+) -> Prefix {
     let name = req.name.as_str();
-    match (create_with, &tools.conda) {
+    Prefix::from_recorded(match (create_with, &tools.conda) {
         (CreateWith::Backend(BackendKind::Venv), _) | (_, None) => envs::venv_home(host).join(name),
         (_, Some(tool)) => conda_envs_dir(&tool.root, host, name).join(name),
-    }
+    })
 }
 
 /// conda's rule for `-n NAME`: the first envs dir that already has a directory `NAME`, else

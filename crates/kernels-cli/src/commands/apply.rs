@@ -514,7 +514,7 @@ fn pending_protection(file: &KernelsFile, plan: &Plan, policy: &Policy) -> Vec<A
         };
         for t in [
             Target::Kernel(k.name.to_string()),
-            Target::EnvPath(k.env.prefix.clone()),
+            Target::EnvPath(k.env.prefix.to_path_buf()),
         ] {
             if !has(&t) {
                 out.push(Addition {
@@ -685,7 +685,7 @@ fn rows(plan: &Plan, protect: &[Addition], prune: &[PruneCandidate<'_>]) -> Vec<
                 name: k.name.to_string(),
                 action: Action::of(k, protects),
                 display_name: k.display_name.clone(),
-                env: Some(k.env.prefix.clone()),
+                env: Some(k.env.prefix.to_path_buf()),
                 kernel_dir: k.kernel_dir.clone(),
             }
         })
