@@ -14,8 +14,8 @@ use toml::Spanned;
 /// A value of the document, with its span.
 pub(super) type Node<'i> = Spanned<DeValue<'i>>;
 
-/// The most passes over one document: a file with more problems than this reports the first
-/// ones only (each pass reads the whole document again).
+/// The most passes over one document: a file with more problems than this reports this many
+/// of them (each pass reads the whole document again).
 const MAX_PASSES: usize = 200;
 
 /// One step down the document: to a key's value in a table, or to an element of an array.
