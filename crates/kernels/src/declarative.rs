@@ -38,7 +38,11 @@
 //!            "/srv/kernels.toml:3:1: kernel `x`.packges: unknown key `packges` (did you mean `packages`?)");
 //! ```
 
+mod document;
+mod model;
 mod parse;
+mod report;
+mod validate;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -301,7 +305,7 @@ pub fn parse_file(path: &Path, home: Option<&Path>) -> Result<KernelsFile, ReadE
     })?;
     let absolute = std::path::absolute(path).map_err(io)?;
     let base = absolute.parent().unwrap_or(Path::new("/")).to_path_buf();
-    let ctx = parse::Context {
+    let ctx = report::Context {
         shown: path,
         base: &base,
         home,
@@ -313,7 +317,7 @@ pub fn parse_file(path: &Path, home: Option<&Path>) -> Result<KernelsFile, ReadE
 /// file resolve against its directory).
 pub fn parse_str(text: &str, path: &Path, home: Option<&Path>) -> Result<KernelsFile, FileErrors> {
     let base = path.parent().unwrap_or(Path::new("/"));
-    let ctx = parse::Context {
+    let ctx = report::Context {
         shown: path,
         base,
         home,

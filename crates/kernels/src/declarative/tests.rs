@@ -368,3 +368,100 @@ fn provision_uv_is_read_into_the_request_and_checked() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn wrong_types_inside_lists_and_tables_point_at_the_inner_value() {
+    let errs = errors(
+        "[[kernel]]\nname = \"x\"\npackages = [[\"a\"], \"b\"]\nenv = { A = { B = \"1\" }, C = \"ok\" }\n",
+    );
+    assert_eq!(
+        errs,
+        [
+            "/srv/image/kernels.toml:3:13: kernel `x`.packages: expected a string in the list, found an array",
+            "/srv/image/kernels.toml:4:13: kernel `x`.env.A: expected a string, found a table (quote it: A = \"{ B = \"1\" }\")",
+        ]
+    );
+    let errs = errors("[[kernel]]\nname = \"x\"\nenv = \"A=1\"\npython = 2024-01-01\n");
+    assert_eq!(
+        errs,
+        [
+            "/srv/image/kernels.toml:3:7: kernel `x`.env: expected a table of KEY = \"value\" (write env = { MY_VAR = \"1\" })",
+            "/srv/image/kernels.toml:4:10: kernel `x`.python: expected a version string such as \"3.11\"",
+        ]
+    );
+    // The same table written as a sub-table.
+    let errs = errors("[[kernel]]\nname = \"x\"\n[kernel.env]\nN = 4\n");
+    assert_eq!(
+        errs,
+        ["/srv/image/kernels.toml:4:5: kernel `x`.env.N: expected a string, found an integer (quote it: N = \"4\")"]
+    );
+}
+
+#[test]
+fn unknown_top_level_tables_and_every_unknown_key_are_reported() {
+    let errs = errors("[defaults]\npython = \"3.11\"\n\n[[kernel]]\nname = \"x\"\n");
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0]
+            .contains("defaults: unknown top-level key `defaults` (known keys: version, kernel)"),
+        "{errs:?}"
+    );
+    let text: String = (0..30).map(|i| format!("bad{i} = 1\n")).collect();
+    let errs = errors(&format!("[[kernel]]\nname = \"x\"\n{text}"));
+    assert_eq!(errs.len(), 30, "{errs:?}");
+    assert!(
+        errs[29].contains(":32:1: kernel `x`.bad29: unknown key `bad29`"),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn problems_in_several_kernels_are_reported_together_with_the_checks_after_them() {
+    let errs = errors(
+        r#"version = "1"
+
+[[kernel]]
+name = "a"
+pakages = ["x"]
+existing = "/e"
+python = 3.11
+
+[[kernel]]
+name = "A"
+scope = "usr"
+
+[[kernel]]
+name = "a"
+"#,
+    );
+    assert_eq!(
+        errs,
+        [
+            "/srv/image/kernels.toml:1:11: version: unsupported file version (this kernels reads version 1) (write `version = 1` or leave it out)",
+            "/srv/image/kernels.toml:5:1: kernel `a`.pakages: unknown key `pakages` (did you mean `packages`?)",
+            "/srv/image/kernels.toml:7:1: kernel `a`.python: `python` describes a new environment; it cannot be combined with `existing` (drop `python`, or drop `existing` (line 6) to create the environment)",
+            "/srv/image/kernels.toml:7:10: kernel `a`.python: expected a string, found a number (quote the version: python = \"3.11\" (as a number, 3.10 would read as 3.1))",
+            "/srv/image/kernels.toml:10:8: name: duplicate kernel name `a` (first defined on line 4) (kernel names are case-insensitive; each [[kernel]] needs its own)",
+            "/srv/image/kernels.toml:11:9: kernel `A`.scope: unknown value \"usr\" (did you mean \"user\"? (one of: user, system, sys-prefix))",
+            "/srv/image/kernels.toml:14:8: name: duplicate kernel name `a` (first defined on line 4) (kernel names are case-insensitive; each [[kernel]] needs its own)",
+        ]
+    );
+}
+
+#[test]
+fn kernels_that_are_not_tables_keep_their_position_in_messages() {
+    let errs = errors("kernel = [1, { display_name = \"D\", protect = 0 }]\n");
+    assert_eq!(
+        errs,
+        [
+            "/srv/image/kernels.toml:1:11: kernel[0]: expected a table (write each kernel as a [[kernel]] table (double brackets))",
+            "/srv/image/kernels.toml:1:14: kernel[1]: missing required key `name` (every [[kernel]] needs `name = \"...\"`)",
+            "/srv/image/kernels.toml:1:46: kernel[1].protect: expected true or false",
+        ]
+    );
+    let errs = errors("[[kernel]]\nname = 7\nprotect = true\n");
+    assert_eq!(
+        errs,
+        ["/srv/image/kernels.toml:2:8: kernel[0].name: expected a string, found an integer"]
+    );
+}
