@@ -85,14 +85,17 @@ fn run_gives_the_kernel_environment_and_passes_the_exit_status_through() {
 }
 
 #[test]
-#[ignore = "flaky on a loaded 2-core machine: the command sometimes exits without its handler's line (twice in two sessions); run with --ignored while it is investigated"]
 fn run_streams_output_and_the_command_gets_the_signal() {
     require_python!();
     let Some((sb, _prefix)) = venv_kernel("runsig") else {
         return;
     };
-    let script = "import signal, sys, time\n\
-                  def stop(*_):\n    print('got SIGINT', flush=True); sys.exit(7)\n\
+    // The handler writes to fd 1 itself, not through `print`: a signal that lands while
+    // `print('ready')` is still inside its write (a loaded machine) runs the handler inside
+    // that flush, where a `print` to the same buffered stdout fails with "reentrant call"
+    // and the line is never written.
+    let script = "import os, signal, sys, time\n\
+                  def stop(*_):\n    os.write(1, b'got SIGINT\\n'); sys.exit(7)\n\
                   signal.signal(signal.SIGINT, stop)\n\
                   print('ready', flush=True)\n\
                   time.sleep(120)\n";

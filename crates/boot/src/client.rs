@@ -294,30 +294,20 @@ impl Kernel {
             .send(Channel::Shell, "execute_request", &content)
             .await?;
         let deadline = Instant::now() + ACK_LIMIT;
-        let mut seen = Vec::new();
-        let result = loop {
-            if let Err(error) = self.check_alive(WAITING).await {
-                break Err(error);
-            }
-            if Instant::now() >= deadline {
-                // Not an error by itself: `execute_wait` reports what happens next.
-                break Ok(());
-            }
-            if let Event::Message(channel, msg) = self.next_event(deadline).await {
-                let ours = msg.parent_header.msg_id == id;
-                let picked_up = ours
+        let (seen, picked_up) = self
+            .read_until(WAITING, deadline, |_, msg| {
+                msg.parent_header.msg_id == id
                     && (msg.header.msg_type == "execute_input"
                         || msg.header.msg_type == "execute_reply"
                         || (msg.header.msg_type == "status"
-                            && msg.content["execution_state"] == "busy"));
-                seen.push((channel, *msg));
-                if picked_up {
-                    break Ok(());
-                }
-            }
-        };
+                            && msg.content["execution_state"] == "busy"))
+            })
+            .await;
+        // Everything is kept, the message that shows the pick-up too: `execute_wait` reads it.
         self.keep(seen);
-        result.map(|()| id)
+        // Not picked up in time is not an error by itself: `execute_wait` reports what
+        // happens next.
+        picked_up.map(|_| id)
     }
 
     /// Collect iopub output for `msg_id` until both its `execute_reply` and its
@@ -416,30 +406,52 @@ impl Kernel {
         timeout: Duration,
     ) -> Result<Message, BootError> {
         let deadline = Instant::now() + timeout;
+        let (mut seen, found) = self
+            .read_until(msg_type, deadline, |got, msg| {
+                got == channel
+                    && msg.header.msg_type == msg_type
+                    && msg.parent_header.msg_id == msg_id
+            })
+            .await;
+        let reply = match found {
+            Ok(true) => seen.pop().map(|(_, msg)| msg),
+            _ => None,
+        };
+        self.keep(seen);
+        found?;
+        reply.ok_or_else(|| BootError::Timeout {
+            name: self.name.clone(),
+            waiting_for: msg_type,
+            waited: timeout,
+        })
+    }
+
+    /// Read messages until `wanted` accepts one (`Ok(true)`), `deadline` passes
+    /// (`Ok(false)`) or the kernel dies while we wait for `waiting_for`. Returns every message
+    /// read, in order, the accepted one last, for the caller to take or [`Kernel::keep`].
+    async fn read_until(
+        &mut self,
+        waiting_for: &'static str,
+        deadline: Instant,
+        wanted: impl Fn(Channel, &Message) -> bool,
+    ) -> (Vec<(Channel, Message)>, Result<bool, BootError>) {
         let mut seen = Vec::new();
-        let result = loop {
-            if let Err(error) = self.check_alive(msg_type).await {
+        let found = loop {
+            if let Err(error) = self.check_alive(waiting_for).await {
                 break Err(error);
             }
             if Instant::now() >= deadline {
-                break Err(BootError::Timeout {
-                    name: self.name.clone(),
-                    waiting_for: msg_type,
-                    waited: timeout,
-                });
+                break Ok(false);
             }
-            if let Event::Message(got, msg) = self.next_event(deadline).await {
-                if got == channel
-                    && msg.header.msg_type == msg_type
-                    && msg.parent_header.msg_id == msg_id
-                {
-                    break Ok(*msg);
+            if let Event::Message(channel, msg) = self.next_event(deadline).await {
+                let accepted = wanted(channel, &msg);
+                seen.push((channel, *msg));
+                if accepted {
+                    break Ok(true);
                 }
-                seen.push((got, *msg));
             }
         };
-        self.keep(seen);
-        result
+        (seen, found)
     }
 
     /// Put messages back in front of the backlog, in order, within its limit.

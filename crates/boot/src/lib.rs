@@ -55,7 +55,6 @@ mod process;
 mod report;
 mod running;
 mod spec;
-mod template;
 mod vars;
 mod wire;
 

@@ -7,10 +7,6 @@
 /// kernel can notice that its parent went away.
 pub(crate) const JPY_PARENT_PID: &str = "JPY_PARENT_PID";
 
-/// Removed from the kernel's environment when the spec's language starts with
-/// `python` (case-insensitive), so the kernel does not inherit a wrong interpreter.
-pub(crate) const PYTHONEXECUTABLE: &str = "PYTHONEXECUTABLE";
-
 /// Read from the snapshot: expands a leading `~` in argv elements.
 pub(crate) const HOME: &str = "HOME";
 

@@ -14,8 +14,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use boot::{
-    boot, boot_many, BootError, BootOptions, BootOutcome, ExecuteStatus, InterruptMode, LaunchSpec,
-    RunningKernel,
+    boot, boot_many, BootError, BootOptions, BootOutcome, BootReport, ExecuteStatus, InterruptMode,
+    LaunchSpec, RunningKernel,
 };
 
 /// Interpreter with ipykernel, provided by the test runner.
@@ -93,6 +93,35 @@ fn ipykernel_spec(name: &str, python: &Path) -> LaunchSpec {
         interrupt_mode: InterruptMode::Signal,
         resource_dir: PathBuf::from("/nonexistent/spec"),
     }
+}
+
+/// A spec whose "kernel" is `python -c CODE ARGS...`: a program that misbehaves on purpose.
+fn script_spec(name: &str, python: &Path, code: &str, args: &[&str]) -> LaunchSpec {
+    let mut spec = ipykernel_spec(name, python);
+    spec.argv = [
+        python.display().to_string(),
+        "-c".to_owned(),
+        code.to_owned(),
+    ]
+    .into_iter()
+    .chain(args.iter().map(|a| (*a).to_owned()))
+    .collect();
+    spec
+}
+
+/// Boots `spec` in a fresh sandbox with `timeout` to reply, and checks that it timed out.
+fn boot_timing_out(spec: &LaunchSpec, timeout: Duration) -> BootReport {
+    let sandbox = Sandbox::new();
+    let mut opts = sandbox.options();
+    opts.timeout = timeout;
+    let report = boot(spec, &opts);
+    assert_eq!(
+        report.outcome,
+        BootOutcome::Timeout,
+        "{:?}",
+        report.stderr_tail
+    );
+    report
 }
 
 /// Live (not zombie) members of process group `pgid`, from `/proc/*/stat`.
@@ -262,26 +291,16 @@ fn python_without_ipykernel_dies_with_its_stderr() {
 #[test]
 fn a_hanging_kernel_times_out_and_its_group_is_killed() {
     let Some(py) = python() else { return };
-    let sandbox = Sandbox::new();
-    let mut opts = sandbox.options();
-    opts.timeout = Duration::from_secs(3);
-    let mut spec = ipykernel_spec("hang", &py);
     // A child in the same group must go too.
-    spec.argv = vec![
-        py.display().to_string(),
-        "-c".to_owned(),
+    let spec = script_spec(
+        "hang",
+        &py,
         "import subprocess, sys, time; \
          subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); \
-         print('hanging', flush=True); time.sleep(600)"
-            .to_owned(),
-    ];
-    let report = boot(&spec, &opts);
-    assert_eq!(
-        report.outcome,
-        BootOutcome::Timeout,
-        "{:?}",
-        report.stderr_tail
+         print('hanging', flush=True); time.sleep(600)",
+        &[],
     );
+    let report = boot_timing_out(&spec, Duration::from_secs(3));
     assert_eq!(report.stdout_tail, ["hanging"]);
     assert_gone(report.pid.unwrap());
 }
@@ -289,28 +308,17 @@ fn a_hanging_kernel_times_out_and_its_group_is_killed() {
 #[test]
 fn a_kernel_with_another_key_times_out_with_rejected_messages() {
     let Some(py) = python() else { return };
-    let sandbox = Sandbox::new();
-    let mut opts = sandbox.options();
-    opts.timeout = Duration::from_secs(8);
-    let mut spec = ipykernel_spec("wrongkey", &py);
     // A real ipykernel on our ports, but with a different key in its connection file.
-    spec.argv = vec![
-        py.display().to_string(),
-        "-c".to_owned(),
+    let spec = script_spec(
+        "wrongkey",
+        &py,
         "import json, os, sys; path = sys.argv[1]; info = json.load(open(path)); \
          info['key'] = 'not-' + info['key']; other = path + '.other.json'; \
          json.dump(info, open(other, 'w')); \
-         os.execv(sys.executable, [sys.executable, '-m', 'ipykernel_launcher', '-f', other])"
-            .to_owned(),
-        "{connection_file}".to_owned(),
-    ];
-    let report = boot(&spec, &opts);
-    assert_eq!(
-        report.outcome,
-        BootOutcome::Timeout,
-        "{:?}",
-        report.stderr_tail
+         os.execv(sys.executable, [sys.executable, '-m', 'ipykernel_launcher', '-f', other])",
+        &["{connection_file}"],
     );
+    let report = boot_timing_out(&spec, Duration::from_secs(8));
     assert!(report.invalid_messages > 0, "{report:?}");
     let stderr = report.stderr_tail.join("\n");
     assert!(stderr.contains("Invalid Signature"), "{stderr}");

@@ -22,8 +22,8 @@
 //! `$` is written `$$`, and an inherited value is referenced, not copied — `PATH` is baked
 //! as `<prefix>/bin:${PATH}`, and when a script's result for a variable ends (or begins)
 //! with the value that variable had before, that part is replaced by `${VAR}` (e.g.
-//! `LD_LIBRARY_PATH=/env/lib:${LD_LIBRARY_PATH}`). [`substitute`] performs the same
-//! expansion, for launching a kernel without Jupyter.
+//! `LD_LIBRARY_PATH=/env/lib:${LD_LIBRARY_PATH}`). Launching without Jupyter expands them
+//! with `kernelspec::kernel_env`, the same rules.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -61,69 +61,9 @@ pub struct Activation {
     pub method: ActivationMethod,
 }
 
-impl Activation {
-    /// The concrete environment overlay for a launch from `base` (template expansion).
-    pub fn resolve(&self, base: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-        self.vars
-            .iter()
-            .map(|(k, v)| (k.clone(), substitute(v, base)))
-            .collect()
-    }
-}
-
 /// Escapes `$` for a `string.Template`.
 pub fn template_escape(s: &str) -> String {
     s.replace('$', "$$")
-}
-
-/// Python's `string.Template(t).safe_substitute(vars)`: `$$` → `$`, `$name`/`${name}` →
-/// the value when known, otherwise left as written.
-pub fn substitute(t: &str, vars: &BTreeMap<String, String>) -> String {
-    let mut out = String::with_capacity(t.len());
-    let mut rest = t;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        if let Some(r) = after.strip_prefix('$') {
-            out.push('$');
-            rest = r;
-            continue;
-        }
-        let ident_len = |s: &str| {
-            let mut chars = s.char_indices();
-            match chars.next() {
-                Some((_, c)) if c == '_' || c.is_ascii_alphabetic() => chars
-                    .find(|(_, c)| !(*c == '_' || c.is_ascii_alphanumeric()))
-                    .map_or(s.len(), |(j, _)| j),
-                _ => 0,
-            }
-        };
-        if let Some(b) = after.strip_prefix('{') {
-            let n = ident_len(b);
-            if n > 0 && b[n..].starts_with('}') {
-                match vars.get(&b[..n]) {
-                    Some(v) => out.push_str(v),
-                    None => out.push_str(&rest[i..i + n + 3]),
-                }
-                rest = &b[n + 1..];
-                continue;
-            }
-        } else {
-            let n = ident_len(after);
-            if n > 0 {
-                match vars.get(&after[..n]) {
-                    Some(v) => out.push_str(v),
-                    None => out.push_str(&rest[i..i + n + 1]),
-                }
-                rest = &after[n..];
-                continue;
-            }
-        }
-        out.push('$');
-        rest = after;
-    }
-    out.push_str(rest);
-    out
 }
 
 /// conda's `CONDA_DEFAULT_ENV` for a prefix (see the module docs).
@@ -348,15 +288,6 @@ fn run_scripts(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn substitute_matches_python_template() {
-        let vars: BTreeMap<String, String> = [("PATH".to_owned(), "/usr/bin".to_owned())].into();
-        assert_eq!(substitute("/e/bin:${PATH}", &vars), "/e/bin:/usr/bin");
-        assert_eq!(substitute("$PATH:x", &vars), "/usr/bin:x");
-        assert_eq!(substitute("a$$b", &vars), "a$b");
-        assert_eq!(substitute("${NOPE}:$NOPE:$1", &vars), "${NOPE}:$NOPE:$1");
-    }
 
     #[test]
     fn templated_refers_to_inherited_values() {

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use crate::condarc;
 use crate::locate::Tools;
 use crate::packages;
-use crate::vars::{self, HostEnv};
+use crate::vars::HostEnv;
 
 /// What kind of environment a prefix is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -176,14 +176,7 @@ pub fn is_externally_managed(python_stdlib_dir: &Path) -> bool {
 /// Where `kernels` creates venvs: `$XDG_DATA_HOME/kernels/envs`, else
 /// `~/.local/share/kernels/envs`.
 pub fn venv_home(env: &HostEnv) -> PathBuf {
-    match env.get(vars::XDG_DATA_HOME) {
-        Some(x) => PathBuf::from(x).join("kernels/envs"),
-        None => env
-            .home
-            .clone()
-            .unwrap_or_default()
-            .join(".local/share/kernels/envs"),
-    }
+    env.data_home().join("kernels/envs")
 }
 
 /// Lists environments (see the module docs for sources, order and naming).
@@ -277,6 +270,18 @@ mod tests {
     use super::*;
     use crate::locate::{CondaFlavor, CondaTool};
 
+    /// Tools with only a conda whose root is `root`.
+    fn conda_at(root: &Path) -> Tools {
+        Tools {
+            conda: Some(CondaTool {
+                exe: root.join("bin/conda"),
+                flavor: CondaFlavor::Conda,
+                root: root.to_path_buf(),
+            }),
+            ..Tools::default()
+        }
+    }
+
     fn conda_env(p: &Path, pkgs: &[&str]) {
         fs::create_dir_all(p.join("conda-meta")).unwrap();
         fs::write(p.join("conda-meta/history"), "").unwrap();
@@ -318,14 +323,7 @@ mod tests {
         .unwrap();
 
         let env = HostEnv::from_vars([("HOME", home.display().to_string())]);
-        let tools = Tools {
-            conda: Some(CondaTool {
-                exe: root.join("bin/conda"),
-                flavor: CondaFlavor::Conda,
-                root: root.clone(),
-            }),
-            ..Tools::default()
-        };
+        let tools = conda_at(&root);
         let envs = list_envs(&tools, &env, &[]);
         let summary: Vec<(Option<&str>, EnvKind, &Path)> = envs
             .iter()
@@ -367,14 +365,7 @@ mod tests {
             );
         }
         let env = HostEnv::from_vars([("HOME", t.path().join("home").display().to_string())]);
-        let tools = Tools {
-            conda: Some(CondaTool {
-                exe: root.join("bin/conda"),
-                flavor: CondaFlavor::Conda,
-                root: root.clone(),
-            }),
-            ..Tools::default()
-        };
+        let tools = conda_at(&root);
         let started = std::time::Instant::now();
         let envs = list_envs(&tools, &env, &[]);
         let took = started.elapsed();

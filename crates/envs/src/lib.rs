@@ -57,8 +57,8 @@ pub mod vars;
 mod venv;
 
 pub use activation::{
-    activate, activate_scripts, default_env_name, env_file_vars, substitute, template_escape,
-    Activation, ActivationMethod,
+    activate, activate_scripts, default_env_name, env_file_vars, template_escape, Activation,
+    ActivationMethod,
 };
 pub use backend::{
     backend_for, Backend, BackendChoice, BackendKind, CondaBackend, CreateEnv, Language,

@@ -373,14 +373,7 @@ fn micromamba_default_root(env: &HostEnv) -> PathBuf {
             return legacy;
         }
     }
-    match env.get(vars::XDG_DATA_HOME) {
-        Some(x) => PathBuf::from(x).join("mamba"),
-        None => env
-            .home
-            .clone()
-            .unwrap_or_default()
-            .join(".local/share/mamba"),
-    }
+    env.data_home().join("mamba")
 }
 
 /// Parses the output of `<exe> --version` (see the reference table): `conda X` is conda;
@@ -443,22 +436,20 @@ mod tests {
 
     #[test]
     fn version_output_classification() {
-        assert_eq!(
-            flavor_from_version_output("conda 26.7.1\n", CondaFlavor::Mamba),
-            CondaFlavor::Conda
-        );
-        assert_eq!(
-            flavor_from_version_output("mamba 1.5.12\nconda 24.1.0\n", CondaFlavor::Mamba),
-            CondaFlavor::Conda
-        );
-        assert_eq!(
-            flavor_from_version_output("2.8.1\n", CondaFlavor::Micromamba),
-            CondaFlavor::Micromamba
-        );
-        assert_eq!(
-            flavor_from_version_output("2.8.1\n", CondaFlavor::Mamba),
-            CondaFlavor::Mamba
-        );
+        use CondaFlavor::{Conda, Mamba, Micromamba};
+        // (output, fallback, flavor)
+        for (output, fallback, want) in [
+            ("conda 26.7.1\n", Mamba, Conda),
+            ("mamba 1.5.12\nconda 24.1.0\n", Mamba, Conda),
+            ("2.8.1\n", Micromamba, Micromamba),
+            ("2.8.1\n", Mamba, Mamba),
+        ] {
+            assert_eq!(
+                flavor_from_version_output(output, fallback),
+                want,
+                "{output:?}"
+            );
+        }
     }
 
     #[test]

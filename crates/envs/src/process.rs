@@ -318,6 +318,16 @@ impl ToolOutput {
         self.code == Some(0)
     }
 
+    /// How the process ended, for messages (a process with neither a code nor a signal
+    /// counts as exit status -1).
+    pub fn exit(&self) -> ExitDescription {
+        match (self.code, self.signal) {
+            (Some(c), _) => ExitDescription::Code(c),
+            (None, Some(s)) => ExitDescription::Signal(s),
+            (None, None) => ExitDescription::Code(-1),
+        }
+    }
+
     /// Turns a non-zero exit into [`ProcessError::Failed`] carrying the output.
     pub fn check(self, cmd: &ToolCommand) -> Result<ToolOutput, ProcessError> {
         if self.success() {
@@ -407,14 +417,9 @@ pub enum ProcessError {
 impl ProcessError {
     /// A [`ProcessError::Failed`] for `cmd` that ended with `out`.
     pub fn failed(cmd: &ToolCommand, out: &ToolOutput) -> ProcessError {
-        let status = match (out.code, out.signal) {
-            (Some(c), _) => ExitDescription::Code(c),
-            (None, Some(s)) => ExitDescription::Signal(s),
-            (None, None) => ExitDescription::Code(-1),
-        };
         ProcessError::Failed {
             command: cmd.display(),
-            status,
+            status: out.exit(),
             stdout_tail: tail(&out.stdout, TAIL_LINES),
             stderr_tail: tail(&out.stderr, TAIL_LINES),
         }

@@ -39,16 +39,11 @@ pub struct ToolRun {
 impl ToolRun {
     /// The failed run of `cmd` that ended with `out`, keeping its whole output.
     pub fn new(cmd: &ToolCommand, out: &ToolOutput) -> ToolRun {
-        let status = match (out.code, out.signal) {
-            (Some(c), _) => ExitDescription::Code(c),
-            (None, Some(s)) => ExitDescription::Signal(s),
-            (None, None) => ExitDescription::Code(-1),
-        };
         let command = cmd.display();
         ToolRun {
             tool: tool_name(&command),
             command,
-            status,
+            status: out.exit(),
             stdout: out.stdout.clone(),
             stderr: out.stderr.clone(),
         }

@@ -115,6 +115,15 @@ impl HostEnv {
             .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
     }
 
+    /// The user's data directory: `$XDG_DATA_HOME`, else `~/.local/share` (relative when
+    /// there is no home).
+    pub fn data_home(&self) -> PathBuf {
+        match self.get(XDG_DATA_HOME) {
+            Some(x) => PathBuf::from(x),
+            None => self.home.clone().unwrap_or_default().join(".local/share"),
+        }
+    }
+
     /// `$PATH` joined back with `:` (what a child process receives).
     pub fn path_string(&self) -> String {
         join_path_list(&self.path)

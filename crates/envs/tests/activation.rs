@@ -81,9 +81,9 @@ fn venv_with_activate_d_script_and_env_vars() {
     );
     assert!(!v.contains_key("PWD") && !v.contains_key("SHLVL"));
 
-    // Expansion as jupyter_client does it.
+    // Expansion as jupyter_client does it (kernelspec's rules, which `kernels run` uses).
     let server: BTreeMap<String, String> = [("PATH".to_owned(), "/usr/bin".to_owned())].into();
-    let resolved = a.resolve(&server);
+    let resolved = kernelspec::substitute_env(&a.vars, &server);
     assert_eq!(resolved["PATH"], format!("{p}/bin:/usr/bin"));
     assert_eq!(resolved["PRICE"], "5$");
 

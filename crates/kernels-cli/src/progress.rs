@@ -467,31 +467,32 @@ mod tests {
     fn steps_are_worded_with_home_as_tilde() {
         let home = Path::new("/home/u");
         let show = |p: &Path| show_path(Some(home), p);
-        let create = Step::CreateEnv {
-            prefix: "/home/u/.conda/envs/x".into(),
-            tool: ToolName::Mamba,
-        };
-        assert_eq!(
-            describe_step(&create, &show),
-            "Creating environment ~/.conda/envs/x with mamba"
-        );
-        let venv = Step::CreateEnv {
-            prefix: "/opt/envs/x".into(),
-            tool: ToolName::OwnUv,
-        };
-        assert_eq!(
-            describe_step(&venv, &show),
-            "Creating virtual environment /opt/envs/x with kernels' own uv"
-        );
-        let install = Step::InstallPackages {
-            prefix: "/home/u2/x".into(),
-            packages: vec!["pandas".into(), "numpy".into()],
-            tool: ToolName::Pip,
-        };
-        assert_eq!(
-            describe_step(&install, &show),
-            "Installing pandas numpy into /home/u2/x with pip"
-        );
+        for (step, want) in [
+            (
+                Step::CreateEnv {
+                    prefix: "/home/u/.conda/envs/x".into(),
+                    tool: ToolName::Mamba,
+                },
+                "Creating environment ~/.conda/envs/x with mamba",
+            ),
+            (
+                Step::CreateEnv {
+                    prefix: "/opt/envs/x".into(),
+                    tool: ToolName::OwnUv,
+                },
+                "Creating virtual environment /opt/envs/x with kernels' own uv",
+            ),
+            (
+                Step::InstallPackages {
+                    prefix: "/home/u2/x".into(),
+                    packages: vec!["pandas".into(), "numpy".into()],
+                    tool: ToolName::Pip,
+                },
+                "Installing pandas numpy into /home/u2/x with pip",
+            ),
+        ] {
+            assert_eq!(describe_step(&step, &show), want);
+        }
         assert_eq!(
             transaction_line(57, 12),
             "  57 packages linked (12 downloaded)"

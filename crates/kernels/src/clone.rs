@@ -18,7 +18,7 @@ use envs::HostEnv;
 use kernelspec::Discovery;
 
 use crate::export::dist_installers;
-use crate::spec_for_env::{env_of_spec, major_minor, SpecEnv};
+use crate::spec_for_env::{env_of_spec, major_minor_text, SpecEnv};
 
 /// Distributions not copied by pin (the new environment's tools bring their own).
 const NOT_PINNED: &[&str] = &["pip", "setuptools", "wheel", "distribute"];
@@ -73,11 +73,7 @@ impl CloneSource {
         let env = envs::Environment::inspect(prefix)
             .ok_or_else(|| format!("{} is not an environment", prefix.display()))?;
         let conda = prefix.join("conda-meta/history").is_file();
-        let python_version = env
-            .python_version
-            .as_deref()
-            .and_then(major_minor)
-            .map(|(a, b)| format!("{a}.{b}"));
+        let python_version = env.python_version.as_deref().and_then(major_minor_text);
         let pinned = dist_installers(prefix)
             .into_keys()
             .filter(|(n, _)| !NOT_PINNED.contains(&n.as_str()))

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use envs::Language;
 use kernelspec::{KernelName, KernelSpec};
 
-use crate::spec_for_env::{default_display_name, major_minor, ManagedMeta};
+use crate::spec_for_env::{default_display_name, major_minor_text, ManagedMeta};
 
 /// The formats `kernels export` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,11 +87,7 @@ impl EnvExport {
             prefix: prefix.to_path_buf(),
         })?;
         let conda = prefix.join("conda-meta/history").is_file();
-        let python = env
-            .python_version
-            .as_deref()
-            .and_then(major_minor)
-            .map(|(a, b)| format!("{a}.{b}"));
+        let python = env.python_version.as_deref().and_then(major_minor_text);
         let meta = ManagedMeta::from_spec(spec);
         let backend = match meta.as_ref().map(|m| m.backend.as_str()) {
             Some(b @ ("mamba" | "micromamba")) => b,

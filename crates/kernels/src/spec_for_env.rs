@@ -251,6 +251,12 @@ pub fn major_minor(version: &str) -> Option<(u32, u32)> {
     Some((major, minor_text.parse().unwrap_or(0)))
 }
 
+/// `"3.11.7"` → `"3.11"`: the series a version belongs to, as pins and environment files
+/// name it.
+pub(crate) fn major_minor_text(version: &str) -> Option<String> {
+    major_minor(version).map(|(major, minor)| format!("{major}.{minor}"))
+}
+
 /// "Python (NAME)" or "R (NAME)".
 pub fn default_display_name(language: Language, name: &KernelName) -> String {
     format!("{language} ({name})")

@@ -60,21 +60,22 @@ fn substitute_placeholders(arg: &str, vars: &HashMap<&str, String>) -> String {
     out
 }
 
-/// Python's `os.path.expanduser` for one argument: `~` alone or a leading `~/` becomes `home`.
-/// `~user` forms and arguments without a leading `~` are unchanged, as is everything when
-/// `home` is `None`.
+/// Python's `os.path.expanduser` for one argument: `~` alone or a leading `~/` becomes `home`
+/// (its trailing separators dropped; `/` when nothing is left). `~user` forms and arguments
+/// without a leading `~` are unchanged, as is everything when `home` is `None`.
 pub fn expand_tilde(arg: &str, home: Option<&Path>) -> String {
     let Some(home) = home else {
         return arg.to_owned();
     };
-    let home = home.to_string_lossy();
-    if arg == "~" {
-        return home.into_owned();
-    }
-    let sep_follows = |r: &str| r.starts_with('/') || (cfg!(windows) && r.starts_with('\\'));
+    let seps: &[char] = if cfg!(windows) { &['/', '\\'] } else { &['/'] };
     match arg.strip_prefix('~') {
-        Some(rest) if sep_follows(rest) => {
-            format!("{}{rest}", home.trim_end_matches(['/', '\\']))
+        Some(rest) if rest.is_empty() || rest.starts_with(seps) => {
+            let joined = format!("{}{rest}", home.to_string_lossy().trim_end_matches(seps));
+            if joined.is_empty() {
+                "/".to_owned()
+            } else {
+                joined
+            }
         }
         _ => arg.to_owned(),
     }

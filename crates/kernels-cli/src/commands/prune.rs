@@ -4,6 +4,7 @@
 //! journaled plan (`steps` in `--json`): all of them, or on a failure none.
 
 use std::io::IsTerminal;
+use std::path::Path;
 
 use clap::Args;
 use kernels::doctor::Machine;
@@ -69,14 +70,11 @@ fn show(ctx: &Ctx, plan: &PrunePlan, removal: &RemovalPlan, dry_run: bool) {
     }
     let verb = if dry_run { "would remove" } else { "removed" };
     for s in &plan.remove {
-        ctx.out.line(&format!(
-            "{verb} {}  {}  ({})",
-            s.name,
-            ctx.show_path(&s.resource_dir),
-            s.reason
-        ));
+        show_row(ctx, verb, &s.name, &s.resource_dir, &s.reason);
     }
-    show_kept(ctx, plan);
+    for k in &plan.kept {
+        show_row(ctx, "kept", &k.name, &k.resource_dir, &k.reason);
+    }
     if plan.remove.is_empty() {
         ctx.out.status(&format!(
             "No stale kernels among {} examined.",
@@ -85,15 +83,12 @@ fn show(ctx: &Ctx, plan: &PrunePlan, removal: &RemovalPlan, dry_run: bool) {
     }
 }
 
-fn show_kept(ctx: &Ctx, plan: &PrunePlan) {
-    for k in &plan.kept {
-        ctx.out.line(&format!(
-            "kept {}  {}  ({})",
-            k.name,
-            ctx.show_path(&k.resource_dir),
-            k.reason
-        ));
-    }
+/// One line of the result: what happened to a kernel (`verb`), where it is, and why.
+fn show_row(ctx: &Ctx, verb: &str, name: &str, resource_dir: &Path, reason: &str) {
+    ctx.out.line(&format!(
+        "{verb} {name}  {}  ({reason})",
+        ctx.show_path(resource_dir)
+    ));
 }
 
 fn confirm(ctx: &Ctx, plan: &PrunePlan) -> bool {

@@ -130,10 +130,43 @@ fn kernel_entry(
             problems.push(format!("{}: {}", k.name, c.message));
         }
     }
+    present(entry, &problems, "", dirs)
+}
+
+fn env_entry(entry: &Entry, found: &[&Environment]) -> ProtectedReport {
+    if found.is_empty() {
+        return absent(entry, "it does not exist");
+    }
+    let broken: Vec<String> = found
+        .iter()
+        .filter(|e| e.python.is_none())
+        .map(|e| format!("{} has no bin/python", e.prefix.display()))
+        .collect();
+    let frozen = if found.iter().any(|e| e.frozen.is_some()) {
+        ", frozen"
+    } else {
+        ""
+    };
+    let prefixes = found.iter().map(|e| e.prefix.clone()).collect();
+    present(entry, &broken, frozen, prefixes)
+}
+
+/// The report on an entry whose target is on this machine (at `matches`): healthy when
+/// there are no `problems`, otherwise a problem naming them all. `note` is appended to the
+/// entry's source in the healthy message (e.g. `", frozen"`).
+fn present(
+    entry: &Entry,
+    problems: &[String],
+    note: &str,
+    matches: Vec<PathBuf>,
+) -> ProtectedReport {
     let (status, message) = if problems.is_empty() {
         (
             Status::Ok,
-            format!("{} is present and healthy ({})", entry.target, entry.source),
+            format!(
+                "{} is present and healthy ({}{note})",
+                entry.target, entry.source
+            ),
         )
     } else {
         (
@@ -151,48 +184,6 @@ fn kernel_entry(
         present: true,
         status,
         message,
-        matches: dirs,
-    }
-}
-
-fn env_entry(entry: &Entry, found: &[&Environment]) -> ProtectedReport {
-    if found.is_empty() {
-        return absent(entry, "it does not exist");
-    }
-    let broken: Vec<String> = found
-        .iter()
-        .filter(|e| e.python.is_none())
-        .map(|e| format!("{} has no bin/python", e.prefix.display()))
-        .collect();
-    let (status, message) = if broken.is_empty() {
-        let frozen = if found.iter().any(|e| e.frozen.is_some()) {
-            ", frozen"
-        } else {
-            ""
-        };
-        (
-            Status::Ok,
-            format!(
-                "{} is present and healthy ({}{frozen})",
-                entry.target, entry.source
-            ),
-        )
-    } else {
-        (
-            Status::Problem,
-            format!(
-                "{} is protected ({}) but {}",
-                entry.target,
-                entry.source,
-                broken.join("; ")
-            ),
-        )
-    };
-    ProtectedReport {
-        entry: entry.clone(),
-        present: true,
-        status,
-        message,
-        matches: found.iter().map(|e| e.prefix.clone()).collect(),
+        matches,
     }
 }

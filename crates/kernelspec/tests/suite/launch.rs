@@ -32,6 +32,8 @@ fn argv_placeholders() {
         "{",
         "}{",
         "{connection_file}{resource_dir}",
+        "{resource_dir",
+        "{prefix}/{connection_file}",
     ]);
     assert_eq!(
         substitute_argv(&argv, &vars),
@@ -48,6 +50,8 @@ fn argv_placeholders() {
             "{",
             "}{",
             "/run/k.json/k/py",
+            "{resource_dir",
+            "/opt/venv//run/k.json",
         ])
     );
 }
@@ -60,6 +64,11 @@ fn tilde_expansion() {
     assert_eq!(expand_tilde("~bob/x", home), "~bob/x");
     assert_eq!(expand_tilde("a~/x", home), "a~/x");
     assert_eq!(expand_tilde("~/x", None), "~/x");
+    // As `os.path.expanduser`: the home's trailing `/` goes, and an empty result is `/`.
+    assert_eq!(expand_tilde("~", Some(Path::new("/h/u/"))), "/h/u");
+    assert_eq!(expand_tilde("~/x", Some(Path::new("/h/u/"))), "/h/u/x");
+    assert_eq!(expand_tilde("~", Some(Path::new("/"))), "/");
+    assert_eq!(expand_tilde("~", Some(Path::new(""))), "/");
     let vars = HashMap::from([("connection_file", "~/c.json".to_owned())]);
     assert_eq!(
         build_argv(&s(&["~/bin/k", "{connection_file}"]), &vars, home),
@@ -113,6 +122,10 @@ fn template_safe_substitute_semantics() {
         ("$X", "$X"),
         ("${ HOME}", "${ HOME}"),
         ("$é", "$é"),
+        ("$$$HOME", "$/h"),
+        ("cost: $5 and $", "cost: $5 and $"),
+        ("$A_1$x.$A_", "alower.$A_"),
+        ("é$HOME€", "é/h€"),
     ] {
         assert_eq!(safe_substitute(template, &vars), want, "{template:?}");
     }
