@@ -197,14 +197,7 @@ impl Kernel {
                     _ => {}
                 }
             }
-            self.check_alive(WAITING).await?;
-            if Instant::now() >= deadline {
-                return Err(BootError::Timeout {
-                    name: self.name.clone(),
-                    waiting_for: WAITING,
-                    waited: timeout,
-                });
-            }
+            self.check_in_time(WAITING, deadline, timeout).await?;
         };
         self.replied_at = Instant::now();
         self.kernel_info = reply.content;
@@ -323,14 +316,7 @@ impl Kernel {
         let mut replied = false;
         let mut idle = false;
         while !(replied && idle) {
-            self.check_alive(WAITING).await?;
-            if Instant::now() >= deadline {
-                return Err(BootError::Timeout {
-                    name: self.name.clone(),
-                    waiting_for: WAITING,
-                    waited: timeout,
-                });
-            }
+            self.check_in_time(WAITING, deadline, timeout).await?;
             let Event::Message(channel, msg) = self.next_event(deadline).await else {
                 continue;
             };
@@ -504,6 +490,25 @@ impl Kernel {
         }
     }
 
+    /// [`Self::check_alive`], then a timeout error once `deadline` (`timeout` after the
+    /// wait began) has passed.
+    async fn check_in_time(
+        &mut self,
+        waiting_for: &'static str,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<(), BootError> {
+        self.check_alive(waiting_for).await?;
+        if Instant::now() >= deadline {
+            return Err(BootError::Timeout {
+                name: self.name.clone(),
+                waiting_for,
+                waited: timeout,
+            });
+        }
+        Ok(())
+    }
+
     /// The next valid message on any channel, or `Idle` after at most one tick.
     async fn next_event(&mut self, until: Instant) -> Event {
         if let Some((channel, msg)) = self.backlog.pop_front() {
@@ -558,28 +563,17 @@ impl Starting {
     /// kernel is not listening yet.
     async fn connect(&mut self, connection: &ConnectionInfo) -> Result<Channels, BootError> {
         let mut shell = DealerSocket::with_options(attempt_options());
-        self.connect_one(
-            &mut shell,
-            Channel::Shell,
-            &connection.endpoint(connection.shell_port),
-        )
-        .await?;
         let mut iopub = SubSocket::with_options(attempt_options());
+        let mut control = DealerSocket::with_options(attempt_options());
         // Remembered by the socket and sent to the kernel once connected.
         let _ = iopub.subscribe("").await;
-        self.connect_one(
-            &mut iopub,
-            Channel::Iopub,
-            &connection.endpoint(connection.iopub_port),
-        )
-        .await?;
-        let mut control = DealerSocket::with_options(attempt_options());
-        self.connect_one(
-            &mut control,
-            Channel::Control,
-            &connection.endpoint(connection.control_port),
-        )
-        .await?;
+        let c = connection;
+        self.connect_one(&mut shell, Channel::Shell, &c.endpoint(c.shell_port))
+            .await?;
+        self.connect_one(&mut iopub, Channel::Iopub, &c.endpoint(c.iopub_port))
+            .await?;
+        self.connect_one(&mut control, Channel::Control, &c.endpoint(c.control_port))
+            .await?;
         Ok(Channels {
             shell,
             iopub,

@@ -59,16 +59,8 @@ pub enum InstallError {
         path: PathBuf,
     },
     /// Any other filesystem failure.
-    #[error("failed to {action} {path}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The path involved.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] FsFailure),
     /// The new spec **is installed** at `installed`, but the replaced copy, already moved to
     /// the hidden `leftover`, could not be deleted. Treat as success with a warning.
     #[error("installed {installed}, but failed to delete the replaced copy at {leftover}")]
@@ -93,13 +85,27 @@ fn install_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> I
                 source,
             }
         } else {
-            InstallError::Io {
+            InstallError::Io(FsFailure {
                 action,
                 path,
                 source,
-            }
+            })
         }
     }
+}
+
+/// A filesystem operation that failed for a reason other than a missing path or a refused
+/// permission (which the install and remove errors name themselves).
+#[derive(Debug, thiserror::Error)]
+#[error("failed to {action} {path}")]
+pub struct FsFailure {
+    /// What was being done.
+    pub action: &'static str,
+    /// The path involved.
+    pub path: PathBuf,
+    /// The underlying error.
+    #[source]
+    pub source: io::Error,
 }
 
 /// Why a removal failed.
@@ -121,16 +127,8 @@ pub enum RemoveError {
         source: io::Error,
     },
     /// Any other filesystem failure.
-    #[error("failed to {action} {path}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The path involved.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] FsFailure),
 }
 
 fn remove_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> RemoveError {
@@ -138,11 +136,11 @@ fn remove_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Re
     move |source| match source.kind() {
         io::ErrorKind::PermissionDenied => RemoveError::PermissionDenied { path, source },
         io::ErrorKind::NotFound => RemoveError::NotFound { path },
-        _ => RemoveError::Io {
+        _ => RemoveError::Io(FsFailure {
             action,
             path,
             source,
-        },
+        }),
     }
 }
 
@@ -345,11 +343,11 @@ fn check_removable(dir: &Path, depth: usize) -> Result<(), RemoveError> {
                     path: dir.to_owned(),
                     source,
                 },
-                _ => RemoveError::Io {
+                _ => RemoveError::Io(FsFailure {
                     action: "check before removing",
                     path: dir.to_owned(),
                     source,
-                },
+                }),
             });
         }
     }

@@ -36,7 +36,7 @@ pub mod vars;
 
 pub use discover::{discover, DirAction, DirProblem, Discovery, FoundKernel};
 pub use install::{
-    copy_tree, install, remove, CopyError, InstallError, InstallRequest, RemoveError,
+    copy_tree, install, remove, CopyError, FsFailure, InstallError, InstallRequest, RemoveError,
 };
 pub use launch::{
     apply_language_rules, build_argv, expand_tilde, is_generic_python, kernel_env,
