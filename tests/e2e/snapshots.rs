@@ -84,8 +84,8 @@ fn filters(sb: &Sandbox) -> Vec<(String, String)> {
         }
     }
     for (pattern, placeholder) in [
-        (r"\b\d+ ms\b", "[N] ms"),
-        (r"\b\d+(\.\d+)? s\b", "[N] s"),
+        // "850 ms" or "7.9 s": one placeholder, so a run either side of a second reads the same.
+        (r"\b\d+(\.\d+)? m?s\b", "[TIME]"),
         (r"(\w)-\d{6,}-\d+(-\d+)?\.log", "$1-[TIME]-[PID].log"),
         (r"\(pid \d+\)", "(pid [PID])"),
         (r"\b3\.\d+\.\d+\b", "[PYVER]"),

@@ -203,7 +203,7 @@ impl StepPrinter<'_> {
             Event::Finished { elapsed } => s.with_line_cleared(|state| {
                 if state.active {
                     self.out
-                        .step(&format!("✓ {} ({})", state.step, seconds(*elapsed)));
+                        .step(&format!("✓ {} ({})", state.step, duration(*elapsed)));
                 }
                 state.active = false;
             }),
@@ -232,7 +232,7 @@ pub fn closing_line(
     home: Option<&Path>,
 ) -> String {
     let env = env_words(o, home);
-    let time = seconds(elapsed);
+    let time = duration(elapsed);
     let (name, display) = (&k.name, &k.display_name);
     match o.status {
         KernelStatus::Create => format!("Added kernel `{name}` \"{display}\": {env} in {time}"),
@@ -324,9 +324,13 @@ fn shown_reason(f: &envs::FoundBy, home: Option<&Path>) -> String {
     }
 }
 
-/// "7.9 s" (one decimal).
-pub fn seconds(d: Duration) -> String {
-    format!("{:.1} s", d.as_secs_f64())
+/// A run's time as people read it: "850 ms" under a second, else "7.9 s" (one decimal).
+pub fn duration(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
 }
 
 impl Drop for StepPrinter<'_> {
@@ -498,7 +502,10 @@ mod tests {
             "  57 packages linked (12 downloaded)"
         );
         assert_eq!(transaction_line(1, 0), "  1 package linked");
-        assert_eq!(seconds(Duration::from_millis(7890)), "7.9 s");
+        assert_eq!(duration(Duration::from_millis(7890)), "7.9 s");
+        assert_eq!(duration(Duration::from_millis(1000)), "1.0 s");
+        assert_eq!(duration(Duration::from_millis(999)), "999 ms");
+        assert_eq!(duration(Duration::from_micros(12_400)), "12 ms");
     }
 
     #[test]

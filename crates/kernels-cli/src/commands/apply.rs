@@ -291,11 +291,11 @@ fn converge(
     }
     let (n, changes) = (kernel_rows(&work.rows), changes(&work.rows));
     ctx.out.status(&format!(
-        "Applied {}: {n} kernel{}, {changes} change{} ({} ms).",
+        "Applied {}: {n} kernel{}, {changes} change{} ({}).",
         args.file.display(),
         plural(n),
         plural(changes),
-        shown.started.elapsed().as_millis()
+        crate::progress::duration(shown.started.elapsed())
     ));
     Ok(Code::Ok)
 }
