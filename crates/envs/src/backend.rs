@@ -456,8 +456,11 @@ impl Backend for CondaBackend {
         cancel: &CancelToken,
         progress: &dyn Progress,
     ) -> Result<(), EnvError> {
-        conda::check_not_frozen(&env.prefix)?;
-        if !pkgs.conda.is_empty() {
+        // The conda step refuses a frozen environment itself, right after saying that it
+        // starts; without one, the refusal is here, before pip runs.
+        if pkgs.conda.is_empty() {
+            conda::check_not_frozen(&env.prefix)?;
+        } else {
             progress.event(&Event::Started(&Step::InstallPackages {
                 prefix: env.prefix.clone(),
                 packages: pkgs.conda.clone(),

@@ -408,7 +408,9 @@ impl EnvRun<'_> {
                 k.name.as_str(),
             )
             .map(|created| self.locks.created.extend(created)),
-            Step::InstallPackages(i) => run_install(i, self.cancel, self.progress, self.journal),
+            Step::InstallPackages(i) => {
+                run_install(i, &self.snap.host, self.cancel, self.progress, self.journal)
+            }
             Step::WriteKernel(_) => Ok(()),
         }
     }
@@ -780,6 +782,7 @@ fn check_still_half_made(host: &HostEnv, prefix: &Prefix) -> Result<(), ExecFail
 
 fn run_install(
     i: &InstallStep,
+    host: &HostEnv,
     cancel: &CancelToken,
     progress: &dyn Progress,
     journal: &mut Journal,
@@ -796,27 +799,14 @@ fn run_install(
     for a in &i.actions {
         match a {
             InstallAction::Conda {
-                driver,
-                specs,
+                backend,
+                tools,
+                env,
+                pkgs,
                 channels,
-            } => {
-                progress.event(&Event::Started(&EnvStep::InstallPackages {
-                    prefix: i.prefix.to_path_buf(),
-                    packages: specs.clone(),
-                    tool: ToolName::from_flavor(driver.tool().flavor),
-                }));
-                let t = driver
-                    .install(
-                        &i.prefix,
-                        specs,
-                        channels,
-                        false,
-                        cancel,
-                        &LineForwarder::stderr_only(progress),
-                    )
-                    .map_err(|e| Box::new((action.clone(), e.into())))?;
-                envs::progress::report_transaction(progress, &t);
-            }
+            } => envs::backend_for(*backend, tools, host)
+                .and_then(|b| b.install(env, pkgs, channels, cancel, progress))
+                .map_err(|e| Box::new((action.clone(), e.into())))?,
             InstallAction::Pip { cmd } => {
                 check_own_interpreter(&i.prefix).map_err(|e| Box::new((action.clone(), e)))?;
                 progress.event(&Event::Started(&EnvStep::InstallPackages {

@@ -240,10 +240,18 @@ pub struct InstallStep {
 /// One installer call.
 #[derive(Debug, Clone)]
 pub(crate) enum InstallAction {
-    /// `<tool> install -p PREFIX …` (output interpreted as conda JSON).
+    /// Conda packages through the conda-family backend of the found tool
+    /// ([`envs::Backend::install`]: `<tool> install -p PREFIX …`).
     Conda {
-        driver: CondaDriver,
-        specs: Vec<String>,
+        /// The backend, as [`envs::backend_for`] names it.
+        backend: BackendKind,
+        /// The tools the backend is built from.
+        tools: envs::Tools,
+        /// The environment as the snapshot read it.
+        env: Box<Environment>,
+        /// The packages (conda only; pip packages are their own action).
+        pkgs: PackageSet,
+        /// Channels on top of the configured ones.
         channels: Vec<String>,
     },
     /// The environment's own `pip install` (conda environments and plain prefixes; venvs
@@ -1093,8 +1101,13 @@ fn install_step(
                 prefix: prefix.clone(),
             })?;
         actions.push(InstallAction::Conda {
-            driver: CondaDriver::new(tool, host),
-            specs: m.pkgs.conda.clone(),
+            backend: BackendKind::from_flavor(tool.flavor),
+            tools: t.tools.clone(),
+            env: Box::new(f.env.clone()),
+            pkgs: PackageSet {
+                conda: m.pkgs.conda.clone(),
+                pip: Vec::new(),
+            },
             channels: req.packages.channels.clone(),
         });
     }
@@ -1132,12 +1145,18 @@ fn install_step(
         .iter()
         .flat_map(|a| match a {
             InstallAction::Conda {
-                driver,
-                specs,
+                tools,
+                pkgs,
                 channels,
-            } => vec![CommandView::of(
-                &driver.install_command(&prefix, specs, channels, false),
-            )],
+                ..
+            } => tools
+                .conda
+                .iter()
+                .map(|tool| {
+                    let driver = CondaDriver::new(tool.clone(), host);
+                    CommandView::of(&driver.install_command(&prefix, &pkgs.conda, channels, false))
+                })
+                .collect(),
             InstallAction::Pip { cmd } => vec![CommandView::of(cmd)],
             InstallAction::Venv { driver, base, pkgs } => driver
                 .install_commands(base.as_deref(), &prefix, pkgs)

@@ -436,3 +436,74 @@ fn a_conda_env_without_a_conda_tool_gets_ipykernel_from_its_own_pip() {
         Err(PlanError::CondaToolMissing { .. })
     ));
 }
+
+/// A fake conda: answers `--version`; any other call is recorded in `calls.log` and fails.
+const FAKE_CONDA: &str = r#"#!/bin/sh
+if [ "$1" = --version ]; then echo "conda 24.11.3"; exit 0; fi
+echo "conda $*" >> "$(dirname "$0")/calls.log"
+exit 1
+"#;
+
+/// The steps a run announces.
+#[derive(Default)]
+struct Announced(std::sync::Mutex<Vec<String>>);
+
+impl envs::Progress for Announced {
+    fn event(&self, event: &envs::Event<'_>) {
+        if let envs::Event::Started(step) = event {
+            self.0.lock().unwrap().push(format!("{step:?}"));
+        }
+    }
+}
+
+#[test]
+fn an_env_frozen_after_planning_is_refused_by_its_conda_step_before_the_tool_runs() {
+    let mut m = Machine::new();
+    let conda = m.root().join("bin/conda");
+    fs::write(&conda, FAKE_CONDA).unwrap();
+    fs::set_permissions(&conda, fs::Permissions::from_mode(0o755)).unwrap();
+    m.host
+        .vars
+        .insert("KERNELS_CONDA".into(), conda.display().to_string());
+    let prefix = m.root().join("conda-envs/ml");
+    fs::create_dir_all(prefix.join("conda-meta")).unwrap();
+    fs::write(prefix.join("conda-meta/history"), "").unwrap();
+    fs::write(prefix.join("conda-meta/python-3.12.1-h0.json"), "{}").unwrap();
+    fs::create_dir_all(prefix.join("bin")).unwrap();
+    fs::write(prefix.join("bin/python"), "").unwrap();
+    let mut r = KernelRequest::new(KernelName::parse("ml").unwrap());
+    r.env = EnvSource::Existing {
+        path: prefix.clone(),
+    };
+    r.packages.conda = vec!["numpy".into()];
+    let snap = m.snapshot(std::slice::from_ref(&r));
+    let p = plan(std::slice::from_ref(&r), &snap).unwrap();
+    p.check_policy(&snap).unwrap();
+    let Step::InstallPackages(i) = &p.kernels[0].steps[0] else {
+        panic!("{:?}", p.kernels[0].steps)
+    };
+    assert!(i.conda.contains(&"numpy".to_owned()), "{:?}", i.conda);
+    m.calls();
+
+    // Frozen between the plan and the run: the conda step says it starts, then refuses.
+    fs::write(
+        prefix.join("conda-meta/frozen"),
+        r#"{"message": "image environment"}"#,
+    )
+    .unwrap();
+    let announced = Announced::default();
+    let err = execute(&p, &snap, &CancelToken::new(), &announced).unwrap_err();
+    assert!(
+        matches!(&err.cause, ExecFailure::Env(e) if matches!(
+            &**e,
+            envs::EnvError::Frozen { prefix: p, message: Some(msg) }
+                if p == &prefix && msg == "image environment"
+        )),
+        "{err:?}"
+    );
+    let steps = announced.0.lock().unwrap().clone();
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert!(steps[0].starts_with("InstallPackages"), "{steps:?}");
+    assert!(m.calls().is_empty());
+    assert!(!m.kernels_dir().join("ml").exists());
+}
