@@ -19,6 +19,7 @@ use crate::discover::{EnvKind, Environment};
 use crate::error::EnvError;
 use crate::locate::{CondaFlavor, Tools};
 use crate::packages::{self, PackageSet};
+use crate::prefix::Prefix;
 use crate::process::{CancelToken, ProcessObserver, ToolCommand};
 use crate::progress::{report_transaction, Event, LineForwarder, Progress, Step, ToolName};
 use crate::vars::HostEnv;
@@ -213,10 +214,10 @@ impl fmt::Display for Language {
 }
 
 /// A request to create an environment.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateEnv {
     /// Target prefix (must not exist, or be an empty directory).
-    pub prefix: PathBuf,
+    pub prefix: Prefix,
     /// Python version request (`3.11`); `None` for the default.
     pub python: Option<String>,
     /// conda packages (installed in the same solve as Python).
@@ -234,6 +235,24 @@ pub struct CreateEnv {
     /// conda family: copy the conda environment at this prefix (`create --clone`) instead
     /// of solving; `conda_packages` then go in one `install` after it.
     pub clone_from: Option<PathBuf>,
+}
+
+impl CreateEnv {
+    /// A Python environment at `prefix` with nothing but the kernel package: the start of
+    /// every request.
+    pub fn new(prefix: Prefix) -> CreateEnv {
+        CreateEnv {
+            prefix,
+            python: None,
+            conda_packages: Vec::new(),
+            pip_packages: Vec::new(),
+            requirements: None,
+            environment_file: None,
+            channels: Vec::new(),
+            language: Language::default(),
+            clone_from: None,
+        }
+    }
 }
 
 /// An environment manager.
@@ -462,7 +481,7 @@ impl Backend for CondaBackend {
             conda::check_not_frozen(&env.prefix)?;
         } else {
             progress.event(&Event::Started(&Step::InstallPackages {
-                prefix: env.prefix.clone(),
+                prefix: env.prefix.to_path_buf(),
                 packages: pkgs.conda.clone(),
                 tool: self.tool_name(),
             }));
@@ -478,7 +497,7 @@ impl Backend for CondaBackend {
         }
         if let Some(cmd) = self.pip_step(&env.prefix, &pkgs.pip, None) {
             progress.event(&Event::Started(&Step::InstallPackages {
-                prefix: env.prefix.clone(),
+                prefix: env.prefix.to_path_buf(),
                 packages: pkgs.pip.clone(),
                 tool: ToolName::Pip,
             }));
@@ -654,7 +673,7 @@ impl Backend for VenvBackend {
         let conda_env = env.kind == EnvKind::Conda || env.kind == EnvKind::CondaBase;
         let started = |tool| {
             progress.event(&Event::Started(&Step::InstallPackages {
-                prefix: env.prefix.clone(),
+                prefix: env.prefix.to_path_buf(),
                 packages: install.packages.clone(),
                 tool,
             }))
@@ -771,11 +790,10 @@ mod tests {
         let host = HostEnv::from_vars([("PATH", "/usr/bin")]);
         let b = backend_for(BackendKind::Conda, &tools(Some(CondaFlavor::Conda)), &host).unwrap();
         let req = CreateEnv {
-            prefix: "/e/torch".into(),
             python: Some("3.11".into()),
             conda_packages: vec!["pytorch".into(), "numpy".into()],
             pip_packages: vec!["wandb".into()],
-            ..CreateEnv::default()
+            ..CreateEnv::new(Prefix::absolute("/e/torch"))
         };
         let cmds = b.create_commands(&req);
         assert_eq!(cmds.len(), 2);
@@ -801,9 +819,8 @@ mod tests {
         );
 
         let r = CreateEnv {
-            prefix: "/e/r".into(),
             language: Language::R,
-            ..CreateEnv::default()
+            ..CreateEnv::new(Prefix::absolute("/e/r"))
         };
         assert_eq!(
             b.create_commands(&r)[0].args_lossy(),
@@ -824,9 +841,8 @@ mod tests {
         let host = HostEnv::default();
         let b = backend_for(BackendKind::Venv, &tools(None), &host).unwrap();
         let r = CreateEnv {
-            prefix: "/e/r".into(),
             language: Language::R,
-            ..CreateEnv::default()
+            ..CreateEnv::new(Prefix::absolute("/e/r"))
         };
         let err = b
             .create(&r, &CancelToken::new(), &crate::NoProgress)

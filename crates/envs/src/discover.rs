@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use crate::condarc;
 use crate::locate::Tools;
 use crate::packages;
+use crate::prefix::Prefix;
 use crate::vars::HostEnv;
 
 /// What kind of environment a prefix is.
@@ -51,7 +52,7 @@ pub struct Environment {
     /// Display name (see the module docs for the rule).
     pub name: Option<String>,
     /// The prefix directory.
-    pub prefix: PathBuf,
+    pub prefix: Prefix,
     /// What kind of environment it is.
     pub kind: EnvKind,
     /// `<prefix>/bin/python` when it exists (dangling symlinks excluded).
@@ -119,7 +120,7 @@ fn inspect_as(prefix: &Path, kind: EnvKind, name: Option<String>) -> Environment
             .any(|sp| sp.join("ipykernel").is_dir());
     Environment {
         name,
-        prefix: prefix.to_path_buf(),
+        prefix: Prefix::from_recorded(prefix),
         kind,
         python,
         python_version,

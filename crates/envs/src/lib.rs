@@ -8,7 +8,7 @@
 //!
 //! ```no_run
 //! use envs::{backend_for, list_envs, locate, BackendChoice, BackendKind, CancelToken,
-//!            CreateEnv, HostEnv, NoProgress};
+//!            CreateEnv, HostEnv, NoProgress, Prefix};
 //!
 //! let host = HostEnv::from_process();
 //! let tools = locate(&host, BackendChoice::Auto);
@@ -16,7 +16,7 @@
 //!     println!("{:?} {}", env.name, env.prefix.display());
 //! }
 //! let backend = backend_for(BackendKind::Venv, &tools, &host)?;
-//! let req = CreateEnv { prefix: "/tmp/demo-env".into(), ..CreateEnv::default() };
+//! let req = CreateEnv::new(Prefix::absolute("/tmp/demo-env"));
 //! let env = backend.create(&req, &CancelToken::new(), &NoProgress)?;
 //! assert!(env.has_ipykernel);
 //! # Ok::<(), envs::EnvError>(())

@@ -329,9 +329,8 @@ fn backend_create_and_missing(s: Sandbox) {
     // interpreter running it, which is fine here.
     let b = backend_for(BackendKind::Conda, &tools, &s.host).unwrap();
     let req = CreateEnv {
-        prefix: s.base.join("root/envs/viab"),
         conda_packages: vec!["numpy".into()],
-        ..CreateEnv::default()
+        ..CreateEnv::new(envs::Prefix::absolute(s.base.join("root/envs/viab")))
     };
     let env = b.create(&req, &CancelToken::new(), &NoProgress).unwrap();
     assert!(env.has_ipykernel);

@@ -60,10 +60,7 @@ fn create_with(uv: bool) {
     };
     let backend = backend_for(BackendKind::Venv, &tools, &host).unwrap();
     let prefix = envs::venv_home(&host).join(if uv { "with-uv" } else { "with-pip" });
-    let req = CreateEnv {
-        prefix: prefix.clone(),
-        ..CreateEnv::default()
-    };
+    let req = CreateEnv::new(envs::Prefix::absolute(&prefix));
     let progress = Lines(Default::default());
     let started = std::time::Instant::now();
     let env = backend

@@ -110,7 +110,7 @@ fn conda_env_named(name: &str, host: &HostEnv) -> Option<PathBuf> {
     envs::list_envs(&tools, host, &[])
         .into_iter()
         .find(|e| e.name.as_deref() == Some(name))
-        .map(|e| e.prefix)
+        .map(|e| e.prefix.into_path_buf())
 }
 
 /// A venv's base interpreter (`pyvenv.cfg` `home` + `python3.X`, else `python3`); for any

@@ -105,7 +105,7 @@ pub fn plan_env_deletion(
     };
     let env = Environment::inspect(&prefix).unwrap_or_else(|| Environment {
         name: None,
-        prefix: prefix.clone(),
+        prefix: envs::Prefix::from_recorded(prefix.clone()),
         kind: EnvKind::Unknown,
         python: None,
         python_version: None,

@@ -758,7 +758,7 @@ fn plan_create(
     let create = match clone_source(req, t)? {
         Some(src) => clone_create(req, &prefix, src, kind),
         None => CreateEnv {
-            prefix: prefix.to_path_buf(),
+            prefix: prefix.clone(),
             python: p.python.clone(),
             conda_packages: p.conda.clone(),
             pip_packages: p.pip.clone(),
@@ -910,18 +910,17 @@ fn clone_source<'a>(
 /// else is a fresh environment from the source's Python with its distributions pinned.
 fn clone_create(
     req: &KernelRequest,
-    prefix: &Path,
+    prefix: &Prefix,
     src: &CloneSource,
     kind: BackendKind,
 ) -> CreateEnv {
     let p = &req.packages;
     let mut create = CreateEnv {
-        prefix: prefix.to_path_buf(),
         pip_packages: p.pip.clone(),
         requirements: p.requirements.as_deref().map(envs::absolute),
         channels: p.channels.clone(),
         language: req.language,
-        ..CreateEnv::default()
+        ..CreateEnv::new(prefix.clone())
     };
     if src.conda && kind != BackendKind::Venv {
         create.clone_from = Some(src.prefix.clone());
@@ -1089,7 +1088,7 @@ fn install_step(
     host: &HostEnv,
 ) -> Result<InstallStep, PlanError> {
     let kernel = req.name.to_string();
-    let prefix = Prefix::from_recorded(&f.env.prefix);
+    let prefix = f.env.prefix.clone();
     let mut actions = Vec::new();
     if !m.pkgs.conda.is_empty() {
         let tool = t
@@ -1183,7 +1182,7 @@ fn install_step(
 /// The facts of an environment that will exist after a create step (for the predicted
 /// kernel.json of `--dry-run`; the executor reads the real ones).
 fn predicted_facts(
-    prefix: &Path,
+    prefix: &Prefix,
     kind: BackendKind,
     req: &KernelRequest,
     host: &HostEnv,
@@ -1191,7 +1190,7 @@ fn predicted_facts(
     let python = req.language == Language::Python;
     let env = Environment {
         name: None,
-        prefix: prefix.to_path_buf(),
+        prefix: prefix.clone(),
         kind: if kind == BackendKind::Venv {
             EnvKind::Venv
         } else {

@@ -158,7 +158,7 @@ impl EnvFacts {
         let env = Environment::inspect(prefix).or_else(|| {
             r.as_ref().map(|_| Environment {
                 name: None,
-                prefix: prefix.to_path_buf(),
+                prefix: envs::Prefix::from_recorded(prefix),
                 kind: EnvKind::Unknown,
                 python: Some(prefix.join("bin/python")).filter(|p| p.exists()),
                 python_version: None,
@@ -391,7 +391,7 @@ impl TargetFacts {
         let mut unknown_env_name = None;
         let prefix = match &req.env {
             EnvSource::Existing { path } => match existing_by_name(path, host) {
-                Some(Ok(prefix)) => Prefix::from_recorded(prefix),
+                Some(Ok(prefix)) => prefix,
                 Some(Err(close)) => {
                     unknown_env_name = Some((path.display().to_string(), close));
                     Prefix::absolute(path)
@@ -441,7 +441,7 @@ impl TargetFacts {
 /// `--existing NAME`: a bare name (no `/`, not `.`/`~`-relative) that is no directory here is
 /// looked up among the conda environments of the roots kernels knows. `None` for a path;
 /// `Err` with the closest names when no environment has that name.
-fn existing_by_name(given: &Path, host: &HostEnv) -> Option<Result<PathBuf, Vec<String>>> {
+fn existing_by_name(given: &Path, host: &HostEnv) -> Option<Result<Prefix, Vec<String>>> {
     let name = given.to_str()?;
     let bare = !name.contains('/') && !name.starts_with('.') && !name.starts_with('~');
     if !bare || given.exists() {

@@ -354,7 +354,7 @@ struct LanguageParts {
 /// The kernelspec for `req` in the environment described by `facts` (see the module docs).
 /// Pure: it reads nothing but its arguments.
 pub fn spec_for_env(req: &SpecRequest, facts: &EnvFacts) -> Result<DesiredKernel, SpecForEnvError> {
-    let prefix = facts.env.prefix.clone();
+    let prefix = facts.env.prefix.to_path_buf();
     let LanguageParts {
         argv,
         language,
@@ -569,7 +569,7 @@ mod tests {
     fn facts(prefix: &str, ipk: Option<&str>, py: &str) -> EnvFacts {
         let env = Environment {
             name: None,
-            prefix: prefix.into(),
+            prefix: envs::Prefix::from_recorded(prefix),
             kind: EnvKind::Venv,
             python: Some(PathBuf::from(prefix).join("bin/python")),
             python_version: Some(py.into()),

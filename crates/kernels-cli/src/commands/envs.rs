@@ -82,7 +82,7 @@ fn collect_rows(ctx: &Ctx) -> Vec<Row> {
                 .iter()
                 .find(|r| r.env.name.as_deref() == Some(name.as_str()))
             {
-                Some(r) => r.env.prefix.clone(),
+                Some(r) => r.env.prefix.to_path_buf(),
                 None => continue,
             },
             None => continue,
@@ -188,7 +188,7 @@ fn kind_word(kind: EnvKind) -> &'static str {
 fn system_prefix(prefix: &Path) -> Option<Environment> {
     (is_system_prefix(prefix) && prefix.is_dir()).then(|| Environment {
         name: None,
-        prefix: prefix.to_path_buf(),
+        prefix: envs::Prefix::from_recorded(prefix),
         kind: EnvKind::Unknown,
         python: Some(prefix.join("bin/python3")).filter(|p| p.exists()),
         python_version: None,

@@ -213,5 +213,5 @@ pub fn env_by_name(ctx: &Ctx, name: &str) -> Option<PathBuf> {
     envs::list_envs(&tools, ctx.host(), &[])
         .into_iter()
         .find(|e| e.name.as_deref() == Some(name))
-        .map(|e| e.prefix)
+        .map(|e| e.prefix.into_path_buf())
 }

@@ -47,13 +47,13 @@ impl<'a> Machine<'a> {
         let conda_roots = envs
             .iter()
             .filter(|e| e.kind == EnvKind::CondaBase)
-            .map(|e| e.prefix.clone())
+            .map(|e| e.prefix.to_path_buf())
             .collect();
         let known = envs
             .iter()
             .map(|e| KnownEnv {
                 name: e.name.clone(),
-                prefix: e.prefix.clone(),
+                prefix: e.prefix.to_path_buf(),
             })
             .collect();
         Machine {
@@ -87,7 +87,7 @@ impl<'a> Machine<'a> {
 
     /// The environment at `prefix` (from the listing, else inspected once and cached).
     pub fn inspect(&self, prefix: &Path) -> Option<Environment> {
-        if let Some(e) = self.envs.iter().find(|e| e.prefix == prefix) {
+        if let Some(e) = self.envs.iter().find(|e| e.prefix == *prefix) {
             return Some(e.clone());
         }
         self.inspected
@@ -102,7 +102,7 @@ impl<'a> Machine<'a> {
     pub fn activation(&self, env: &Environment) -> Result<envs::Activation, String> {
         self.activations
             .borrow_mut()
-            .entry(env.prefix.clone())
+            .entry(env.prefix.to_path_buf())
             .or_insert_with(|| envs::activate(env, self.host).map_err(|e| boot::error_chain(&e)))
             .clone()
     }

@@ -147,7 +147,7 @@ fn env_entry(entry: &Entry, found: &[&Environment]) -> ProtectedReport {
     } else {
         ""
     };
-    let prefixes = found.iter().map(|e| e.prefix.clone()).collect();
+    let prefixes = found.iter().map(|e| e.prefix.to_path_buf()).collect();
     present(entry, &broken, frozen, prefixes)
 }
 

@@ -335,7 +335,7 @@ impl Policy {
         if let Some(by) = self.env_protection(env) {
             return Err(Refusal::Env {
                 action: EnvAction::Remove,
-                prefix: env.prefix.clone(),
+                prefix: env.prefix.to_path_buf(),
                 by,
             });
         }
@@ -355,7 +355,7 @@ impl Policy {
         self.check_remove_env(env)?;
         match occupants.iter().find(|o| o.path().starts_with(&env.prefix)) {
             Some(o) => Err(Refusal::Contains {
-                prefix: env.prefix.clone(),
+                prefix: env.prefix.to_path_buf(),
                 inside: o.clone(),
             }),
             None => Ok(()),
@@ -373,7 +373,7 @@ fn check_not_frozen(env: &Environment, action: EnvAction) -> Result<(), Refusal>
     match &env.frozen {
         Some(frozen) => Err(Refusal::Frozen {
             action,
-            prefix: env.prefix.clone(),
+            prefix: env.prefix.to_path_buf(),
             message: frozen.message.clone(),
         }),
         None => Ok(()),
@@ -614,7 +614,7 @@ mod tests {
         std::fs::create_dir_all(dir).unwrap();
         Environment {
             name: name.map(String::from),
-            prefix: dir.to_path_buf(),
+            prefix: envs::Prefix::from_recorded(dir),
             kind,
             python: None,
             python_version: None,

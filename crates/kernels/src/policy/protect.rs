@@ -183,9 +183,13 @@ pub fn snapshot_additions(
         .map(|k| k.name.as_str())
         .collect();
     let mut prefixes: Vec<PathBuf> = Vec::new();
-    for p in envs.iter().map(|e| &e.prefix).chain(kernel_envs.iter()) {
+    for p in envs
+        .iter()
+        .map(|e| e.prefix.as_path())
+        .chain(kernel_envs.iter().map(PathBuf::as_path))
+    {
         if !prefixes.iter().any(|q| super::same_path(q, p)) {
-            prefixes.push(p.clone());
+            prefixes.push(p.to_path_buf());
         }
     }
     prefixes.sort();
@@ -264,7 +268,7 @@ mod tests {
     fn env(name: Option<&str>, prefix: &Path) -> Environment {
         Environment {
             name: name.map(String::from),
-            prefix: prefix.to_path_buf(),
+            prefix: envs::Prefix::from_recorded(prefix),
             kind: envs::EnvKind::Conda,
             python: None,
             python_version: None,
