@@ -255,10 +255,13 @@ impl RattlerBackend {
     }
 }
 
+/// The conda specs, the channels and the pip packages of a create.
+type CreateSpecs = (Vec<String>, Vec<String>, Vec<String>);
+
 /// The conda specs, the channels (`-c` first) and the pip packages of a create. With an
 /// environment file, its dependencies, channels and `pip:` list join the request's, and
 /// the kernel's packages are added unless the file names them (so the kernel can start).
-fn create_specs(req: &CreateEnv) -> Result<(Vec<String>, Vec<String>, Vec<String>), EnvError> {
+fn create_specs(req: &CreateEnv) -> Result<CreateSpecs, EnvError> {
     let mut channels = req.channels.clone();
     let Some(file) = &req.environment_file else {
         return Ok((conda_specs(req), channels, Vec::new()));
@@ -468,7 +471,7 @@ pub fn channels(
         .iter()
         .map(|u| {
             url::Url::parse(&format!("{u}/"))
-                .map(|url| Channel::from_url(url))
+                .map(Channel::from_url)
                 .map_err(|e| format!("channel `{u}`: {e}"))
         })
         .collect()
