@@ -23,14 +23,14 @@ cd "$(dirname "$0")/.."
 runs=${1:-3}
 
 target_dir=${CARGO_TARGET_DIR:-target}
-# With the rattler backend (cargo feature `rattler`) for its row; KERNELS_BENCH_NO_RATTLER=1
-# builds and benchmarks without it.
-if [ -n "${KERNELS_BENCH_NO_RATTLER:-}" ]; then
-    cargo build --release --quiet
-    rattler=""
-else
+# The rattler row needs the backend built in (cargo feature `rattler`, off by default; its
+# first build takes long): KERNELS_BENCH_RATTLER=1 builds the release binary with it.
+if [ -n "${KERNELS_BENCH_RATTLER:-}" ]; then
     cargo build --release --quiet --features rattler
     rattler="--rattler"
+else
+    cargo build --release --quiet
+    rattler=""
 fi
 kernels="$target_dir/release/kernels"
 
