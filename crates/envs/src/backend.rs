@@ -91,6 +91,15 @@ impl BackendKind {
         }
     }
 
+    /// What is missing when this backend cannot be used: its tool, or (rattler) the backend
+    /// itself, which is compiled in only with the cargo feature `rattler`.
+    pub fn missing_text(self) -> String {
+        match self {
+            BackendKind::Rattler => "the rattler backend is not built into this kernels".to_owned(),
+            other => format!("no {other} executable was found"),
+        }
+    }
+
     /// One line for `--help` (no full stop: clap shows it as written).
     pub fn help(self) -> &'static str {
         match self {

@@ -12,7 +12,7 @@ use crate::tool_error::ToolRun;
 #[derive(Debug, thiserror::Error)]
 pub enum EnvError {
     /// The tool a backend needs was not found.
-    #[error("no {backend} executable was found")]
+    #[error("{}", backend.missing_text())]
     ToolMissing {
         /// The backend that needs it.
         backend: BackendKind,
@@ -144,7 +144,7 @@ impl EnvError {
             EnvError::ToolMissing {
                 backend: BackendKind::Rattler,
             } => Some(
-                "this kernels was built without the `rattler` cargo feature; use `--backend conda` or `--backend venv`".to_owned(),
+                "build kernels with `--features rattler` for it, or use `--backend conda` or `--backend venv`".to_owned(),
             ),
             EnvError::ToolMissing { backend } => Some(format!(
                 "install {backend} (e.g. Miniforge), point KERNELS_CONDA at it, or use `--backend venv`"

@@ -376,6 +376,7 @@ impl Backend for RattlerBackend {
         &self,
         env: &Environment,
         pkgs: &PackageSet,
+        _channels: &[String],
         cancel: &CancelToken,
         progress: &dyn Progress,
     ) -> Result<(), EnvError> {

@@ -295,7 +295,7 @@ pub enum PlanError {
     #[error(transparent)]
     Request(#[from] RequestError),
     /// The backend's tool is not installed.
-    #[error("kernel `{kernel}`: no {backend} executable was found")]
+    #[error("kernel `{kernel}`: {}", backend.missing_text())]
     ToolMissing {
         /// The kernel.
         kernel: String,
