@@ -114,11 +114,18 @@ impl BackendKind {
     }
 }
 
-impl fmt::Display for BackendKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
+/// `Display` as the name the command line and kernels.toml take (`name()`).
+macro_rules! display_as_name {
+    ($($t:ty),*) => {$(
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    )*};
 }
+
+display_as_name!(BackendKind, BackendChoice);
 
 impl std::str::FromStr for BackendKind {
     type Err = UnknownBackend;
@@ -177,12 +184,6 @@ impl BackendChoice {
     pub fn accepts_flavor(self, flavor: CondaFlavor) -> bool {
         self == BackendChoice::Only(BackendKind::Rattler)
             || self.accepts(BackendKind::from_flavor(flavor))
-    }
-}
-
-impl fmt::Display for BackendChoice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 
@@ -482,10 +483,7 @@ impl Backend for CondaBackend {
             }
             return Err(e);
         }
-        Environment::inspect(&prefix).ok_or(EnvError::NotAnEnvironment {
-            prefix,
-            expected: "conda",
-        })
+        Environment::made_conda(prefix)
     }
 
     fn install(

@@ -366,10 +366,7 @@ impl Backend for RattlerBackend {
             }
             return Err(e);
         }
-        Environment::inspect(&prefix).ok_or(EnvError::NotAnEnvironment {
-            prefix,
-            expected: "conda",
-        })
+        Environment::made_conda(prefix)
     }
 
     fn install(
