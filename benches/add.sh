@@ -4,6 +4,8 @@
 # bench_add.py):
 #   * no conda, no uv (kernels' own uv)  vs python -m venv + pip + ipykernel install   >= 5x
 #   * a real conda                       vs the 4-step recipe (and one create, reported) >= 1.3x
+#   * --backend rattler                  vs conda create python=3.11 ipykernel + register >= 4x
+#                                           (warm package cache; cold reported)
 #   * uv                                 vs uv venv + uv pip + ipykernel install          >= 2x
 #   * kernels install NAME numpy         vs E/bin/pip install numpy in the same venv      >= 2x
 # plus a satisfied re-run (< 50 ms), kernels envs over 30 environments (< 20 ms), and the
@@ -21,7 +23,15 @@ cd "$(dirname "$0")/.."
 runs=${1:-3}
 
 target_dir=${CARGO_TARGET_DIR:-target}
-cargo build --release --quiet
+# The rattler row needs the backend built in (cargo feature `rattler`, off by default; its
+# first build takes long): KERNELS_BENCH_RATTLER=1 builds the release binary with it.
+if [ -n "${KERNELS_BENCH_RATTLER:-}" ]; then
+    cargo build --release --quiet --features rattler
+    rattler="--rattler"
+else
+    cargo build --release --quiet
+    rattler=""
+fi
 kernels="$target_dir/release/kernels"
 
 test_python=${KERNELS_TEST_PYTHON:-}
@@ -47,7 +57,7 @@ fi
 echo "== kernels $("$kernels" --version | head -n 1 | cut -d' ' -f2) ($kernels)"
 status=0
 "$harness_python" benches/bench_add.py --kernels "$kernels" --python "$base_python" \
-    ${uv:+--uv "$uv"} ${conda:+--conda "$conda"} --runs "$runs" || status=$?
+    ${uv:+--uv "$uv"} ${conda:+--conda "$conda"} $rattler --runs "$runs" || status=$?
 
 if [ -n "$test_python" ] && "$test_python" -c 'import jupyter_client' 2>/dev/null; then
     echo

@@ -7,6 +7,10 @@
   * real conda: `create python` + `install pip ipykernel` + register (the 4-step recipe;
     `activate` is a shell step with nothing to time) and one `create python ipykernel` +
     register, vs `kernels add --backend conda`                                  target >= 1.3x
+  * rattler: `conda create python=3.11 ipykernel` + register vs `kernels add --backend
+    rattler --python 3.11` (the same channel, from the conda root's .condarc), with the
+    conda root's package cache warm, and cold (an empty CONDA_PKGS_DIRS for each run, for
+    both)                                                              target >= 4x warm
   * uv: `uv venv` + `uv pip install ipykernel` + register vs `kernels add` with uv, both
     from uv's warm cache (UV_OFFLINE=1 on both sides)                          target >= 2x;
     and the same pair asking the index (reported: where a proxy strips PyPI's cache headers,
@@ -134,6 +138,24 @@ class Bench:
                      "ipykernel"], self.base)
         return total + self.register(self.conda_dir)
 
+    def cold(self):
+        """The variables of a cold-cache run: a fresh, empty package cache."""
+        pkgs = os.path.join(self.tmp, "cold-pkgs")
+        shutil.rmtree(pkgs, ignore_errors=True)
+        return {"CONDA_PKGS_DIRS": pkgs}
+
+    def conda_py311(self, extra=None):
+        env = dict(self.base, **(extra or {}))
+        total = run([self.a.conda, "create", "-y", "-q", "-p", self.conda_dir, "python=3.11",
+                     "ipykernel"], env)
+        return total + self.register(self.conda_dir)
+
+    def kernels_rattler(self, extra=None):
+        # KERNELS_CONDA only says where the conda root (and its .condarc) is; no conda runs.
+        env = dict(self.base, KERNELS_CONDA=self.a.conda, **(extra or {}))
+        return run([self.a.kernels, "add", "bench", "--backend", "rattler", "--python", "3.11",
+                    "--prefix", self.conda_dir, "-q"], env)
+
     def kernels_conda(self):
         env = dict(self.base, KERNELS_CONDA=self.a.conda)
         return run([self.a.kernels, "add", "bench", "--backend", "conda", "--prefix",
@@ -167,6 +189,14 @@ class Bench:
                     ("conda1", "recipe: conda create python ipykernel + register",
                      self.conda_one_create),
                     ("add_conda", "kernels add --backend conda", self.kernels_conda)]
+        if self.a.conda and self.a.rattler:
+            out += [("conda311", "recipe: conda create python=3.11 ipykernel + reg.",
+                     self.conda_py311),
+                    ("add_rattler", "kernels add --backend rattler", self.kernels_rattler),
+                    ("conda311_cold", "  the same, cold package cache",
+                     lambda: self.conda_py311(self.cold())),
+                    ("add_rattler_cold", "  kernels add --backend rattler, cold cache",
+                     lambda: self.kernels_rattler(self.cold()))]
         if self.with_uv:
             # The same pair twice: with uv asking the index (on a network that strips PyPI's
             # cache headers, every run downloads every index page and wheel again, on both
@@ -218,7 +248,7 @@ def envs_timings(b, results):
                              lambda: run([b.a.kernels, "envs"], envs_env))
 
 
-def targets(results, has_conda, has_uv):
+def targets(results, has_conda, has_uv, has_rattler=False):
     print("ratios and targets (recipe / kernels add, medians of the same run)")
     ok = True
 
@@ -238,6 +268,12 @@ def targets(results, has_conda, has_uv):
     else:
         print("  real conda: skipped (no conda given; add.sh bootstraps the conda lab when "
               "it is present)")
+    if has_conda and has_rattler:
+        r = results["conda311"] / results["add_rattler"]
+        target(f"rattler: {r:.1f}x conda create + register, warm cache  (target >= 4x)", r >= 4)
+        r = results["conda311_cold"] / results["add_rattler_cold"]
+        print(f"  {'rattler: ' + f'{r:.1f}x conda create + register, cold cache':<66} "
+              "(reported)")
     if has_uv:
         r = results["uv_recipe_cached"] / results["add_uv_cached"]
         target(f"uv, warm cache: {r:.1f}x  (target >= 2x)", r >= 2)
@@ -256,6 +292,8 @@ def main():
     ap.add_argument("--python", required=True, help="base interpreter for the venvs")
     ap.add_argument("--uv")
     ap.add_argument("--conda", help="a real conda (its root's .condarc names the channel)")
+    ap.add_argument("--rattler", action="store_true",
+                    help="the kernels binary has the rattler backend (cargo feature rattler)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--fast-runs", type=int, default=30)
     a = ap.parse_args()
@@ -286,7 +324,7 @@ def main():
     results["rerun"] = series("kernels add, satisfied re-run", a.fast_runs,
                               lambda: run(b.add, rerun_env))
     envs_timings(b, results)
-    ok = targets(results, bool(a.conda), bool(b.with_uv))
+    ok = targets(results, bool(a.conda), bool(b.with_uv), a.rattler)
     b.reset()
     shutil.rmtree(b.tmp, ignore_errors=True)
     return 0 if ok else 1

@@ -788,3 +788,60 @@ fn a_plan_touching_a_protected_kernel_is_refused_with_one_json_document() {
     let after = std::fs::read_to_string(sb.user_kernels().join("guarded/kernel.json")).unwrap();
     assert_eq!(before, after);
 }
+
+/// `apply --for-user` as root records `protect = true` in the admin policy under root's own
+/// run lock (the child held only the user's): while another root run holds it, the record
+/// waits and then gives up as busy (exit 5) with the policy file untouched; once the lock is
+/// free, a re-run records it.
+#[test]
+fn for_user_protection_is_recorded_under_roots_own_run_lock() {
+    let _python = require_python!();
+    if !kernelspec::running_as_root() || !have("useradd") || !have("userdel") {
+        return crate::common::skip(
+            "needs root and useradd/userdel to create a throwaway user (.ci/run runs as root)",
+        );
+    }
+    let (_guard, name, _uid, _gid, home) = throwaway_user("kl");
+    let mut sb = sandbox();
+    std::fs::set_permissions(sb.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    if let Some(p) = ["/usr/bin/python3", "/usr/local/bin/python3"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+    {
+        sb.set("KERNELS_PYTHON", p);
+    }
+    let file = sb.root().join("kernels.toml");
+    std::fs::write(
+        &file,
+        "[[kernel]]\nname = \"kept\"\nbackend = \"venv\"\nprotect = true\n",
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let policy = super::policy::system_policy(&sb);
+    let root_host = envs::HostEnv::from_vars(sb.vars().clone());
+    let held = kernels::RunLock::acquire(
+        &kernels::LockConfig::from_host(&root_host),
+        &envs::CancelToken::new(),
+        &mut |_| {},
+    )
+    .expect("root's run lock");
+    sb.set("KERNELS_LOCK_TIMEOUT", "0.5");
+    let busy = sb.kernels(&["apply", f, "--for-user", &name]);
+    assert_eq!(busy.code, 5, "{}", busy.stderr);
+    assert!(
+        home.join(".local/share/jupyter/kernels/kept/kernel.json")
+            .is_file(),
+        "the user's run made the kernel: {}",
+        busy.stderr
+    );
+    assert!(
+        !policy.exists(),
+        "the policy was written without root's lock"
+    );
+    drop(held);
+    let out = sb.kernels(&["apply", f, "--for-user", &name]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let recorded = std::fs::read_to_string(&policy).expect("policy written");
+    assert!(recorded.contains("kept"), "{recorded}");
+}

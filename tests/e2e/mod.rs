@@ -3,6 +3,8 @@
 mod add;
 mod add_conda;
 mod add_own_uv;
+#[cfg(feature = "rattler")]
+mod add_rattler;
 mod apply;
 mod chaos;
 mod cli;

@@ -1,4 +1,5 @@
-//! The [`Backend`] trait and its two implementations: conda-family and venv.
+//! The [`Backend`] trait and its implementations: conda-family, venv and (with the cargo
+//! feature `rattler`) rattler.
 //!
 //! * conda/mamba/micromamba, Python: **one** `create` with
 //!   `python[=VER] pip ipykernel <conda packages>`, then **one** pip call
@@ -39,15 +40,19 @@ pub enum BackendKind {
     Micromamba,
     /// `python -m venv` / uv.
     Venv,
+    /// conda environments made in-process by rattler (no conda needed; see
+    /// `crate::rattler_backend`).
+    Rattler,
 }
 
 impl BackendKind {
     /// Every backend, in the order the help lists them.
-    pub const ALL: [BackendKind; 4] = [
+    pub const ALL: [BackendKind; 5] = [
         BackendKind::Conda,
         BackendKind::Mamba,
         BackendKind::Micromamba,
         BackendKind::Venv,
+        BackendKind::Rattler,
     ];
 
     /// The backend that drives a conda-family flavour.
@@ -59,19 +64,21 @@ impl BackendKind {
         }
     }
 
-    /// The conda-family flavour this backend drives (`None` for venv).
+    /// The conda-family flavour this backend drives (`None` for venv and rattler, which
+    /// run no conda-family tool).
     pub fn flavor(self) -> Option<CondaFlavor> {
         match self {
             BackendKind::Conda => Some(CondaFlavor::Conda),
             BackendKind::Mamba => Some(CondaFlavor::Mamba),
             BackendKind::Micromamba => Some(CondaFlavor::Micromamba),
-            BackendKind::Venv => None,
+            BackendKind::Venv | BackendKind::Rattler => None,
         }
     }
 
-    /// Whether this is a conda-family backend (its environments have `conda-meta`).
+    /// Whether this backend makes conda environments (`conda-meta`, registered in
+    /// `~/.conda/environments.txt`): every backend but venv.
     pub fn is_conda(self) -> bool {
-        self.flavor().is_some()
+        self != BackendKind::Venv
     }
 
     /// The name on the command line, in kernels.toml and in JSON.
@@ -81,6 +88,16 @@ impl BackendKind {
             BackendKind::Mamba => "mamba",
             BackendKind::Micromamba => "micromamba",
             BackendKind::Venv => "venv",
+            BackendKind::Rattler => "rattler",
+        }
+    }
+
+    /// What is missing when this backend cannot be used: its tool, or (rattler) the backend
+    /// itself, which is compiled in only with the cargo feature `rattler`.
+    pub fn missing_text(self) -> String {
+        match self {
+            BackendKind::Rattler => "the rattler backend is not built into this kernels".to_owned(),
+            other => format!("no {other} executable was found"),
         }
     }
 
@@ -91,15 +108,25 @@ impl BackendKind {
             BackendKind::Mamba => "mamba",
             BackendKind::Micromamba => "micromamba",
             BackendKind::Venv => "`python -m venv` + pip, or uv when it is on PATH",
+            BackendKind::Rattler => {
+                "conda environments made by kernels itself (rattler), no conda needed"
+            }
         }
     }
 }
 
-impl fmt::Display for BackendKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
+/// `Display` as the name the command line and kernels.toml take (`name()`).
+macro_rules! display_as_name {
+    ($($t:ty),*) => {$(
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    )*};
 }
+
+display_as_name!(BackendKind, BackendChoice);
 
 impl std::str::FromStr for BackendKind {
     type Err = UnknownBackend;
@@ -152,15 +179,12 @@ impl BackendChoice {
         }
     }
 
-    /// Whether a conda-family tool of `flavor` may serve this choice.
+    /// Whether a conda-family tool of `flavor` may be located for this choice. rattler runs
+    /// none, but a conda found beside it says where environments go (its root's `envs`) and
+    /// which `.condarc` of the root applies.
     pub fn accepts_flavor(self, flavor: CondaFlavor) -> bool {
-        self.accepts(BackendKind::from_flavor(flavor))
-    }
-}
-
-impl fmt::Display for BackendChoice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        self == BackendChoice::Only(BackendKind::Rattler)
+            || self.accepts(BackendKind::from_flavor(flavor))
     }
 }
 
@@ -283,6 +307,11 @@ pub trait Backend {
     fn create_commands(&self, req: &CreateEnv) -> Vec<ToolCommand>;
     /// The packages of `pkgs` not installed in `env` (by name; no subprocess).
     fn missing(&self, env: &Environment, pkgs: &PackageSet) -> PackageSet;
+    /// For `--dry-run` of a backend that runs no command for its solve: the packages
+    /// `create` would link (`name=version=build`). Others show their commands instead.
+    fn solved_packages(&self, _req: &CreateEnv) -> Result<Vec<String>, EnvError> {
+        Ok(Vec::new())
+    }
 }
 
 /// The backend of `kind`, using the located `tools`.
@@ -298,6 +327,12 @@ pub fn backend_for(
             python: tools.python.clone(),
             host: host.clone(),
         })),
+        #[cfg(feature = "rattler")]
+        BackendKind::Rattler => Ok(Box::new(crate::rattler_backend::RattlerBackend::new(
+            tools, host,
+        ))),
+        #[cfg(not(feature = "rattler"))]
+        BackendKind::Rattler => Err(EnvError::ToolMissing { backend: kind }),
         _ => {
             let tool = tools
                 .conda
@@ -310,6 +345,34 @@ pub fn backend_for(
             }))
         }
     }
+}
+
+/// The conda specs of a create: `python[=VER] pip ipykernel` (R: `r-base r-irkernel`), then
+/// the requested conda packages. An environment file alone brings its own specs.
+pub(crate) fn conda_specs(req: &CreateEnv) -> Vec<String> {
+    let mut specs = Vec::new();
+    if req.environment_file.is_none() || !req.conda_packages.is_empty() || req.python.is_some() {
+        match req.language {
+            Language::Python => {
+                specs.push(match &req.python {
+                    Some(v) => format!("python={v}"),
+                    None => "python".to_owned(),
+                });
+                specs.push("pip".to_owned());
+                specs.push("ipykernel".to_owned());
+            }
+            Language::R => {
+                specs.push("r-base".to_owned());
+                specs.push("r-irkernel".to_owned());
+            }
+        }
+    }
+    for p in &req.conda_packages {
+        if !specs.contains(p) {
+            specs.push(p.clone());
+        }
+    }
+    specs
 }
 
 /// conda, mamba or micromamba.
@@ -339,29 +402,7 @@ impl CondaBackend {
     }
 
     fn create_request(&self, req: &CreateEnv) -> CondaCreate {
-        let mut specs = Vec::new();
-        if req.environment_file.is_none() || !req.conda_packages.is_empty() || req.python.is_some()
-        {
-            match req.language {
-                Language::Python => {
-                    specs.push(match &req.python {
-                        Some(v) => format!("python={v}"),
-                        None => "python".to_owned(),
-                    });
-                    specs.push("pip".to_owned());
-                    specs.push("ipykernel".to_owned());
-                }
-                Language::R => {
-                    specs.push("r-base".to_owned());
-                    specs.push("r-irkernel".to_owned());
-                }
-            }
-        }
-        for p in &req.conda_packages {
-            if !specs.contains(p) {
-                specs.push(p.clone());
-            }
-        }
+        let specs = conda_specs(req);
         CondaCreate {
             prefix: conda::absolute(&req.prefix),
             specs,
@@ -461,10 +502,7 @@ impl Backend for CondaBackend {
             }
             return Err(e);
         }
-        Environment::inspect(&prefix).ok_or(EnvError::NotAnEnvironment {
-            prefix,
-            expected: "conda",
-        })
+        Environment::made_conda(prefix)
     }
 
     fn install(
@@ -741,7 +779,10 @@ mod tests {
     #[test]
     fn every_choice_parses_from_its_name_and_nothing_else_does() {
         let names: Vec<&str> = BackendChoice::all().map(BackendChoice::name).collect();
-        assert_eq!(names, ["auto", "conda", "mamba", "micromamba", "venv"]);
+        assert_eq!(
+            names,
+            ["auto", "conda", "mamba", "micromamba", "venv", "rattler"]
+        );
         for c in BackendChoice::all() {
             assert_eq!(c.name().parse::<BackendChoice>(), Ok(c));
             let json = serde_json::to_string(&c).unwrap();

@@ -121,7 +121,7 @@ pub fn parse_envs_dirs(text: &str) -> Vec<String> {
     out
 }
 
-fn strip_comment(s: &str) -> &str {
+pub(crate) fn strip_comment(s: &str) -> &str {
     // A `#` starts a comment at the line start or after whitespace (not inside a path).
     let bytes = s.as_bytes();
     for (i, b) in bytes.iter().enumerate() {
@@ -132,7 +132,7 @@ fn strip_comment(s: &str) -> &str {
     s
 }
 
-fn unquote(s: &str) -> String {
+pub(crate) fn unquote(s: &str) -> String {
     let t = s.trim();
     let t = t
         .strip_prefix('"')

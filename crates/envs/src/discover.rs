@@ -20,6 +20,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::condarc;
+use crate::error::EnvError;
 use crate::locate::Tools;
 use crate::packages;
 use crate::prefix::Prefix;
@@ -66,6 +67,15 @@ pub struct Environment {
 }
 
 impl Environment {
+    /// The conda environment a backend just made at `prefix`, as found on disk; an error
+    /// when what is there is no environment after all.
+    pub(crate) fn made_conda(prefix: PathBuf) -> Result<Environment, EnvError> {
+        Environment::inspect(&prefix).ok_or(EnvError::NotAnEnvironment {
+            prefix,
+            expected: "conda",
+        })
+    }
+
     /// Reads what is known about `prefix`; `None` when it is not a directory or looks like
     /// no environment at all (no `conda-meta/history`, no `pyvenv.cfg`, no `bin/python`).
     pub fn inspect(prefix: &Path) -> Option<Environment> {

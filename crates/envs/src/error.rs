@@ -12,7 +12,7 @@ use crate::tool_error::ToolRun;
 #[derive(Debug, thiserror::Error)]
 pub enum EnvError {
     /// The tool a backend needs was not found.
-    #[error("no {backend} executable was found")]
+    #[error("{}", backend.missing_text())]
     ToolMissing {
         /// The backend that needs it.
         backend: BackendKind,
@@ -85,6 +85,25 @@ pub enum EnvError {
         /// What was wrong.
         detail: String,
     },
+    /// rattler (the in-process conda backend) failed: loading channels, solving, fetching
+    /// or linking packages.
+    #[error("{action} `{}` failed: {detail}", prefix.display())]
+    Rattler {
+        /// What was being done ("solve", "install packages into", …).
+        action: &'static str,
+        /// The target prefix.
+        prefix: PathBuf,
+        /// rattler's message, with its causes.
+        detail: String,
+    },
+    /// Stopped by the caller's cancel (Ctrl-C) while working in-process.
+    #[error("{action} `{}` was interrupted", prefix.display())]
+    Interrupted {
+        /// What was being done.
+        action: &'static str,
+        /// The target prefix.
+        prefix: PathBuf,
+    },
     /// A file-system operation failed.
     #[error("failed to {action} `{}`", path.display())]
     Io {
@@ -103,6 +122,7 @@ impl EnvError {
     pub fn is_interrupted(&self) -> bool {
         match self {
             EnvError::Process { source, .. } => source.is_interrupted(),
+            EnvError::Interrupted { .. } => true,
             _ => false,
         }
     }
@@ -120,6 +140,11 @@ impl EnvError {
         match self {
             EnvError::ToolMissing { backend: BackendKind::Venv } => Some(
                 "install Python 3 (with its venv module), or set KERNELS_PYTHON to an interpreter".to_owned(),
+            ),
+            EnvError::ToolMissing {
+                backend: BackendKind::Rattler,
+            } => Some(
+                "build kernels with `--features rattler` for it, or use `--backend conda` or `--backend venv`".to_owned(),
             ),
             EnvError::ToolMissing { backend } => Some(format!(
                 "install {backend} (e.g. Miniforge), point KERNELS_CONDA at it, or use `--backend venv`"

@@ -33,7 +33,9 @@
 //! * `pipconf`/`provision`: the user's pip index settings for uv, and installing kernels'
 //!   own uv once ([`provision_uv`]);
 //! * `venv`: the venv + pip/uv driver ([`VenvDriver`]);
-//! * `backend`: the [`Backend`] trait over both drivers;
+//! * `conda_config`: the channel settings of the conda configuration ([`CondaConfig`]);
+//! * `rattler_backend` (cargo feature `rattler`): conda environments made in-process;
+//! * `backend`: the [`Backend`] trait over the drivers;
 //! * `activation`: the variables of an activated environment ([`activate`]).
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -41,6 +43,7 @@
 mod activation;
 mod backend;
 mod conda;
+mod conda_config;
 pub mod conda_json;
 mod condarc;
 mod discover;
@@ -52,6 +55,8 @@ mod prefix;
 pub mod process;
 pub mod progress;
 mod provision;
+#[cfg(feature = "rattler")]
+mod rattler_backend;
 pub mod tool_error;
 pub mod vars;
 mod venv;
@@ -60,6 +65,9 @@ pub use activation::{
     activate, activate_scripts, default_env_name, env_file_vars, template_escape, Activation,
     ActivationMethod,
 };
+/// Whether this build has the rattler backend (cargo feature `rattler`).
+pub const RATTLER_BUILT: bool = cfg!(feature = "rattler");
+
 pub use backend::{
     backend_for, Backend, BackendChoice, BackendKind, CondaBackend, CreateEnv, Language,
     UnknownBackend, VenvBackend,
@@ -67,6 +75,7 @@ pub use backend::{
 pub use conda::{
     absolute, check_create_target, check_not_frozen, CondaCreate, CondaDriver, PREFIX_GUARD,
 };
+pub use conda_config::{ChannelPriority, CondaConfig, DEFAULT_CHANNELS, DEFAULT_CHANNEL_ALIAS};
 pub use conda_json::{CondaFailure, CondaInfo, EnvList, PackageRecord, Transaction};
 pub use condarc::{envs_dirs, parse_envs_dirs};
 pub use discover::{
@@ -91,6 +100,8 @@ pub use process::{
 };
 pub use progress::{Event, LineForwarder, NoProgress, Progress, Step, Stream, ToolName};
 pub use provision::{provision_command, provision_uv};
+#[cfg(feature = "rattler")]
+pub use rattler_backend::{RattlerBackend, Solution};
 pub use tool_error::ToolRun;
 pub use vars::HostEnv;
 pub use venv::{

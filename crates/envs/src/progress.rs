@@ -31,6 +31,8 @@ pub enum ToolName {
     OwnUv,
     /// pip.
     Pip,
+    /// rattler, in-process.
+    Rattler,
 }
 
 impl ToolName {
@@ -54,6 +56,7 @@ impl fmt::Display for ToolName {
             ToolName::Uv => "uv",
             ToolName::OwnUv => "kernels' own uv",
             ToolName::Pip => "pip",
+            ToolName::Rattler => "rattler",
         })
     }
 }

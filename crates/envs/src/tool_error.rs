@@ -137,7 +137,11 @@ pub fn stopped_before_changes(err: &EnvError) -> bool {
         | EnvError::Frozen { .. }
         | EnvError::NotAnEnvironment { .. }
         | EnvError::UnsupportedLanguage { .. } => true,
-        EnvError::UnexpectedOutput { .. } | EnvError::Io { .. } => false,
+        // rattler changes the prefix only when it links.
+        EnvError::Rattler { action, .. } => *action != "install packages into",
+        EnvError::UnexpectedOutput { .. } | EnvError::Io { .. } | EnvError::Interrupted { .. } => {
+            false
+        }
     }
 }
 

@@ -50,6 +50,14 @@ pub const CONDA_ENVS_DIRS: &str = "CONDA_ENVS_DIRS";
 pub const CONDA_ENVS_PATH: &str = "CONDA_ENVS_PATH";
 /// Location of an extra `.condarc` file chosen by the user.
 pub const CONDARC: &str = "CONDARC";
+/// conda's package caches (`pkgs_dirs`), separated by `,`, over every `.condarc`; the
+/// rattler backend links from and downloads into them.
+pub const CONDA_PKGS_DIRS: &str = "CONDA_PKGS_DIRS";
+/// conda's `channel_priority` (`strict`, `flexible`, `disabled`), over every `.condarc`.
+pub const CONDA_CHANNEL_PRIORITY: &str = "CONDA_CHANNEL_PRIORITY";
+/// XDG cache directory; the rattler backend keeps downloaded channel indexes in
+/// `$XDG_CACHE_HOME/kernels/repodata` (default `~/.cache`).
+pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
 /// Set (never read) to `false` for conda children: conda's `auto_activate_base`
 /// (`auto_activate` since conda 25.5, which still reads the old name; setting both is an
 /// error). See `CondaDriver`.

@@ -279,6 +279,10 @@ pub fn tool_reason(step: &kernels::CreateEnvStep, host: &envs::HostEnv) -> Strin
     let home = host.home.as_deref();
     let tools = step.tools();
     match (&tools.conda, step.backend) {
+        (_, envs::BackendKind::Rattler) => {
+            "rattler, built into kernels; channels and package caches from the conda configuration"
+                .to_owned()
+        }
         (Some(tool), b) if b != envs::BackendKind::Venv => {
             let why = envs::conda_found_by(host, &tool.exe)
                 .map(|f| format!(", {}", shown_reason(&f, home)))

@@ -888,7 +888,14 @@ pub fn delete_env(
         }
         _ => {
             envs::check_not_frozen(prefix)?;
-            envs::remove_prefix(prefix)
+            envs::remove_prefix(prefix)?;
+            // No conda ran to unregister it (a rattler environment on a machine without
+            // conda): drop its line from conda's registry as conda's remove would.
+            let conda_made = backend.kind().is_some_and(BackendKind::is_conda);
+            if let Some(home) = host.home.as_ref().filter(|_| conda_made) {
+                crate::journal::unregister_conda_env(&home.join(".conda/environments.txt"), prefix);
+            }
+            Ok(())
         }
     }
 }

@@ -114,10 +114,10 @@ pub fn mark_ready(prefix: &Path, backend: BackendLabel) -> std::io::Result<()> {
 
 /// Whether `backend`'s tool keeps a file that is in the prefix before it starts: `python -m
 /// venv`, `uv venv --allow-existing` and conda do; mamba 2 and micromamba refuse a non-empty
-/// prefix, so they get the guard when they return.
+/// prefix, so they get the guard when they return. rattler (in-process) links around it.
 pub fn tool_keeps_guard(kind: envs::BackendKind, tools: &envs::Tools) -> bool {
     match kind {
-        envs::BackendKind::Venv => true,
+        envs::BackendKind::Venv | envs::BackendKind::Rattler => true,
         envs::BackendKind::Conda => tools
             .conda
             .as_ref()

@@ -515,7 +515,7 @@ fn remove_file_synced(path: Option<&Path>) {
 
 /// Drops `prefix`'s line from conda's registry of environments (`environments.txt`), when
 /// it has one; the file is rewritten atomically, the other lines kept as they were.
-fn unregister_conda_env(registry: &Path, prefix: &Path) {
+pub(crate) fn unregister_conda_env(registry: &Path, prefix: &Path) {
     let Ok(meta) = std::fs::symlink_metadata(registry) else {
         return;
     };

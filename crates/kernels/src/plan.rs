@@ -198,6 +198,10 @@ pub struct CreateEnvStep {
     pub uv: bool,
     /// The commands, in order.
     pub commands: Vec<CommandView>,
+    /// The packages an in-process solve would link (`name=version=build`; rattler only),
+    /// filled in for `--dry-run` by [`Plan::solve_previews`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub solved: Vec<String>,
     /// The create request for the backend (boxed: it is most of the step's size).
     #[serde(skip)]
     pub(crate) create: Box<CreateEnv>,
@@ -299,7 +303,7 @@ pub enum PlanError {
     #[error(transparent)]
     Request(#[from] RequestError),
     /// The backend's tool is not installed.
-    #[error("kernel `{kernel}`: no {backend} executable was found")]
+    #[error("kernel `{kernel}`: {}", backend.missing_text())]
     ToolMissing {
         /// The kernel.
         kernel: String,
@@ -515,6 +519,21 @@ impl PlanError {
 }
 
 impl Plan {
+    /// For `--dry-run`: solves each create step whose backend solves in-process (rattler),
+    /// so the plan lists the packages it would link. A failed solve fails the dry run as it
+    /// would fail the real one.
+    pub fn solve_previews(&mut self, host: &HostEnv) -> Result<(), envs::EnvError> {
+        for k in &mut self.kernels {
+            for step in &mut k.steps {
+                if let Step::CreateEnv(c) = step {
+                    let backend = envs::backend_for(c.backend, &c.tools, host)?;
+                    c.solved = backend.solved_packages(&c.create)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// True when nothing would run.
     pub fn is_noop(&self) -> bool {
         self.kernels.iter().all(|k| k.steps.is_empty())
@@ -784,6 +803,7 @@ fn plan_create(
         backend: kind,
         uv,
         commands,
+        solved: Vec::new(),
         create: Box::new(create),
         tools: t.tools.clone(),
         rebuilds,
@@ -922,7 +942,9 @@ fn clone_create(
         language: req.language,
         ..CreateEnv::new(prefix.clone())
     };
-    if src.conda && kind != BackendKind::Venv {
+    // The conda-family tools copy a conda environment; rattler (no tool) and venv start
+    // from the source's Python with its distributions pinned.
+    if src.conda && kind.flavor().is_some() {
         create.clone_from = Some(src.prefix.clone());
         if req.language == Language::Python && !src.has_ipykernel {
             create.conda_packages.push("ipykernel".into());

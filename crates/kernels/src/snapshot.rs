@@ -476,6 +476,9 @@ fn create_with(choice: BackendChoice, tools: &Tools) -> CreateWith {
     match choice {
         BackendChoice::Auto => conda.map_or(venv, CreateWith::Backend),
         BackendChoice::Only(BackendKind::Venv) => venv,
+        BackendChoice::Only(BackendKind::Rattler) if envs::RATTLER_BUILT => {
+            CreateWith::Backend(BackendKind::Rattler)
+        }
         BackendChoice::Only(want) => conda_kind(want),
     }
 }
@@ -524,7 +527,14 @@ fn default_prefix(
 ) -> Prefix {
     let name = req.name.as_str();
     Prefix::from_recorded(match (create_with, &tools.conda) {
-        (CreateWith::Backend(BackendKind::Venv), _) | (_, None) => envs::venv_home(host).join(name),
+        (CreateWith::Backend(BackendKind::Venv), _) => envs::venv_home(host).join(name),
+        // rattler without a conda: the user's first conda envs dir (`~/.conda/envs`).
+        (CreateWith::Backend(BackendKind::Rattler), None) => envs::envs_dirs(None, host)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| envs::venv_home(host))
+            .join(name),
+        (_, None) => envs::venv_home(host).join(name),
         (_, Some(tool)) => conda_envs_dir(&tool.root, host, name).join(name),
     })
 }

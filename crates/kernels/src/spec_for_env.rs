@@ -29,7 +29,7 @@
 //!
 //! ```json
 //! "kernels": {"managed": true, "env": "<abs prefix>", "env_created": true,
-//!             "backend": "venv"|"uv"|"conda"|"mamba"|"micromamba"|"existing",
+//!             "backend": "venv"|"uv"|"conda"|"mamba"|"micromamba"|"rattler"|"existing",
 //!             "activation": {"method": "computed"|"scripts"|"none", "vars": ["PATH", ...]},
 //!             "source": "add"|"apply", "apply_file": "<abs kernels.toml>"}
 //! ```
@@ -552,7 +552,15 @@ mod tests {
         let words: Vec<&str> = labels.clone().map(BackendLabel::as_str).collect();
         assert_eq!(
             words,
-            ["conda", "mamba", "micromamba", "venv", "uv", "existing"]
+            [
+                "conda",
+                "mamba",
+                "micromamba",
+                "venv",
+                "rattler",
+                "uv",
+                "existing"
+            ]
         );
         for l in labels {
             let json = serde_json::to_string(&l).unwrap();

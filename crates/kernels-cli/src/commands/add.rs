@@ -129,9 +129,10 @@ pub fn run(ctx: &Ctx, args: &AddArgs) -> anyhow::Result<Code> {
         Some(super::run_lock::take_lock(ctx)?)
     };
     let snapshot = Snapshot::take(&requests, ctx.host().clone(), ctx.paths().clone());
-    let plan = kernels::plan(&requests, &snapshot).map_err(super::failures::plan_failure)?;
+    let mut plan = kernels::plan(&requests, &snapshot).map_err(super::failures::plan_failure)?;
     let policy = plan.check_policy(&snapshot);
     if args.dry_run {
+        plan.solve_previews(ctx.host())?;
         // A dry run shows the plan even when the policy would refuse it, then says so.
         return render_plan::finish_dry_run(ctx, &plan, policy);
     }

@@ -453,6 +453,10 @@ fn run_for_user(ctx: &Ctx, args: &ApplyArgs) -> anyhow::Result<Code> {
     if code != Code::Ok || args.dry_run || args.check || !file.kernels.iter().any(|k| k.protect) {
         return Ok(code);
     }
+    // Root's own run lock (the child held the user's): the admin policy is a
+    // read-modify-write with a journal in root's state directory, and another root run must
+    // neither interleave with it nor take its live journal for a dead run's.
+    let _lock = run_lock::take_lock(ctx)?;
     let paths = JupyterPaths::new(&for_user::paths_input_for(&host));
     let requests = file.requests(&paths.system_kernel_dir(), &identity);
     let snapshot = Snapshot::take(&requests, host.clone(), paths);

@@ -83,6 +83,15 @@ pub fn print_plan(ctx: &Ctx, plan: &Plan) {
                         "       tool: {}",
                         crate::progress::tool_reason(c, ctx.host())
                     ));
+                    if !c.solved.is_empty() {
+                        ctx.out.line(&format!(
+                            "       solved in-process: {} packages",
+                            c.solved.len()
+                        ));
+                        for p in &c.solved {
+                            ctx.out.line(&format!("         + {p}"));
+                        }
+                    }
                     for cmd in &c.commands {
                         ctx.out.line(&format!("       $ {}", cmd.display));
                     }
