@@ -381,7 +381,7 @@ impl Backend for RattlerBackend {
         let prefix = &env.prefix;
         if !pkgs.conda.is_empty() {
             progress.event(&Event::Started(&Step::InstallPackages {
-                prefix: prefix.clone(),
+                prefix: prefix.to_path_buf(),
                 packages: pkgs.conda.clone(),
                 tool: ToolName::Rattler,
             }));
@@ -754,7 +754,7 @@ mod tests {
         let req = CreateEnv {
             environment_file: Some(file),
             channels: vec!["lab".into()],
-            ..CreateEnv::default()
+            ..CreateEnv::new(crate::Prefix::absolute("/e/lab"))
         };
         let (specs, channels, pip) = create_specs(&req).unwrap();
         assert_eq!(
