@@ -559,6 +559,15 @@ impl Drop for UserGuard {
     }
 }
 
+/// An interpreter a throwaway user can run (root's own may live under /root, which they
+/// cannot enter), so the kernel can later be started as the user.
+fn user_python() -> Option<PathBuf> {
+    ["/usr/bin/python3", "/usr/local/bin/python3"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+}
+
 #[test]
 fn for_user_installs_into_the_users_home_owned_by_the_user() {
     let python = require_python!();
@@ -572,12 +581,7 @@ fn for_user_installs_into_the_users_home_owned_by_the_user() {
     // The run happens as the user, who must be able to look for the sandbox's system policy
     // (an unreadable one fails closed).
     std::fs::set_permissions(sb.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    // An interpreter the user can run (root's own may live under /root, which they cannot
-    // enter), so the kernel can later be started as the user.
-    let user_python = ["/usr/bin/python3", "/usr/local/bin/python3"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file());
+    let user_python = user_python();
     if let Some(p) = &user_python {
         sb.set("KERNELS_PYTHON", p);
     }
@@ -804,11 +808,7 @@ fn for_user_protection_is_recorded_under_roots_own_run_lock() {
     let (_guard, name, _uid, _gid, home) = throwaway_user("kl");
     let mut sb = sandbox();
     std::fs::set_permissions(sb.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    if let Some(p) = ["/usr/bin/python3", "/usr/local/bin/python3"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
-    {
+    if let Some(p) = user_python() {
         sb.set("KERNELS_PYTHON", p);
     }
     let file = sb.root().join("kernels.toml");

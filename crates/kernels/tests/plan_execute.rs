@@ -397,9 +397,9 @@ fn kernels_error_text(e: &dyn std::error::Error) -> String {
     t
 }
 
-#[test]
-fn a_conda_env_without_a_conda_tool_gets_ipykernel_from_its_own_pip() {
-    let m = Machine::new();
+/// A conda environment `conda-envs/ml` (history, a python record, `bin/python`) and a request
+/// to register it as kernel `ml`.
+fn existing_conda_env_ml(m: &Machine) -> (PathBuf, KernelRequest) {
     let prefix = m.root().join("conda-envs/ml");
     fs::create_dir_all(prefix.join("conda-meta")).unwrap();
     fs::write(prefix.join("conda-meta/history"), "").unwrap();
@@ -410,6 +410,13 @@ fn a_conda_env_without_a_conda_tool_gets_ipykernel_from_its_own_pip() {
     r.env = EnvSource::Existing {
         path: prefix.clone(),
     };
+    (prefix, r)
+}
+
+#[test]
+fn a_conda_env_without_a_conda_tool_gets_ipykernel_from_its_own_pip() {
+    let m = Machine::new();
+    let (prefix, mut r) = existing_conda_env_ml(&m);
     let snap = m.snapshot(std::slice::from_ref(&r));
     let p = plan(std::slice::from_ref(&r), &snap).unwrap();
     let Step::InstallPackages(i) = &p.kernels[0].steps[0] else {
@@ -465,16 +472,7 @@ fn an_env_frozen_after_planning_is_refused_by_its_conda_step_before_the_tool_run
     m.host
         .vars
         .insert("KERNELS_CONDA".into(), conda.display().to_string());
-    let prefix = m.root().join("conda-envs/ml");
-    fs::create_dir_all(prefix.join("conda-meta")).unwrap();
-    fs::write(prefix.join("conda-meta/history"), "").unwrap();
-    fs::write(prefix.join("conda-meta/python-3.12.1-h0.json"), "{}").unwrap();
-    fs::create_dir_all(prefix.join("bin")).unwrap();
-    fs::write(prefix.join("bin/python"), "").unwrap();
-    let mut r = KernelRequest::new(KernelName::parse("ml").unwrap());
-    r.env = EnvSource::Existing {
-        path: prefix.clone(),
-    };
+    let (prefix, mut r) = existing_conda_env_ml(&m);
     r.packages.conda = vec!["numpy".into()];
     let snap = m.snapshot(std::slice::from_ref(&r));
     let p = plan(std::slice::from_ref(&r), &snap).unwrap();
