@@ -233,8 +233,8 @@ pub fn list_envs(tools: &Tools, env: &HostEnv, extra_roots: &[PathBuf]) -> Vec<E
             }
         }
     }
-    if let Some(home) = &env.home {
-        if let Ok(text) = fs::read_to_string(home.join(".conda/environments.txt")) {
+    if let Some(registry) = env.conda_registry() {
+        if let Ok(text) = fs::read_to_string(registry) {
             for line in text.lines().map(str::trim) {
                 if line.is_empty() || line.starts_with('#') {
                     continue;

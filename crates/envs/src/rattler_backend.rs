@@ -178,12 +178,7 @@ impl RattlerBackend {
         let history = prefix.join("conda-meta/history");
         append(&history, &history_entry(prefix, &linked, &solution.specs))
             .map_err(io("write", history.clone()))?;
-        if let Some(registry) = self
-            .host
-            .home
-            .as_ref()
-            .map(|h| h.join(".conda/environments.txt"))
-        {
+        if let Some(registry) = self.host.conda_registry() {
             register(&registry, prefix).map_err(io("register the environment in", registry))?;
         }
         Ok(())

@@ -132,6 +132,14 @@ impl HostEnv {
         }
     }
 
+    /// conda's registry of environments, `~/.conda/environments.txt` (`None` without a
+    /// home): conda adds a line on create and drops it on remove.
+    pub fn conda_registry(&self) -> Option<PathBuf> {
+        self.home
+            .as_ref()
+            .map(|h| h.join(".conda/environments.txt"))
+    }
+
     /// `$PATH` joined back with `:` (what a child process receives).
     pub fn path_string(&self) -> String {
         join_path_list(&self.path)

@@ -616,11 +616,7 @@ fn run_create(
     let registry = c
         .backend
         .is_conda()
-        .then(|| {
-            host.home
-                .as_ref()
-                .map(|h| h.join(".conda/environments.txt"))
-        })
+        .then(|| host.conda_registry())
         .flatten();
     let entry = JournalEntry::EnvCreated {
         prefix: c.prefix.to_path_buf(),
@@ -892,8 +888,8 @@ pub fn delete_env(
             // No conda ran to unregister it (a rattler environment on a machine without
             // conda): drop its line from conda's registry as conda's remove would.
             let conda_made = backend.kind().is_some_and(BackendKind::is_conda);
-            if let Some(home) = host.home.as_ref().filter(|_| conda_made) {
-                crate::journal::unregister_conda_env(&home.join(".conda/environments.txt"), prefix);
+            if let Some(registry) = host.conda_registry().filter(|_| conda_made) {
+                crate::journal::unregister_conda_env(&registry, prefix);
             }
             Ok(())
         }

@@ -225,13 +225,11 @@ fn delete_env(
     let _lock = PrefixLock::acquire(&d.prefix, ctx.lock_timeout, ctx.cancel)
         .map_err(|e| RemovalCause::Env(e.into()))?;
     crate::deletion::recheck(d, ctx.host).map_err(RemovalCause::Env)?;
-    let registry = matches!(d.backend.kind(), Some(k) if k != envs::BackendKind::Venv)
-        .then(|| {
-            ctx.host
-                .home
-                .as_ref()
-                .map(|h| h.join(".conda/environments.txt"))
-        })
+    let registry = d
+        .backend
+        .kind()
+        .is_some_and(envs::BackendKind::is_conda)
+        .then(|| ctx.host.conda_registry())
         .flatten();
     journal
         .record(JournalEntry::EnvDeleting {
