@@ -1,7 +1,8 @@
 //! `kernels add --backend rattler` (built with the cargo feature `rattler`) against the real
 //! conda lab: kernels solves and links the environment itself, with no conda on its search
 //! path, from the lab's local channel named in a sandbox `~/.condarc`. Then the REAL conda
-//! (`KERNELS_TEST_CONDA`) lists, inspects and extends it, and the kernel boots activated.
+//! (`KERNELS_TEST_CONDA`) lists, inspects and extends it, kernels extends it again through
+//! rattler, and the kernel boots activated.
 //!
 //! The channel is the lab's: it lives beside the conda root as `<root>-channel`
 //! (scripts/test.sh bootstraps both). Without a lab the test records that it skipped.
@@ -142,12 +143,28 @@ fn rattler_real_env_is_condas_own_and_boots_activated() {
         "conda kept what was asked for: {have:?}"
     );
 
-    // The kernel boots, activated, and sees what conda added.
+    // kernels extends it too, with no conda to find: rattler solves against what is
+    // installed (numpy from conda stays) and links pandas; conda sees the result.
+    let out = sb.kernels(&["install", "r1", "pandas", "--dry-run"]);
+    out.ok();
+    assert!(
+        out.stdout
+            .contains("with rattler (solved and linked in-process)"),
+        "{}",
+        out.stdout
+    );
+    sb.kernels(&["install", "r1", "pandas"]).ok();
+    let have = names(&conda_json(&sb, &conda, &["list", "-p", &p]));
+    for n in ["pandas", "numpy", "ipykernel"] {
+        assert!(have.iter().any(|h| h == n), "{n} not in {have:?}");
+    }
+
+    // The kernel boots, activated, and sees what conda and kernels added.
     if test_python().is_some() {
         let report = run_kernel(
             &sb,
             "r1",
-            "import json, os, sys, numpy; print(json.dumps([sys.executable, os.environ['PATH'].split(os.pathsep)[0], os.environ.get('CONDA_PREFIX')]))",
+            "import json, os, sys, numpy, pandas; print(json.dumps([sys.executable, os.environ['PATH'].split(os.pathsep)[0], os.environ.get('CONDA_PREFIX')]))",
             &[],
         );
         assert_eq!(report["status"], "ok", "{report:#}");

@@ -32,8 +32,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use envs::{
-    BackendKind, CondaDriver, CreateEnv, EnvKind, Environment, HostEnv, Language, PackageSet,
-    PipInstall, Prefix, ToolCommand, VenvDriver,
+    BackendChoice, BackendKind, CondaDriver, CreateEnv, EnvKind, Environment, HostEnv, Language,
+    PackageSet, PipInstall, Prefix, ToolCommand, VenvDriver,
 };
 use kernelspec::KernelName;
 use serde::Serialize;
@@ -235,7 +235,10 @@ pub struct InstallStep {
     /// Whether the environment existed before this plan (packages installed into it cannot
     /// be rolled back).
     pub into_existing: bool,
-    /// The commands, in order.
+    /// The backend that installs the conda packages (none without conda packages).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conda_backend: Option<BackendKind>,
+    /// The commands, in order (rattler's in-process install has none).
     pub commands: Vec<CommandView>,
     #[serde(skip)]
     pub(crate) actions: Vec<InstallAction>,
@@ -1102,6 +1105,29 @@ fn requirement_names(text: &str) -> Option<Vec<String>> {
     Some(names)
 }
 
+/// Who installs conda packages into an existing environment: rattler when the request asks
+/// for it, else the conda-family tool found, else rattler when it is built in (under `auto`
+/// only: an explicit `--backend conda` does not silently become another tool).
+fn conda_install_backend(req: &KernelRequest, tools: &envs::Tools) -> Option<BackendKind> {
+    let choice = match &req.env {
+        EnvSource::New { backend, .. } => *backend,
+        EnvSource::Existing { .. } => BackendChoice::Auto,
+    };
+    let rattler = envs::RATTLER_BUILT.then_some(BackendKind::Rattler);
+    match choice {
+        BackendChoice::Only(BackendKind::Rattler) if rattler.is_some() => rattler,
+        BackendChoice::Only(BackendKind::Rattler) | BackendChoice::Auto => tools
+            .conda
+            .as_ref()
+            .map(|tool| BackendKind::from_flavor(tool.flavor))
+            .or(rattler),
+        BackendChoice::Only(_) => tools
+            .conda
+            .as_ref()
+            .map(|tool| BackendKind::from_flavor(tool.flavor)),
+    }
+}
+
 fn install_step(
     req: &KernelRequest,
     t: &TargetFacts,
@@ -1113,16 +1139,13 @@ fn install_step(
     let prefix = f.env.prefix.clone();
     let mut actions = Vec::new();
     if !m.pkgs.conda.is_empty() {
-        let tool = t
-            .tools
-            .conda
-            .clone()
-            .ok_or_else(|| PlanError::CondaToolMissing {
+        let backend =
+            conda_install_backend(req, &t.tools).ok_or_else(|| PlanError::CondaToolMissing {
                 kernel: kernel.clone(),
                 prefix: prefix.clone(),
             })?;
         actions.push(InstallAction::Conda {
-            backend: BackendKind::from_flavor(tool.flavor),
+            backend,
             tools: t.tools.clone(),
             env: Box::new(f.env.clone()),
             pkgs: PackageSet {
@@ -1165,6 +1188,11 @@ fn install_step(
     let commands = actions
         .iter()
         .flat_map(|a| match a {
+            // rattler solves and links in-process: no command to show.
+            InstallAction::Conda {
+                backend: BackendKind::Rattler,
+                ..
+            } => Vec::new(),
             InstallAction::Conda {
                 tools,
                 pkgs,
@@ -1196,6 +1224,10 @@ fn install_step(
         pip: pip_list,
         channels: req.packages.channels.clone(),
         into_existing: true,
+        conda_backend: actions.iter().find_map(|a| match a {
+            InstallAction::Conda { backend, .. } => Some(*backend),
+            _ => None,
+        }),
         commands,
         actions,
     })

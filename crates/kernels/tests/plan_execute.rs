@@ -435,8 +435,30 @@ fn a_conda_env_without_a_conda_tool_gets_ipykernel_from_its_own_pip() {
             "ipykernel".into()
         ]
     );
-    // A conda package, though, needs the tool.
+    // A conda package, though, needs a conda-family tool, or the rattler backend when it is
+    // built in (which solves in-process: the plan shows no command for it).
     r.packages.conda = vec!["numpy".into()];
+    let snap = m.snapshot(std::slice::from_ref(&r));
+    let planned = plan(std::slice::from_ref(&r), &snap);
+    if envs::RATTLER_BUILT {
+        let p = planned.unwrap();
+        let Step::InstallPackages(i) = &p.kernels[0].steps[0] else {
+            panic!("{:?}", p.kernels[0].steps)
+        };
+        assert_eq!(i.conda, ["numpy"]);
+        assert_eq!(i.conda_backend, Some(BackendKind::Rattler));
+        assert!(i
+            .commands
+            .iter()
+            .all(|c| !c.argv.contains(&"numpy".to_owned())));
+    } else {
+        assert!(matches!(planned, Err(PlanError::CondaToolMissing { .. })));
+    }
+    // An explicit conda-family backend never becomes rattler.
+    r.env = EnvSource::New {
+        backend: BackendChoice::Only(BackendKind::Conda),
+        prefix: Some(prefix),
+    };
     let snap = m.snapshot(std::slice::from_ref(&r));
     assert!(matches!(
         plan(&[r], &snap),

@@ -103,6 +103,10 @@ pub fn print_plan(ctx: &Ctx, plan: &Plan) {
                         "  {n}. install {} into the existing environment",
                         what.join(" ")
                     ));
+                    if s.conda_backend == Some(envs::BackendKind::Rattler) {
+                        ctx.out
+                            .line("       with rattler (solved and linked in-process)");
+                    }
                     for cmd in &s.commands {
                         ctx.out.line(&format!("       $ {}", cmd.display));
                     }
