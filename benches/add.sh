@@ -23,16 +23,12 @@ cd "$(dirname "$0")/.."
 runs=${1:-3}
 
 target_dir=${CARGO_TARGET_DIR:-target}
-# The rattler row needs the backend built in (cargo feature `rattler`, off by default; its
-# first build takes long): KERNELS_BENCH_RATTLER=1 builds the release binary with it.
-if [ -n "${KERNELS_BENCH_RATTLER:-}" ]; then
-    cargo build --release --quiet --features rattler
-    rattler="--rattler"
-else
-    cargo build --release --quiet
-    rattler=""
-fi
+cargo build --release --quiet
 kernels="$target_dir/release/kernels"
+# The rattler row runs when the binary has the backend (the cargo feature `rattler`, on by
+# default; `kernels --version` lists the backends built in).
+rattler=""
+if "$kernels" --version | grep -q '^backends: .*rattler'; then rattler="--rattler"; fi
 
 test_python=${KERNELS_TEST_PYTHON:-}
 if [ -z "$test_python" ] && [ -x .ci-venv/bin/python ]; then test_python=.ci-venv/bin/python; fi

@@ -117,4 +117,16 @@ k list --json | "$smoke/venv/bin/python" -c 'import json, sys; d = json.load(sys
     fail "the new kernel is not in kernels list --json"
 k doctor --boot wheel-smoke >&2 || fail "kernels doctor --boot wheel-smoke did not pass"
 k remove wheel-smoke --with-env --yes >&2 || fail "kernels remove failed"
+# The rattler backend's HTTPS client is built (TLS included) and fails cleanly: the only
+# channel is a loopback port that refuses at once.
+grep -qx "backends: .*rattler" <<<"$version" || fail "kernels --version does not list the rattler backend"
+printf 'channels:\n  - https://127.0.0.1:1/lab\ndefault_channels: []\n' >"$smoke/home/.condarc"
+rc=0
+out=$(k add wheel-rattler --backend rattler --prefix "$smoke/rattler-env" 2>&1) || rc=$?
+rm "$smoke/home/.condarc"
+echo "$out" | sed 's/^/    /' >&2
+if [ "$rc" = 0 ] || [ "$rc" = 101 ] || grep -q panicked <<<"$out" || ! grep -q '127\.0\.0\.1' <<<"$out"; then
+    fail "kernels add --backend rattler with an unreachable channel did not fail with a clean error (exit $rc)"
+fi
+[ ! -e "$smoke/rattler-env" ] || fail "the failed rattler add left its environment behind"
 say "smoke test passed: the pip-installed $expected"

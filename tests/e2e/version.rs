@@ -1,5 +1,5 @@
-//! `kernels --version`: a parseable first line, then the build (commit, target, glibc floor)
-//! that bug reports carry. The floor is cross-checked against binutils' own reading of the
+//! `kernels --version`: a parseable first line, then the build (commit, target, glibc floor,
+//! backends) that bug reports carry. The floor is cross-checked against binutils' own reading of the
 //! binary, the commit against git.
 
 use std::path::Path;
@@ -34,8 +34,8 @@ fn version_says_the_version_then_the_build() {
     assert_eq!(short.stdout, format!("{first}\n"));
     assert_eq!(
         lines.len(),
-        4,
-        "version, commit, target, glibc:\n{}",
+        5,
+        "version, commit, target, glibc, backends:\n{}",
         long.stdout
     );
     assert!(long.stderr.is_empty(), "{}", long.stderr);
@@ -47,6 +47,13 @@ fn version_says_the_version_then_the_build() {
         std::env::consts::ARCH,
         std::env::consts::OS
     );
+    // The backends line is what this test binary was built with: the CLI's features are the
+    // test target's.
+    let mut backends = vec!["conda", "mamba", "micromamba", "venv"];
+    if cfg!(feature = "rattler") {
+        backends.push("rattler");
+    }
+    assert_eq!(field(&long.stdout, "backends"), backends.join(", "));
     let commit = field(&long.stdout, "commit");
     match head_commit() {
         Some((hash, date)) => assert_eq!(commit, format!("{} ({date})", &hash[..12])),

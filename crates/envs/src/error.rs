@@ -144,7 +144,7 @@ impl EnvError {
             EnvError::ToolMissing {
                 backend: BackendKind::Rattler,
             } => Some(
-                "build kernels with `--features rattler` for it, or use `--backend conda` or `--backend venv`".to_owned(),
+                "rebuild kernels with its default features (cargo feature `rattler`), or use `--backend conda` or `--backend venv`".to_owned(),
             ),
             EnvError::ToolMissing { backend } => Some(format!(
                 "install {backend} (e.g. Miniforge), point KERNELS_CONDA at it, or use `--backend venv`"

@@ -768,6 +768,32 @@ mod tests {
     }
 
     #[test]
+    fn an_unreachable_https_channel_is_an_error_not_a_panic() {
+        // Builds the HTTPS client (a build without a TLS provider panics here) and fails
+        // to connect: port 1 on the loopback refuses at once.
+        let home = tempfile::tempdir().unwrap();
+        let host = HostEnv::from_vars([("HOME", home.path().to_str().unwrap())]);
+        let backend = RattlerBackend { root: None, host };
+        let prefix = home.path().join("env");
+        let err = backend
+            .solve(
+                &prefix,
+                &["python".to_owned()],
+                &["https://127.0.0.1:1/lab".to_owned()],
+                &[],
+                &CancelToken::new(),
+            )
+            .unwrap_err();
+        match err {
+            EnvError::Rattler { action, detail, .. } => {
+                assert_eq!(action, "load the channels for");
+                assert!(detail.contains("127.0.0.1"), "{detail}");
+            }
+            other => panic!("expected a rattler error, got {other:?}"),
+        }
+    }
+
+    #[test]
     fn registers_once() {
         let t = tempfile::tempdir().unwrap();
         let reg = t.path().join(".conda/environments.txt");

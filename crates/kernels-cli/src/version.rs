@@ -6,25 +6,39 @@
 //! commit: 73876d4a1b2c (2026-11-29)
 //! target: x86_64-unknown-linux-gnu
 //! glibc: 2.17 or newer
+//! backends: conda, mamba, micromamba, venv, rattler
 //! ```
 //!
 //! The commit and target are recorded by the build script (`crates/kernels-cli/build.rs`). The
 //! glibc floor — the oldest glibc the binary starts on — is decided by the linker, so it is
 //! read at run time from the binary's own ELF file: the highest `GLIBC_x.y` version among the
-//! symbol versions it needs (what `objdump -T kernels | grep GLIBC_` shows).
+//! symbol versions it needs (what `objdump -T kernels | grep GLIBC_` shows). `backends` lists
+//! the environment backends built in (`rattler` only with the cargo feature of that name, on
+//! by default).
 
 use std::fmt;
 
 /// The text after `kernels ` for `--version`: the version, then one `key: value` line each
-/// for the commit, the target and the glibc floor.
+/// for the commit, the target, the glibc floor and the backends built in.
 pub fn long_version() -> String {
     format!(
-        "{}\ncommit: {}\ntarget: {}\nglibc: {}",
+        "{}\ncommit: {}\ntarget: {}\nglibc: {}\nbackends: {}",
         env!("CARGO_PKG_VERSION"),
         env!("KERNELS_BUILD_COMMIT"),
         env!("KERNELS_BUILD_TARGET"),
         glibc_line(),
+        backends_line(),
     )
+}
+
+/// The backends this build has, comma-separated.
+fn backends_line() -> String {
+    let built: Vec<&str> = envs::BackendKind::ALL
+        .into_iter()
+        .filter(|k| *k != envs::BackendKind::Rattler || envs::RATTLER_BUILT)
+        .map(envs::BackendKind::name)
+        .collect();
+    built.join(", ")
 }
 
 /// The glibc floor of the running binary, in words.
