@@ -201,22 +201,12 @@ fn templated(key: &str, value: &str, inherited: Option<&str>) -> String {
 /// Computes the activation of `env` (see the module docs).
 pub fn activate(env: &Environment, host: &HostEnv) -> Result<Activation, EnvError> {
     let computed = computed_vars(env, host);
-    let host_path = host.path_string();
-    let mut vars: BTreeMap<String, String> = computed
-        .iter()
-        .map(|(k, v)| {
-            let inherited = (k == vars::PATH).then_some(host_path.as_str());
-            (k.clone(), templated(k, v, inherited))
-        })
-        .collect();
     let scripts = activate_scripts(&env.prefix);
     if scripts.is_empty() {
-        return Ok(Activation {
-            vars,
-            scripts,
-            method: ActivationMethod::Computed,
-        });
+        return Ok(computed_activation(&computed, host));
     }
+    let host_path = host.path_string();
+    let mut vars = computed_activation(&computed, host).vars;
     for (k, v) in run_scripts(env, host, &computed, &scripts)? {
         let inherited = if k == vars::PATH {
             Some(host_path.clone())
@@ -232,6 +222,30 @@ pub fn activate(env: &Environment, host: &HostEnv) -> Result<Activation, EnvErro
         scripts,
         method: ActivationMethod::Scripts,
     })
+}
+
+/// The activation an environment about to be made will have before any package adds an
+/// activation script: the computed variables only. Runs nothing, whatever the prefix holds
+/// now (a plan predicting a rebuild must not source a half-made environment's scripts).
+pub fn predict_activation(env: &Environment, host: &HostEnv) -> Activation {
+    computed_activation(&computed_vars(env, host), host)
+}
+
+/// The computed variables as kernel.json values (`PATH` extending the server's).
+fn computed_activation(computed: &BTreeMap<String, String>, host: &HostEnv) -> Activation {
+    let host_path = host.path_string();
+    let vars = computed
+        .iter()
+        .map(|(k, v)| {
+            let inherited = (k == vars::PATH).then_some(host_path.as_str());
+            (k.clone(), templated(k, v, inherited))
+        })
+        .collect();
+    Activation {
+        vars,
+        scripts: Vec::new(),
+        method: ActivationMethod::Computed,
+    }
 }
 
 /// Method A: source the scripts in bash and return what they added or changed.

@@ -62,8 +62,8 @@ pub mod vars;
 mod venv;
 
 pub use activation::{
-    activate, activate_scripts, default_env_name, env_file_vars, template_escape, Activation,
-    ActivationMethod,
+    activate, activate_scripts, default_env_name, env_file_vars, predict_activation,
+    template_escape, Activation, ActivationMethod,
 };
 /// Whether this build has the rattler backend (cargo feature `rattler`).
 pub const RATTLER_BUILT: bool = cfg!(feature = "rattler");

@@ -1255,9 +1255,9 @@ fn predicted_facts(
         has_ipykernel: python,
         frozen: None,
     };
-    let activation = envs::activate(&env, host)
-        .map(Some)
-        .map_err(|e| boot::error_chain(&e));
+    // Never `envs::activate`: a rebuilt half-made prefix may hold activation scripts, and
+    // planning (even `--dry-run`) must not run them.
+    let activation = Ok(Some(envs::predict_activation(&env, host)));
     let mut facts = EnvFacts {
         cpython: true,
         python_version: req.packages.python.clone(),
@@ -1345,5 +1345,33 @@ mod tests {
         assert!(version_matches("3.11.7", "3.11"));
         assert!(version_matches("3.11.7", "=3.11"));
         assert!(!version_matches("3.11.7", "3.1"));
+    }
+
+    #[test]
+    fn predicting_a_rebuild_runs_nothing_the_old_prefix_holds() {
+        // A half-made conda prefix that already has an activation script: the plan for its
+        // rebuild predicts the kernel's activation without sourcing it.
+        let t = tempfile::tempdir().unwrap();
+        let prefix = t.path().join("env");
+        let marker = t.path().join("ran");
+        let scripts = prefix.join("etc/conda/activate.d");
+        std::fs::create_dir_all(&scripts).unwrap();
+        std::fs::write(
+            scripts.join("x.sh"),
+            format!("touch '{}'\nexport FROM_SCRIPT=1\n", marker.display()),
+        )
+        .unwrap();
+        let host = HostEnv::from_vars([("HOME", "/home/u"), ("PATH", "/usr/bin:/bin")]);
+        let req = KernelRequest::new(KernelName::parse("x").unwrap());
+        let prefix = Prefix::absolute(&prefix);
+        let facts = predicted_facts(&prefix, BackendKind::Conda, &req, &host);
+        let activation = facts.activation.unwrap().unwrap();
+        assert!(!marker.exists(), "the half-made prefix's script ran");
+        assert!(activation.scripts.is_empty());
+        assert!(!activation.vars.contains_key("FROM_SCRIPT"));
+        assert_eq!(
+            activation.vars.get("CONDA_PREFIX").map(String::as_str),
+            Some(prefix.display().to_string().as_str())
+        );
     }
 }
