@@ -794,6 +794,45 @@ mod tests {
     }
 
     #[test]
+    fn a_cancelled_create_is_interrupted_and_leaves_no_prefix() {
+        // A local channel with empty indexes: whichever step the cancel reaches (the
+        // channel load or the solve), the create stops with `Interrupted` and deletes the
+        // prefix it started.
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::write(
+            home.join(".condarc"),
+            "channels: []\ndefault_channels: []\n",
+        )
+        .unwrap();
+        let channel = t.path().join("channel");
+        for sub in [Subdir::current().unwrap(), Subdir::NoArch] {
+            let dir = channel.join(sub.to_string());
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(
+                dir.join("repodata.json"),
+                format!(r#"{{"info":{{"subdir":"{sub}"}},"packages":{{}},"packages.conda":{{}}}}"#),
+            )
+            .unwrap();
+        }
+        let host = HostEnv::from_vars([("HOME", home.to_str().unwrap())]);
+        let backend = RattlerBackend { root: None, host };
+        let prefix = t.path().join("env");
+        let req = CreateEnv {
+            channels: vec![channel.display().to_string()],
+            ..CreateEnv::new(crate::Prefix::absolute(&prefix))
+        };
+        let cancel = CancelToken::new();
+        cancel.cancel();
+        let err = backend
+            .create(&req, &cancel, &crate::progress::NoProgress)
+            .unwrap_err();
+        assert!(matches!(err, EnvError::Interrupted { .. }), "{err:?}");
+        assert!(!prefix.exists());
+    }
+
+    #[test]
     fn registers_once() {
         let t = tempfile::tempdir().unwrap();
         let reg = t.path().join(".conda/environments.txt");
