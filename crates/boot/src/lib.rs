@@ -44,7 +44,6 @@
 // Tests may unwrap; library code may not.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-mod chain;
 mod client;
 mod connection;
 mod error;
@@ -58,10 +57,10 @@ mod spec;
 mod vars;
 mod wire;
 
-pub use chain::{causes, error_chain, repeats};
 pub use connection::ConnectionInfo;
 pub use error::BootError;
 pub use execute::{ExecuteError, ExecuteResult, ExecuteStatus};
+pub use kernelspec::{causes, error_chain, repeats};
 pub use report::{boot, boot_many, BootOutcome, BootReport};
 pub use running::{PendingExecute, RunningKernel};
 pub use spec::{BootOptions, InterruptMode, LaunchSpec};

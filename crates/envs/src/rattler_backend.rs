@@ -109,11 +109,13 @@ impl RattlerBackend {
             .recursive(true)
             .execute();
         let repodata = block_on(query, cancel, "load the channels for", prefix)?
-            .map_err(|e| fail("load the channels for")(chain(&e)))?
+            .map_err(|e| fail("load the channels for")(kernelspec::error_chain(&e)))?
             .repodata;
         let virtual_packages: Vec<GenericVirtualPackage> =
             VirtualPackages::detect(&VirtualPackageOverrides::default(), None)
-                .map_err(|e| fail("detect the system's virtual packages for")(chain(&e)))?
+                .map_err(|e| {
+                    fail("detect the system's virtual packages for")(kernelspec::error_chain(&e))
+                })?
                 .into_generic_virtual_packages()
                 .collect();
         let token = CancellationToken::new();
@@ -132,7 +134,9 @@ impl RattlerBackend {
                 prefix: prefix.to_path_buf(),
             });
         }
-        let records = solved.map_err(|e| fail("solve")(chain(&e)))?.records;
+        let records = solved
+            .map_err(|e| fail("solve")(kernelspec::error_chain(&e)))?
+            .records;
         Ok(Solution { records, specs })
     }
 
@@ -156,8 +160,9 @@ impl RattlerBackend {
             installer = installer.with_target_platform(subdir);
         }
         let install = installer.install(prefix, solution.records.clone());
-        let result = block_on(install, cancel, "install packages into", prefix)?
-            .map_err(|e| rattler_error("install packages into", prefix, chain(&e)))?;
+        let result = block_on(install, cancel, "install packages into", prefix)?.map_err(|e| {
+            rattler_error("install packages into", prefix, kernelspec::error_chain(&e))
+        })?;
         let linked: Vec<&RepoDataRecord> = result.transaction.installed_packages().collect();
         report_transaction(
             progress,
@@ -487,22 +492,6 @@ fn rattler_error(action: &'static str, prefix: &Path, detail: String) -> EnvErro
     }
 }
 
-/// An error with its causes, `: `-joined (rattler's messages name the failing URL or file
-/// in a cause).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
-
 /// Runs `fut` to completion on a runtime of its own, unless `cancel` fires first (checked
 /// every 50 ms); then the future is dropped and the run is interrupted.
 fn block_on<F: Future>(
@@ -572,7 +561,7 @@ fn package_record(r: &RepoDataRecord) -> PackageRecord {
 fn history_entry(prefix: &Path, linked: &[&RepoDataRecord], specs: &[MatchSpec]) -> String {
     let mut out = format!(
         "==> {} <==\n# cmd: kernels (rattler) install -p {}\n",
-        timestamp(std::time::SystemTime::now()),
+        timestamp(&jiff::Zoned::now()),
         prefix.display()
     );
     let mut dists: Vec<String> = linked
@@ -611,29 +600,10 @@ fn history_entry(prefix: &Path, linked: &[&RepoDataRecord], specs: &[MatchSpec])
     out
 }
 
-/// `YYYY-MM-DD HH:MM:SS` (UTC) of a time.
-fn timestamp(t: std::time::SystemTime) -> String {
-    let secs = t
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rem / 3_600,
-        rem % 3_600 / 60,
-        rem % 60
-    )
+/// `YYYY-MM-DD HH:MM:SS` of a time in the system's time zone, as conda's history header
+/// writes it (`time.strftime` of local time).
+fn timestamp(t: &jiff::Zoned) -> String {
+    t.strftime("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 fn append(path: &Path, text: &str) -> std::io::Result<()> {
@@ -761,10 +731,14 @@ mod tests {
     }
 
     #[test]
-    fn timestamps_are_civil_utc() {
-        let t = std::time::UNIX_EPOCH + Duration::from_secs(1_780_000_000);
-        assert_eq!(timestamp(t), "2026-05-28 20:26:40");
-        assert_eq!(timestamp(std::time::UNIX_EPOCH), "1970-01-01 00:00:00");
+    fn timestamps_are_local_civil_time() {
+        let t = jiff::Timestamp::from_second(1_780_000_000).unwrap();
+        let utc = t.to_zoned(jiff::tz::TimeZone::UTC);
+        assert_eq!(timestamp(&utc), "2026-05-28 20:26:40");
+        let east = t.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(2)));
+        assert_eq!(timestamp(&east), "2026-05-28 22:26:40");
+        let epoch = jiff::Timestamp::UNIX_EPOCH.to_zoned(jiff::tz::TimeZone::UTC);
+        assert_eq!(timestamp(&epoch), "1970-01-01 00:00:00");
     }
 
     #[test]

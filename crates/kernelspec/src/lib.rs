@@ -21,6 +21,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod bounded;
+mod chain;
 mod discover;
 mod install;
 mod launch;
@@ -34,6 +35,7 @@ mod spec;
 mod suggest;
 pub mod vars;
 
+pub use chain::{causes, error_chain, repeats};
 pub use discover::{discover, DirAction, DirProblem, Discovery, FoundKernel};
 pub use install::{
     copy_tree, install, remove, CopyError, FsFailure, InstallError, InstallRequest, RemoveError,

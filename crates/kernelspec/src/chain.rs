@@ -1,8 +1,9 @@
 //! An error and its causes as text: the one helper every crate uses to flatten a
 //! `std::error::Error` source chain (the CLI renders the same list as `Caused by:` lines).
 //!
-//! It lives here because this is the lowest crate that needs it (boot reports carry error
-//! text); `kernels` and the CLI use it from here.
+//! It lives here because this is the lowest crate of the workspace: `envs` (rattler's
+//! errors) and `boot` (boot reports carry error text) both use it, and `boot` re-exports it
+//! for `kernels` and the CLI.
 
 /// The messages of `err` and its sources, outermost first, with repeats dropped.
 ///
