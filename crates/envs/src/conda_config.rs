@@ -3,10 +3,8 @@
 //! `default_channels`: how conda users point names at a mirror), `channel_priority` and
 //! the package caches (`pkgs_dirs`).
 //!
-//! Files, highest precedence first (conda reads them the other way round, later ones
-//! winning): `$CONDARC`, `~/.condarc`, `~/.conda/condarc`, `~/.conda/.condarc`,
-//! `~/.config/conda/condarc`, `~/.config/conda/.condarc`, `<root>/condarc`,
-//! `<root>/.condarc`. A scalar comes from the first file that sets it; lists are merged,
+//! Files: the same list `envs_dirs` reads, in conda's precedence (`condarc::rc_files`:
+//! `$CONDARC`, the user's files, then the root's). A scalar comes from the first file that sets it; lists are merged,
 //! higher precedence first, duplicates dropped; `custom_channels` entries are merged by
 //! name. `CONDA_PKGS_DIRS` and `CONDA_CHANNEL_PRIORITY` win over every file.
 //!
@@ -15,7 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::condarc::{expand, strip_comment, unquote};
+use crate::condarc::{expand, rc_files, strip_comment, unquote};
 use crate::vars::{self, HostEnv};
 
 /// Where a channel name without a URL points when no `channel_alias` is set.
@@ -211,31 +209,6 @@ fn list(v: Value) -> Vec<String> {
         Value::List(l) => l,
         Value::Map(_) => Vec::new(),
     }
-}
-
-/// The `.condarc` files, highest precedence first (see module docs).
-fn rc_files(root: Option<&Path>, env: &HostEnv) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = env
-        .get(vars::CONDARC)
-        .map(PathBuf::from)
-        .into_iter()
-        .collect();
-    if let Some(home) = &env.home {
-        for rel in [
-            ".condarc",
-            ".conda/condarc",
-            ".conda/.condarc",
-            ".config/conda/condarc",
-            ".config/conda/.condarc",
-        ] {
-            files.push(home.join(rel));
-        }
-    }
-    if let Some(root) = root {
-        files.push(root.join("condarc"));
-        files.push(root.join(".condarc"));
-    }
-    files
 }
 
 /// Every top-level `key: value` of a `.condarc` text, in order.

@@ -4,10 +4,9 @@
 //! Order (highest precedence first, duplicates dropped), following conda's merge:
 //!
 //! 1. `CONDA_ENVS_DIRS`, then `CONDA_ENVS_PATH` (each split on `:`);
-//! 2. `envs_dirs:` (or its alias `envs_path:`) in `$CONDARC`, `<root>/.condarc`,
-//!    `<root>/condarc`, `~/.condarc`, `~/.conda/.condarc`, `~/.conda/condarc`,
-//!    `~/.config/conda/.condarc`, `~/.config/conda/condarc` (for discovery only the union
-//!    matters, so the order among files is approximate);
+//! 2. `envs_dirs:` (or its alias `envs_path:`) in the `.condarc` files, in conda's
+//!    precedence ([`rc_files`]: `$CONDARC`, then the user's files, then the root's), which
+//!    decides where `-n NAME` goes when two files both set it;
 //! 3. `<root>/envs` and `~/.conda/envs`.
 //!
 //! Only the two simple YAML list forms are understood — a block list
@@ -50,25 +49,32 @@ pub fn envs_dirs(root: Option<&Path>, env: &HostEnv) -> Vec<PathBuf> {
     out
 }
 
-fn rc_files(root: Option<&Path>, env: &HostEnv) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    if let Some(rc) = env.get(vars::CONDARC) {
-        files.push(PathBuf::from(rc));
-    }
-    if let Some(root) = root {
-        files.push(root.join(".condarc"));
-        files.push(root.join("condarc"));
-    }
+/// The `.condarc` files kernels reads, highest precedence first, as conda 26 ranks them
+/// (`SEARCH_PATH`, read the other way round with later files winning): `$CONDARC`,
+/// `~/.condarc`, `~/.conda/condarc`, `~/.conda/.condarc`, `~/.config/conda/condarc`,
+/// `~/.config/conda/.condarc`, `<root>/condarc`, `<root>/.condarc`. The system files
+/// (`/etc/conda`, `/var/lib/conda`), `condarc.d` directories and the target prefix's own
+/// `.condarc` are not read.
+pub(crate) fn rc_files(root: Option<&Path>, env: &HostEnv) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = env
+        .get(vars::CONDARC)
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
     if let Some(home) = &env.home {
         for rel in [
             ".condarc",
-            ".conda/.condarc",
             ".conda/condarc",
-            ".config/conda/.condarc",
+            ".conda/.condarc",
             ".config/conda/condarc",
+            ".config/conda/.condarc",
         ] {
             files.push(home.join(rel));
         }
+    }
+    if let Some(root) = root {
+        files.push(root.join("condarc"));
+        files.push(root.join(".condarc"));
     }
     files
 }
@@ -195,25 +201,33 @@ mod tests {
 
     #[test]
     fn order_vars_rc_then_fixed_dirs() {
+        // conda 26.7.1 with CONDA_ENVS_DIRS=/e1:/e2, CONDARC -> /c, ~/.condarc -> /h and
+        // ~/.config/conda/condarc -> /x reported [/e1, /e2, /c, /h, /x, <root>/envs,
+        // ~/.conda/envs]; the root's own .condarc ranks below every user file.
         let t = tempfile::tempdir().unwrap();
         let home = t.path().join("home");
         let root = t.path().join("root");
-        std::fs::create_dir_all(&home).unwrap();
+        std::fs::create_dir_all(home.join(".config/conda")).unwrap();
         std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(t.path().join("rc"), "envs_dirs: [/c]\n").unwrap();
         std::fs::write(home.join(".condarc"), "envs_dirs:\n  - ~/myenvs\n").unwrap();
+        std::fs::write(home.join(".config/conda/condarc"), "envs_dirs: [/x]\n").unwrap();
         std::fs::write(root.join(".condarc"), "envs_dirs: [$DATA/envs]\n").unwrap();
         let env = HostEnv::from_vars([
             ("HOME", home.display().to_string()),
             ("DATA", "/data".into()),
             ("CONDA_ENVS_DIRS", "/e1:/e2".into()),
+            ("CONDARC", t.path().join("rc").display().to_string()),
         ]);
         assert_eq!(
             envs_dirs(Some(&root), &env),
             vec![
                 PathBuf::from("/e1"),
                 PathBuf::from("/e2"),
-                PathBuf::from("/data/envs"),
+                PathBuf::from("/c"),
                 home.join("myenvs"),
+                PathBuf::from("/x"),
+                PathBuf::from("/data/envs"),
                 root.join("envs"),
                 home.join(".conda/envs"),
             ]
