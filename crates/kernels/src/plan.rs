@@ -1187,32 +1187,7 @@ fn install_step(
     }
     let commands = actions
         .iter()
-        .flat_map(|a| match a {
-            // rattler solves and links in-process: no command to show.
-            InstallAction::Conda {
-                backend: BackendKind::Rattler,
-                ..
-            } => Vec::new(),
-            InstallAction::Conda {
-                tools,
-                pkgs,
-                channels,
-                ..
-            } => tools
-                .conda
-                .iter()
-                .map(|tool| {
-                    let driver = CondaDriver::new(tool.clone(), host);
-                    CommandView::of(&driver.install_command(&prefix, &pkgs.conda, channels, false))
-                })
-                .collect(),
-            InstallAction::Pip { cmd } => vec![CommandView::of(cmd)],
-            InstallAction::Venv { driver, base, pkgs } => driver
-                .install_commands(base.as_deref(), &prefix, pkgs)
-                .iter()
-                .map(CommandView::of)
-                .collect(),
-        })
+        .flat_map(|a| action_commands(a, &prefix, host))
         .collect();
     let mut pip_list = m.pkgs.pip.clone();
     if let Some(r) = &m.requirements {
@@ -1231,6 +1206,36 @@ fn install_step(
         commands,
         actions,
     })
+}
+
+/// The command lines an install action runs, for the plan and `--dry-run`.
+fn action_commands(action: &InstallAction, prefix: &Prefix, host: &HostEnv) -> Vec<CommandView> {
+    match action {
+        // rattler solves and links in-process: no command to show.
+        InstallAction::Conda {
+            backend: BackendKind::Rattler,
+            ..
+        } => Vec::new(),
+        InstallAction::Conda {
+            tools,
+            pkgs,
+            channels,
+            ..
+        } => tools
+            .conda
+            .iter()
+            .map(|tool| {
+                let driver = CondaDriver::new(tool.clone(), host);
+                CommandView::of(&driver.install_command(prefix, &pkgs.conda, channels, false))
+            })
+            .collect(),
+        InstallAction::Pip { cmd } => vec![CommandView::of(cmd)],
+        InstallAction::Venv { driver, base, pkgs } => driver
+            .install_commands(base.as_deref(), prefix, pkgs)
+            .iter()
+            .map(CommandView::of)
+            .collect(),
+    }
 }
 
 /// The facts of an environment that will exist after a create step (for the predicted

@@ -63,14 +63,7 @@ pub fn run(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Code> {
     let kernel = discovery
         .get(name.as_str())
         .ok_or_else(|| unknown_kernel(name.as_str(), &discovery))?;
-    let spec = kernel.spec.as_ref().map_err(|e| {
-        Failure::failed(format!(
-            "kernel `{}` cannot be read: {}",
-            kernel.name,
-            boot::error_chain(e)
-        ))
-        .hint("`kernels doctor` explains what is wrong with it")
-    })?;
+    let spec = super::run::readable_spec(kernel)?;
     let prefix = kernel_prefix(ctx, kernel, spec)?;
     let request = install_request(name, kernel, spec, &prefix, args)?;
 

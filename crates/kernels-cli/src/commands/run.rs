@@ -30,15 +30,20 @@ pub fn load_spec(ctx: &Ctx, raw: &str) -> Result<(String, KernelSpec), Failure> 
     let kernel = discovery
         .get(name.as_str())
         .ok_or_else(|| unknown_kernel(raw, &discovery))?;
-    let spec = kernel.spec.as_ref().map_err(|e| {
+    let spec = readable_spec(kernel)?;
+    Ok((kernel.name.clone(), spec.clone()))
+}
+
+/// A found kernel's spec, or the exit-1 failure that says it cannot be read.
+pub fn readable_spec(kernel: &kernelspec::FoundKernel) -> Result<&KernelSpec, Failure> {
+    kernel.spec.as_ref().map_err(|e| {
         Failure::failed(format!(
-            "kernel {} cannot be read: {}",
+            "kernel `{}` cannot be read: {}",
             kernel.name,
             boot::error_chain(e)
         ))
         .hint("`kernels doctor` explains what is wrong with it")
-    })?;
-    Ok((kernel.name.clone(), spec.clone()))
+    })
 }
 
 /// Runs `kernels run`: on success this process becomes the command and never returns.
