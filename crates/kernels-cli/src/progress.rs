@@ -280,7 +280,7 @@ pub fn tool_reason(step: &kernels::CreateEnvStep, host: &envs::HostEnv) -> Strin
     let tools = step.tools();
     match (&tools.conda, step.backend) {
         (_, envs::BackendKind::Rattler) => {
-            "rattler, built into kernels; channels and package caches from the conda configuration"
+            "built into kernels; channels and package caches from the conda configuration"
                 .to_owned()
         }
         (Some(tool), b) if b != envs::BackendKind::Venv => {
