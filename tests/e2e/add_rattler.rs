@@ -159,6 +159,15 @@ fn rattler_real_env_is_condas_own_and_boots_activated() {
         assert!(have.iter().any(|h| h == n), "{n} not in {have:?}");
     }
 
+    // Exported for kernels apply, it is recreated with the backend that made it.
+    let out = sb.kernels(&["export", "r1", "--format", "kernels-toml"]);
+    out.ok();
+    assert!(
+        out.stdout.contains("backend = \"rattler\""),
+        "{}",
+        out.stdout
+    );
+
     // The kernel boots, activated, and sees what conda and kernels added.
     if test_python().is_some() {
         let report = run_kernel(

@@ -49,7 +49,8 @@ pub struct EnvExport {
     pub prefix: PathBuf,
     /// A conda-family environment (`conda-meta/history`).
     pub conda: bool,
-    /// The backend word for `kernels.toml` (`conda`, `mamba`, `micromamba`, `venv`).
+    /// The backend word for `kernels.toml` (`conda`, `mamba`, `micromamba`, `rattler`,
+    /// `venv`).
     pub backend: &'static str,
     /// Python `X.Y`, when known.
     pub python: Option<String>,
@@ -90,7 +91,8 @@ impl EnvExport {
         let python = env.python_version.as_deref().and_then(major_minor_text);
         let meta = ManagedMeta::from_spec(spec);
         let backend = match meta.as_ref().map(|m| m.backend.as_str()) {
-            Some(b @ ("mamba" | "micromamba")) => b,
+            // The backend that made it recreates it: rattler needs no conda either.
+            Some(b @ ("mamba" | "micromamba" | "rattler")) => b,
             _ if conda => "conda",
             _ => "venv",
         };
