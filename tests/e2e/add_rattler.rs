@@ -213,3 +213,57 @@ fn rattler_real_env_is_condas_own_and_boots_activated() {
         std::fs::read_to_string(sb.home().join(".conda/environments.txt")).unwrap_or_default();
     assert!(!registry.lines().any(|l| l == p), "{registry}");
 }
+
+/// A notebook user (not root) whose conda configuration lists root's package cache first,
+/// as conda's default `[<root>/pkgs, ~/.conda/pkgs]` does: the cache root owns is not this
+/// user's to write (or lock), so rattler downloads into the user's and the add succeeds.
+#[test]
+fn rattler_non_root_user_leaves_roots_package_cache_alone() {
+    let Some((_conda, channel)) = lab() else {
+        return;
+    };
+    if !kernelspec::running_as_root() {
+        return skip("needs root to run kernels as another user (.ci/run runs as root)");
+    }
+    let sb = Sandbox::new();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(sb.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let roots = sb.root().join("root-pkgs");
+    std::fs::create_dir_all(&roots).unwrap();
+    let mine = sb.home().join(".conda/pkgs");
+    std::fs::write(
+        sb.home().join(".condarc"),
+        format!(
+            "channels:\n  - file://{}\ndefault_channels: []\npkgs_dirs:\n  - {}\n  - {}\n",
+            channel.display(),
+            roots.display(),
+            mine.display()
+        ),
+    )
+    .unwrap();
+    let chown = std::process::Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(sb.home())
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let out = run(sb
+        .command("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(crate::common::kernels_bin())
+        .args(["add", "rn", "--backend", "rattler", "--python", "3.11"]));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(sb
+        .home()
+        .join(".conda/envs/rn/conda-meta/history")
+        .is_file());
+    assert!(
+        mine.join("python-3.11.7-0").is_dir(),
+        "downloaded into the user's cache"
+    );
+    assert_eq!(
+        std::fs::read_dir(&roots).unwrap().count(),
+        0,
+        "root's cache was written"
+    );
+}

@@ -60,11 +60,13 @@ mod rattler_backend;
 pub mod tool_error;
 pub mod vars;
 mod venv;
+mod writable;
 
 pub use activation::{
     activate, activate_scripts, default_env_name, env_file_vars, predict_activation,
     template_escape, Activation, ActivationMethod,
 };
+pub use writable::writable_or_creatable;
 /// Whether this build has the rattler backend (cargo feature `rattler`).
 pub const RATTLER_BUILT: bool = cfg!(feature = "rattler");
 

@@ -150,7 +150,8 @@ impl RattlerBackend {
         progress: &dyn Progress,
     ) -> Result<(), EnvError> {
         let cfg = self.config();
-        let cache = PackageCache::new_layered(cfg.pkgs_dirs.clone(), false, ValidationMode::Skip);
+        let cache =
+            PackageCache::new_layered(cache_layers(&cfg.pkgs_dirs), false, ValidationMode::Skip);
         let mut installer = Installer::new()
             .with_package_cache(cache)
             .with_execute_link_scripts(true)
@@ -447,6 +448,20 @@ impl Backend for RattlerBackend {
     fn solved_packages(&self, req: &CreateEnv) -> Result<Vec<String>, EnvError> {
         self.preview(req)
     }
+}
+
+/// `pkgs_dirs` as package-cache layers: the ones this user may write first, in their order,
+/// then the rest. rattler writes (and takes its cache lock) in the first layer whose mode
+/// has any write bit; conda writes to the first one the user can write. A notebook user's
+/// `[/anaconda/pkgs (root's), ~/.conda/pkgs]` would otherwise have rattler lock root's
+/// cache and fail; packages already there are still linked from it.
+fn cache_layers(pkgs_dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let (mut layers, theirs): (Vec<PathBuf>, Vec<PathBuf>) = pkgs_dirs
+        .iter()
+        .cloned()
+        .partition(|d| crate::writable_or_creatable(d));
+    layers.extend(theirs);
+    layers
 }
 
 /// conda's spellings (`python=3.11`, `numpy>=2`) as rattler match specs.

@@ -12,7 +12,6 @@
 //! writes describes the environment as it is then.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use envs::{Activation, BackendKind, EnvKind, Environment, HostEnv, Prefix, Tools};
@@ -548,36 +547,9 @@ pub fn conda_envs_dir(root: &Path, host: &HostEnv, name: &str) -> PathBuf {
         return d.clone();
     }
     dirs.iter()
-        .find(|d| writable_or_creatable(d))
+        .find(|d| envs::writable_or_creatable(d))
         .cloned()
         .unwrap_or_else(|| root.join("envs"))
-}
-
-fn writable_or_creatable(dir: &Path) -> bool {
-    let mut probe = Some(dir);
-    while let Some(p) = probe {
-        if let Ok(meta) = std::fs::metadata(p) {
-            return meta.is_dir() && may_write(&meta);
-        }
-        probe = p.parent();
-    }
-    false
-}
-
-/// Permission bits against the effective user (root may write anything).
-fn may_write(meta: &std::fs::Metadata) -> bool {
-    let euid = rustix::process::geteuid();
-    if euid.is_root() {
-        return true;
-    }
-    let mode = meta.mode();
-    if meta.uid() == euid.as_raw() {
-        mode & 0o200 != 0
-    } else if meta.gid() == rustix::process::getegid().as_raw() {
-        mode & 0o020 != 0
-    } else {
-        mode & 0o002 != 0
-    }
 }
 
 fn prefix_state(prefix: &Path, host: &HostEnv) -> PrefixState {
