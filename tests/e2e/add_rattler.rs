@@ -143,9 +143,13 @@ fn rattler_real_env_is_condas_own_and_boots_activated() {
         "conda kept what was asked for: {have:?}"
     );
 
-    // kernels extends it too, with no conda to find: rattler solves against what is
-    // installed (numpy from conda stays) and links pandas; conda sees the result.
-    let out = sb.kernels(&["install", "r1", "pandas", "--dry-run"]);
+    // kernels extends it with the tool that made it, rattler, even where a conda is found;
+    // rattler solves against what is installed (numpy from conda stays) and links pandas;
+    // conda sees the result.
+    let out = run(sb
+        .command(crate::common::kernels_bin())
+        .env("KERNELS_CONDA", &conda)
+        .args(["install", "r1", "pandas", "--dry-run"]));
     out.ok();
     assert!(
         out.stdout

@@ -1106,25 +1106,35 @@ fn requirement_names(text: &str) -> Option<Vec<String>> {
 }
 
 /// Who installs conda packages into an existing environment: rattler when the request asks
-/// for it, else the conda-family tool found, else rattler when it is built in (under `auto`
-/// only: an explicit `--backend conda` does not silently become another tool).
-fn conda_install_backend(req: &KernelRequest, tools: &envs::Tools) -> Option<BackendKind> {
+/// for it or (under `auto`) when rattler made the environment, else the conda-family tool
+/// found, else rattler when it is built in (under `auto` only: an explicit `--backend conda`
+/// does not silently become another tool).
+fn conda_install_backend(
+    req: &KernelRequest,
+    tools: &envs::Tools,
+    made_by: Option<BackendLabel>,
+) -> Option<BackendKind> {
     let choice = match &req.env {
         EnvSource::New { backend, .. } => *backend,
         EnvSource::Existing { .. } => BackendChoice::Auto,
     };
     let rattler = envs::RATTLER_BUILT.then_some(BackendKind::Rattler);
+    let made_by_rattler = matches!(
+        made_by,
+        Some(BackendLabel::Created {
+            kind: BackendKind::Rattler,
+            ..
+        })
+    );
+    let found = tools
+        .conda
+        .as_ref()
+        .map(|tool| BackendKind::from_flavor(tool.flavor));
     match choice {
         BackendChoice::Only(BackendKind::Rattler) if rattler.is_some() => rattler,
-        BackendChoice::Only(BackendKind::Rattler) | BackendChoice::Auto => tools
-            .conda
-            .as_ref()
-            .map(|tool| BackendKind::from_flavor(tool.flavor))
-            .or(rattler),
-        BackendChoice::Only(_) => tools
-            .conda
-            .as_ref()
-            .map(|tool| BackendKind::from_flavor(tool.flavor)),
+        BackendChoice::Auto if made_by_rattler && rattler.is_some() => rattler,
+        BackendChoice::Only(BackendKind::Rattler) | BackendChoice::Auto => found.or(rattler),
+        BackendChoice::Only(_) => found,
     }
 }
 
@@ -1140,9 +1150,11 @@ fn install_step(
     let mut actions = Vec::new();
     if !m.pkgs.conda.is_empty() {
         let backend =
-            conda_install_backend(req, &t.tools).ok_or_else(|| PlanError::CondaToolMissing {
-                kernel: kernel.clone(),
-                prefix: prefix.clone(),
+            conda_install_backend(req, &t.tools, f.created_by_kernels).ok_or_else(|| {
+                PlanError::CondaToolMissing {
+                    kernel: kernel.clone(),
+                    prefix: prefix.clone(),
+                }
             })?;
         actions.push(InstallAction::Conda {
             backend,
