@@ -474,12 +474,29 @@ fn parse_specs(specs: &[String]) -> Result<Vec<MatchSpec>, String> {
         .collect()
 }
 
-/// The configured channels (after `extra`) as rattler channels.
+/// The channel rattler uses where conda would fall back to its built-in `defaults`
+/// (repo.anaconda.com): those channels come with Anaconda's terms of service, whose
+/// acceptance conda 26 enforces through a plugin that rattler cannot honour, so a
+/// configuration that names no channel gets conda-forge, as conda-free tools default to.
+pub const UNCONFIGURED_CHANNEL: &str = "conda-forge";
+
+/// The configured channels (after `extra`) as rattler channels; with no `channels` and no
+/// `default_channels` configured anywhere, [`UNCONFIGURED_CHANNEL`] stands for `defaults`.
 pub fn channels(
     cfg: &CondaConfig,
     extra: &[String],
     env: &HostEnv,
 ) -> Result<Vec<Channel>, String> {
+    let unconfigured;
+    let cfg = if cfg.channels.is_empty() && cfg.default_channels.is_none() {
+        unconfigured = CondaConfig {
+            channels: vec![UNCONFIGURED_CHANNEL.to_owned()],
+            ..cfg.clone()
+        };
+        &unconfigured
+    } else {
+        cfg
+    };
     cfg.channel_urls(extra, env)
         .iter()
         .map(|u| {
@@ -705,6 +722,41 @@ mod tests {
     }
 
     #[test]
+    fn no_configured_channel_means_conda_forge_not_anacondas_defaults() {
+        let env = HostEnv::from_vars([("HOME", "/home/u")]);
+        let urls = |texts: &[&str], extra: &[&str]| -> Vec<String> {
+            let texts: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
+            let extra: Vec<String> = extra.iter().map(|t| t.to_string()).collect();
+            let cfg = CondaConfig::from_texts(&texts, &env);
+            channels(&cfg, &extra, &env)
+                .unwrap()
+                .iter()
+                .map(|c| c.base_url.to_string())
+                .collect()
+        };
+        let forge = "https://conda.anaconda.org/conda-forge/";
+        assert_eq!(urls(&[], &[]), [forge]);
+        assert_eq!(urls(&[], &["/srv/lab"]), ["file:///srv/lab/", forge]);
+        assert_eq!(
+            urls(&["channel_alias: https://mirror.example\n"], &[]),
+            ["https://mirror.example/conda-forge/"]
+        );
+        // Whatever the user configured stays: `defaults` named with `default_channels`, or
+        // asked for explicitly.
+        assert_eq!(
+            urls(&["default_channels: [https://mirror.example/main]\n"], &[]),
+            ["https://mirror.example/main/"]
+        );
+        assert_eq!(
+            urls(&["channels: [defaults]\n"], &[]),
+            [
+                "https://repo.anaconda.com/pkgs/main/",
+                "https://repo.anaconda.com/pkgs/r/"
+            ]
+        );
+    }
+
+    #[test]
     fn conda_specs_parse_and_history_reads_like_condas() {
         let specs = parse_specs(&["python=3.11".into(), "numpy>=2".into()]).unwrap();
         assert_eq!(specs[0].to_string(), "python 3.11.*");
@@ -761,6 +813,8 @@ mod tests {
         // Builds the HTTPS client (a build without a TLS provider panics here) and fails
         // to connect: port 1 on the loopback refuses at once.
         let home = tempfile::tempdir().unwrap();
+        // Only that channel: no default one to reach over the network.
+        std::fs::write(home.path().join(".condarc"), "default_channels: []\n").unwrap();
         let host = HostEnv::from_vars([("HOME", home.path().to_str().unwrap())]);
         let backend = RattlerBackend { root: None, host };
         let prefix = home.path().join("env");

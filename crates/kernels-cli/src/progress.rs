@@ -280,7 +280,8 @@ pub fn tool_reason(step: &kernels::CreateEnvStep, host: &envs::HostEnv) -> Strin
     let tools = step.tools();
     match (&tools.conda, step.backend) {
         (_, envs::BackendKind::Rattler) => {
-            "built into kernels; channels and package caches from the conda configuration"
+            "built into kernels; channels and package caches from the conda configuration \
+             (conda-forge when it names no channel)"
                 .to_owned()
         }
         (Some(tool), b) if b != envs::BackendKind::Venv => {
