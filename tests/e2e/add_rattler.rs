@@ -190,6 +190,24 @@ fn rattler_real_env_is_condas_own_and_boots_activated() {
         skip("no test Python (KERNELS_TEST_PYTHON) to boot the kernel with");
     }
 
+    // A package no channel has: the solver says so, with what to do, and nothing is left.
+    let out = sb.kernels(&[
+        "add",
+        "r3",
+        "--backend",
+        "rattler",
+        "-p",
+        "kernels-e2e-no-such-package",
+    ]);
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("kernels-e2e-no-such-package")
+            && out.stderr.contains("hint: check the package names"),
+        "{}",
+        out.stderr
+    );
+    assert!(!sb.home().join(".conda/envs/r3").exists());
+
     // Never over what is there: a directory with someone's file is refused and kept.
     let occupied = sb.root().join("occupied");
     std::fs::create_dir_all(&occupied).unwrap();

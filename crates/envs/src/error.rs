@@ -162,7 +162,34 @@ impl EnvError {
                 Some("use a conda backend (conda, mamba or micromamba) for R".to_owned())
             }
             EnvError::Conda { failure, .. } => failure.hint(),
+            EnvError::Rattler { action, .. } => rattler_hint(action),
             _ => None,
         }
     }
+}
+
+/// What to do when the rattler backend fails at `action` (see `rattler_backend`).
+fn rattler_hint(action: &str) -> Option<String> {
+    let hint = match action {
+        "solve" => {
+            "check the package names and versions against the channels (`-c CHANNEL` adds one; \
+             `kernels add --dry-run` lists what would be installed)"
+        }
+        "load the channels for" => {
+            "check that the channels are reachable from here: a proxy goes in HTTPS_PROXY, a \
+             mirror in `channel_alias` or `custom_channels` of ~/.condarc"
+        }
+        "read the package specs for" => {
+            "write package specs as conda does: `numpy`, `numpy=1.26`, `'numpy>=2'`"
+        }
+        "read the channels for" => {
+            "check the `-c` values and the `channels` of your .condarc: a name, a URL or a path"
+        }
+        "install packages into" => {
+            "check the free space and permissions of the package caches (`pkgs_dirs`) and of \
+             the environment's directory"
+        }
+        _ => return None,
+    };
+    Some(hint.to_owned())
 }
