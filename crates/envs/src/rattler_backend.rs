@@ -454,7 +454,8 @@ impl Backend for RattlerBackend {
 /// then the rest. rattler writes (and takes its cache lock) in the first layer whose mode
 /// has any write bit; conda writes to the first one the user can write. A notebook user's
 /// `[/anaconda/pkgs (root's), ~/.conda/pkgs]` would otherwise have rattler lock root's
-/// cache and fail; packages already there are still linked from it.
+/// cache and fail; root's stays a layer rattler may read (it skips package directories
+/// that lack its own metadata file, i.e. those conda extracted).
 fn cache_layers(pkgs_dirs: &[PathBuf]) -> Vec<PathBuf> {
     let (mut layers, theirs): (Vec<PathBuf>, Vec<PathBuf>) = pkgs_dirs
         .iter()
