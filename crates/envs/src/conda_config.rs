@@ -4,8 +4,8 @@
 //! the package caches (`pkgs_dirs`).
 //!
 //! Files: the same list `envs_dirs` reads, in conda's precedence (`condarc::rc_files`:
-//! `$CONDARC`, the user's files, then the root's). A scalar comes from the first file that sets it; lists are merged,
-//! higher precedence first, duplicates dropped; `custom_channels` entries are merged by
+//! `$CONDARC`, the user's files, then the root's). A scalar comes from the first file that
+//! sets it; lists are merged, higher precedence first, duplicates dropped; `custom_channels` entries are merged by
 //! name. `CONDA_PKGS_DIRS` and `CONDA_CHANNEL_PRIORITY` win over every file.
 //!
 //! Only the YAML that `conda config` writes is understood: top-level keys with a scalar,

@@ -168,24 +168,42 @@ impl EnvError {
     }
 }
 
+/// The steps of the rattler backend, as [`EnvError::Rattler`] and
+/// [`EnvError::Interrupted`] name them: one spelling for the backend that reports them and
+/// for the hints that answer them.
+pub(crate) mod rattler_step {
+    /// Parsing the requested package specs.
+    pub const READ_SPECS: &str = "read the package specs for";
+    /// Resolving the configured channels.
+    pub const READ_CHANNELS: &str = "read the channels for";
+    /// Downloading or reading the channels' indexes.
+    pub const LOAD_CHANNELS: &str = "load the channels for";
+    /// Detecting the machine's virtual packages (no hint: only the backend names it).
+    #[cfg_attr(not(feature = "rattler"), expect(dead_code))]
+    pub const DETECT_VIRTUAL: &str = "detect the system's virtual packages for";
+    /// The solve.
+    pub const SOLVE: &str = "solve";
+    /// Fetching and linking the solved packages.
+    pub const INSTALL: &str = "install packages into";
+}
+
 /// What to do when the rattler backend fails at `action` (see `rattler_backend`).
 fn rattler_hint(action: &str) -> Option<String> {
+    use rattler_step::*;
     let hint = match action {
-        "solve" => {
+        SOLVE => {
             "check the package names and versions against the channels (`-c CHANNEL` adds one; \
              `kernels add --dry-run` lists what would be installed)"
         }
-        "load the channels for" => {
+        LOAD_CHANNELS => {
             "check that the channels are reachable from here: a proxy goes in HTTPS_PROXY, a \
              mirror in `channel_alias` or `custom_channels` of ~/.condarc"
         }
-        "read the package specs for" => {
-            "write package specs as conda does: `numpy`, `numpy=1.26`, `'numpy>=2'`"
-        }
-        "read the channels for" => {
+        READ_SPECS => "write package specs as conda does: `numpy`, `numpy=1.26`, `'numpy>=2'`",
+        READ_CHANNELS => {
             "check the `-c` values and the `channels` of your .condarc: a name, a URL or a path"
         }
-        "install packages into" => {
+        INSTALL => {
             "check the free space and permissions of the package caches (`pkgs_dirs`) and of \
              the environment's directory"
         }

@@ -34,6 +34,9 @@ use crate::conda::{self, check_create_target, check_not_frozen};
 use crate::conda_config::{ChannelPriority, CondaConfig};
 use crate::conda_json::{PackageRecord, Transaction};
 use crate::discover::Environment;
+use crate::error::rattler_step::{
+    DETECT_VIRTUAL, INSTALL, LOAD_CHANNELS, READ_CHANNELS, READ_SPECS, SOLVE,
+};
 use crate::error::EnvError;
 use crate::locate::Tools;
 use crate::packages::{self, PackageSet};
@@ -95,10 +98,10 @@ impl RattlerBackend {
     ) -> Result<Solution, EnvError> {
         let fail = |action| move |e: String| rattler_error(action, prefix, e);
         let cfg = self.config();
-        let specs = parse_specs(specs).map_err(fail("read the package specs for"))?;
-        let channels = channels(&cfg, extra, &self.host).map_err(fail("read the channels for"))?;
+        let specs = parse_specs(specs).map_err(fail(READ_SPECS))?;
+        let channels = channels(&cfg, extra, &self.host).map_err(fail(READ_CHANNELS))?;
         let subdir = Subdir::current()
-            .ok_or_else(|| fail("solve")("this platform has no conda subdir".to_owned()))?;
+            .ok_or_else(|| fail(SOLVE)("this platform has no conda subdir".to_owned()))?;
         let mut gateway = Gateway::builder();
         if let Some(dir) = self.repodata_cache() {
             gateway = gateway.with_cache_dir(dir);
@@ -108,14 +111,12 @@ impl RattlerBackend {
             .query(channels, [subdir, Subdir::NoArch], specs.clone())
             .recursive(true)
             .execute();
-        let repodata = block_on(query, cancel, "load the channels for", prefix)?
-            .map_err(|e| fail("load the channels for")(kernelspec::error_chain(&e)))?
+        let repodata = block_on(query, cancel, LOAD_CHANNELS, prefix)?
+            .map_err(|e| fail(LOAD_CHANNELS)(kernelspec::error_chain(&e)))?
             .repodata;
         let virtual_packages: Vec<GenericVirtualPackage> =
             VirtualPackages::detect(&VirtualPackageOverrides::default(), None)
-                .map_err(|e| {
-                    fail("detect the system's virtual packages for")(kernelspec::error_chain(&e))
-                })?
+                .map_err(|e| fail(DETECT_VIRTUAL)(kernelspec::error_chain(&e)))?
                 .into_generic_virtual_packages()
                 .collect();
         let token = CancellationToken::new();
@@ -130,12 +131,12 @@ impl RattlerBackend {
         let solved = watch_cancel(cancel, &token, || resolvo::Solver.solve(task));
         if cancel.is_cancelled() {
             return Err(EnvError::Interrupted {
-                action: "solve",
+                action: SOLVE,
                 prefix: prefix.to_path_buf(),
             });
         }
         let records = solved
-            .map_err(|e| fail("solve")(kernelspec::error_chain(&e)))?
+            .map_err(|e| fail(SOLVE)(kernelspec::error_chain(&e)))?
             .records;
         Ok(Solution { records, specs })
     }
@@ -161,9 +162,8 @@ impl RattlerBackend {
             installer = installer.with_target_platform(subdir);
         }
         let install = installer.install(prefix, solution.records.clone());
-        let result = block_on(install, cancel, "install packages into", prefix)?.map_err(|e| {
-            rattler_error("install packages into", prefix, kernelspec::error_chain(&e))
-        })?;
+        let result = block_on(install, cancel, INSTALL, prefix)?
+            .map_err(|e| rattler_error(INSTALL, prefix, kernelspec::error_chain(&e)))?;
         let linked: Vec<&RepoDataRecord> = result.transaction.installed_packages().collect();
         report_transaction(
             progress,
@@ -408,8 +408,8 @@ impl Backend for RattlerBackend {
                 .collect();
             specs.extend(pkgs.conda.iter().cloned());
             let mut solution = self.solve(prefix, &specs, &[], &installed, cancel)?;
-            solution.specs = parse_specs(&pkgs.conda)
-                .map_err(|e| rattler_error("read the package specs for", prefix, e))?;
+            solution.specs =
+                parse_specs(&pkgs.conda).map_err(|e| rattler_error(READ_SPECS, prefix, e))?;
             self.link(prefix, &solution, installed, cancel, progress)?;
         }
         match self.pip_step(prefix, &pkgs.pip, None) {
@@ -830,7 +830,7 @@ mod tests {
             .unwrap_err();
         match err {
             EnvError::Rattler { action, detail, .. } => {
-                assert_eq!(action, "load the channels for");
+                assert_eq!(action, LOAD_CHANNELS);
                 assert!(detail.contains("127.0.0.1"), "{detail}");
             }
             other => panic!("expected a rattler error, got {other:?}"),
